@@ -1,0 +1,28 @@
+"""k2v-learnware: LANE and Know2Vec specifications for the learnware (Beimingwu) market.
+
+Importing the package is cheap; the parts that need ``learnware`` or torch are
+loaded on first use of the names below.
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "LANESpecification": "k2v_learnware.lane",
+    "generate_lane_spec": "k2v_learnware.lane",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'k2v_learnware' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

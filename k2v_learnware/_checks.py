@@ -1,0 +1,109 @@
+"""Input validation shared by every public entry point.
+
+Each helper either returns a clean, canonical value or raises a ``ValueError`` /
+``TypeError`` whose message names the argument and what is wrong with it, so
+that a user sees the problem at the call they made rather than deep inside
+torch or a QP solver.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+#: Label types that survive a JSON round trip unchanged.
+JSON_LABEL_TYPES = (str, bool, int, float)
+
+
+def as_data_array(X, name: str = "X", allowed_ndim=(2, 4)) -> np.ndarray:
+    """Return ``X`` as a finite float32 numpy array of an allowed rank.
+
+    Accepts numpy arrays, torch tensors and nested sequences. Feature vectors
+    are ``(n, d)``; images are ``(n, c, h, w)``.
+    """
+    if X is None:
+        raise TypeError(f"{name} must be an array of shape (n, d) or (n, c, h, w), got None")
+    if hasattr(X, "detach") and hasattr(X, "cpu"):  # a torch tensor, without importing torch
+        X = X.detach().cpu().numpy()
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name} could not be read as an array: {exc}") from exc
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if arr.ndim not in allowed_ndim:
+        shapes = " or ".join({2: "(n, d)", 4: "(n, c, h, w)", 1: "(n,)"}.get(k, f"{k}-d") for k in allowed_ndim)
+        raise ValueError(f"{name} must have shape {shapes}, got {arr.ndim} dimensions {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has no samples")
+    if arr.size == 0:
+        raise ValueError(f"{name} has no features: shape {arr.shape}")
+    arr = arr.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean or impute them first")
+    return arr
+
+
+def canonical_label(value, name: str = "y"):
+    """Turn a label into the plain Python value that JSON stores unchanged."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        raise ValueError(f"{name} contains a non-finite label {value!r}")
+    if not isinstance(value, JSON_LABEL_TYPES):
+        raise TypeError(
+            f"{name} holds a label of type {type(value).__name__} ({value!r}); labels must be "
+            "strings, integers, floats or booleans so that they are stored exactly"
+        )
+    return value
+
+
+def as_labels(y, n: int, name: str = "y") -> list:
+    """Return ``y`` as a list of canonical labels of length ``n``."""
+    if hasattr(y, "detach") and hasattr(y, "cpu"):
+        y = y.detach().cpu().numpy()
+    if isinstance(y, (str, bytes)) or not hasattr(y, "__len__"):
+        raise TypeError(f"{name} must be a sequence of labels, got {type(y).__name__}")
+    if isinstance(y, np.ndarray):
+        arr = y
+    else:  # keep each element whole: a list of tuples must not become a 2-D array
+        items = list(y)
+        arr = np.empty(len(items), dtype=object)
+        for i, v in enumerate(items):
+            arr[i] = v
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if len(arr) != n:
+        raise ValueError(f"{name} has {len(arr)} labels but X has {n} samples; they must match")
+    labels = [canonical_label(v, name) for v in arr.tolist()]
+    kinds = {type(v) for v in labels}
+    if len(kinds) > 1 and not kinds <= {int, float}:
+        raise TypeError(f"{name} mixes label types {sorted(k.__name__ for k in kinds)}; use one type")
+    return labels
+
+
+def positive_int(value, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an int, raising if it is not an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} ({value!r})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def positive_float(value, name: str) -> float:
+    """Return ``value`` as a float, raising if it is not a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r})")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return float(value)
+
+
+def one_of(value, name: str, choices) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise naming them."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value

@@ -1,0 +1,113 @@
+"""Condense a labelled data set into a few synthetic samples per class (LANE Eq. 7).
+
+Each iteration draws a fresh random network ``psi_v`` (Algorithm 1, step 3),
+samples a mini-batch of real samples per class, and moves the synthetic samples
+so that their class-mean embedding matches the real one:
+
+    F(Z) = sum_k || mean psi_v(B_k^D) - mean psi_v(Z_k) ||^2
+
+The synthetic samples are optimised in standardised coordinates
+(``z = start + scale * u`` with a per-feature or per-channel scale), so one
+learning rate works for pixels in 0..255 and for embeddings in -1..1 alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .networks import EmbeddingConfig, calibrate_batchnorm
+
+OPTIMIZERS = ("adam", "sgd")
+INITS = ("real", "noise")
+
+
+@dataclass
+class CondensationResult:
+    """Synthetic samples ``z`` (original coordinates), their class indices and the loss per iteration."""
+
+    z: np.ndarray
+    z_class: np.ndarray
+    losses: list[float] = field(default_factory=list)
+
+
+def _standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature (vectors) or per-channel (images) shift and scale, with a floor on the scale."""
+    axes = (0,) if X.ndim == 2 else (0, 2, 3)
+    shift = X.mean(axis=axes, keepdims=True)[0]
+    scale = X.std(axis=axes, keepdims=True)[0]
+    positive = scale[scale > 0]
+    floor = 1e-3 * float(positive.max()) if positive.size else 1.0
+    return shift.astype(np.float32), np.maximum(scale, floor).astype(np.float32)
+
+
+def condense(
+    X: np.ndarray,
+    class_index: np.ndarray,
+    num_classes: int,
+    num_per_class: int,
+    config: EmbeddingConfig,
+    *,
+    iterations: int,
+    batch_real: int,
+    lr: float,
+    optimizer: str,
+    init: str,
+    seed: int,
+    verbose: bool,
+) -> CondensationResult:
+    """Run Algorithm 1 steps 1-7 and return the condensed samples.
+
+    Inputs are assumed validated (see :func:`k2v_learnware.lane.generate_lane_spec`).
+    """
+    rng = np.random.default_rng(seed)
+    shift, scale = _standardisation(X)
+    members = [np.flatnonzero(class_index == k) for k in range(num_classes)]
+    z_class = np.repeat(np.arange(num_classes), num_per_class)
+
+    # z = base + scale * u: real samples with u = 0, or the data mean with u ~ N(0, I).
+    if init == "real":
+        base = np.concatenate([X[rng.choice(m, size=num_per_class, replace=False)] for m in members])
+        u0 = np.zeros_like(base)
+    else:
+        base = np.broadcast_to(shift, (len(z_class),) + X.shape[1:]).copy()
+        u0 = rng.standard_normal(base.shape).astype(np.float32)
+    u = torch.tensor(u0, dtype=torch.float32, requires_grad=True)
+    base_t, scale_t = torch.from_numpy(base), torch.from_numpy(scale)
+    X_t = torch.from_numpy(X)
+    z_masks = [torch.from_numpy(z_class == k) for k in range(num_classes)]
+
+    if optimizer == "adam":
+        opt = torch.optim.Adam([u], lr=lr)
+    else:
+        opt = torch.optim.SGD([u], lr=lr, momentum=0.5)
+
+    net_seeds = rng.integers(0, 2**31 - 1, size=iterations)
+    losses: list[float] = []
+    bar = tqdm(range(iterations), desc="LANE condensation", disable=not verbose, leave=False)
+    for t in bar:
+        net = config.build(int(net_seeds[t]))
+        batches = [rng.choice(m, size=min(batch_real, len(m)), replace=False) for m in members]
+        real = X_t[np.concatenate(batches)]
+        with torch.no_grad():
+            calibrate_batchnorm(net, real)
+            real_out = net(real)
+        sizes = [len(b) for b in batches]
+        real_means = torch.stack([chunk.mean(0) for chunk in real_out.split(sizes)])
+
+        syn_out = net(base_t + scale_t * u)
+        syn_means = torch.stack([syn_out[mask].mean(0) for mask in z_masks])
+        loss = ((real_means - syn_means) ** 2).sum()
+
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if verbose and t % 10 == 0:
+            bar.set_postfix(loss=f"{losses[-1]:.4g}")
+
+    z = (base_t + scale_t * u.detach()).numpy().astype(np.float32)
+    return CondensationResult(z=z, z_class=z_class, losses=losses)

@@ -1,0 +1,326 @@
+"""The LANE specification: a few condensed, labelled samples per class.
+
+A developer's labelled data set is condensed (Eq. 7, Algorithm 1) into
+``num_per_class`` synthetic samples per class. The specification keeps those
+samples, their labels, the class counts of the original data and the exact
+random-network family they were matched under, so a market can place every
+specification and every user requirement in one shared embedding space.
+
+It follows the ``learnware`` specification contract: it subclasses
+``RegularStatSpecification``, its ``type`` is its class name, it is saved as JSON,
+and it offers ``dist`` / ``inner_prod`` like the package's RKME specifications.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cached_property
+
+import numpy as np
+from learnware.specification import RegularStatSpecification
+
+from ._checks import as_data_array, as_labels, one_of, positive_float, positive_int
+from .condensation import INITS, OPTIMIZERS, condense
+from .formats import read_json, write_json
+from .networks import EMBEDDING_KINDS, EmbeddingConfig, RandomEmbedding
+
+FORMAT_VERSION = 1
+
+#: Defaults measured on digits (see README, "Choosing the defaults").
+DEFAULT_ITERATIONS = 200
+DEFAULT_LR = 0.05
+DEFAULT_BATCH_REAL = 128
+DEFAULT_NUM_NETS = 8
+
+
+class LANESpecification(RegularStatSpecification):
+    """Label-aware neural embedding specification (LANE).
+
+    Build one with :func:`generate_lane_spec` or
+    :meth:`generate_stat_spec_from_data`; read one with :meth:`load`.
+    """
+
+    def __init__(self, num_nets: int = DEFAULT_NUM_NETS):
+        self.num_nets = positive_int(num_nets, "num_nets")
+        self.z = None  # (M, *input_shape) float32 synthetic samples
+        self.labels: list = []  # label of each synthetic sample, as given by the developer
+        self.classes: list = []  # distinct labels, in order of first appearance
+        self.class_counts: list[int] = []  # real samples per class in the developer data
+        self.embedding: dict = {}  # EmbeddingConfig.to_dict() plus "seed" and "num_nets"
+        self.condensation: dict = {}  # the settings and measured cost of the condensation
+        self.feature_range: list[float] = []  # [min, max] of the developer data, for clipping samples
+        super().__init__(type=self.__class__.__name__)
+
+    # ------------------------------------------------------------------ build
+    def generate_stat_spec_from_data(
+        self,
+        X,
+        y=None,
+        num_per_class: int = 10,
+        *,
+        iterations: int = DEFAULT_ITERATIONS,
+        batch_real: int = DEFAULT_BATCH_REAL,
+        lr: float = DEFAULT_LR,
+        optimizer: str = "adam",
+        init: str = "real",
+        embedding: str | None = None,
+        width: int | None = None,
+        depth: int | None = None,
+        num_nets: int | None = None,
+        seed: int = 0,
+        verbose: bool = True,
+    ) -> "LANESpecification":
+        """Condense ``(X, y)`` into ``num_per_class`` synthetic samples per class.
+
+        ``X`` is ``(n, d)`` (vectors, random-MLP embedding) or ``(n, c, h, w)``
+        (images, ConvNetBN embedding); ``embedding`` overrides that choice.
+        ``y=None`` treats the whole set as one class (a user's unlabelled data).
+        ``init="noise"`` starts from Gaussian noise instead of real samples,
+        so no real sample is ever copied into the specification.
+        """
+        X = as_data_array(X)
+        num_per_class = positive_int(num_per_class, "num_per_class")
+        iterations = positive_int(iterations, "iterations", minimum=0)
+        batch_real = positive_int(batch_real, "batch_real")
+        lr = positive_float(lr, "lr")
+        one_of(optimizer, "optimizer", OPTIMIZERS)
+        one_of(init, "init", INITS)
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+            raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+        if num_nets is not None:
+            self.num_nets = positive_int(num_nets, "num_nets")
+
+        labels = [None] * len(X) if y is None else as_labels(y, len(X))
+        classes = list(dict.fromkeys(labels))
+        index_of = {c: i for i, c in enumerate(classes)}
+        class_index = np.array([index_of[v] for v in labels])
+        counts = np.bincount(class_index, minlength=len(classes))
+        needed = num_per_class if init == "real" else 1
+        short = [(c, int(n)) for c, n in zip(classes, counts) if n < needed]
+        if short:
+            raise ValueError(
+                f"class(es) {', '.join(f'{c!r} ({n} samples)' for c, n in short)} have fewer than "
+                f"num_per_class={num_per_class} samples to initialise from; lower num_per_class or use init='noise'"
+            )
+
+        if embedding is not None:
+            one_of(embedding, "embedding", EMBEDDING_KINDS)
+        config = EmbeddingConfig.default_for(X.shape[1:], width, depth)
+        if embedding is not None and embedding != config.kind:
+            shape = (int(np.prod(X.shape[1:])),) if embedding == "mlp" else X.shape[1:]
+            config = EmbeddingConfig(embedding, shape, width or config.width, depth or config.depth)
+        data = X.reshape((len(X),) + config.input_shape)
+
+        start = time.perf_counter()
+        result = condense(
+            data, class_index, len(classes), num_per_class, config,
+            iterations=iterations, batch_real=batch_real, lr=lr, optimizer=optimizer,
+            init=init, seed=int(seed), verbose=verbose,
+        )
+        seconds = time.perf_counter() - start
+
+        self.z = result.z.reshape((len(result.z),) + X.shape[1:])
+        self.labels = [classes[k] for k in result.z_class]
+        self.classes = classes
+        self.class_counts = [int(n) for n in counts]
+        self.embedding = {**config.to_dict(), "seed": int(seed), "num_nets": self.num_nets}
+        self.condensation = {
+            "num_per_class": num_per_class, "iterations": iterations, "batch_real": batch_real,
+            "lr": lr, "optimizer": optimizer, "init": init, "seed": int(seed),
+            "final_loss": float(np.mean(result.losses[-10:])) if result.losses else None,
+            "seconds": seconds,
+        }
+        self.feature_range = [float(X.min()), float(X.max())]
+        self.__dict__.pop("_family", None)
+        return self
+
+    # ------------------------------------------------------------- accessors
+    def _require_content(self):
+        if self.z is None:
+            raise RuntimeError("this LANESpecification is empty: generate it from data or load it from a file")
+
+    def get_z(self) -> np.ndarray:
+        """The synthetic samples, shaped like the developer's data: ``(M, d)`` or ``(M, c, h, w)``."""
+        self._require_content()
+        return self.z.copy()
+
+    def get_labels(self) -> np.ndarray:
+        """The label of each synthetic sample, of the type the developer gave."""
+        self._require_content()
+        return np.array(self.labels) if self.classes != [None] else np.array(self.labels, dtype=object)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        self._require_content()
+        return tuple(self.z.shape[1:])
+
+    @property
+    def class_weights(self) -> np.ndarray:
+        """Share of each class (in ``classes`` order) in the developer's data."""
+        counts = np.asarray(self.class_counts, dtype=float)
+        return counts / counts.sum()
+
+    def class_samples(self, label) -> np.ndarray:
+        """The synthetic samples of one class, flattened to ``(m, D)``."""
+        self._require_content()
+        if label not in self.classes:
+            raise KeyError(f"label {label!r} is not a class of this specification; classes are {self.classes}")
+        return self.z[self._rows_of(label)].reshape(-1, int(np.prod(self.input_shape))).astype(np.float64)
+
+    def _rows_of(self, label) -> np.ndarray:
+        return np.array([v == label for v in self.labels])
+
+    def class_means(self) -> np.ndarray:
+        """``(K, D)`` flattened mean of each class's synthetic samples, in ``classes`` order."""
+        return np.stack([self.class_samples(c).mean(axis=0) for c in self.classes])
+
+    def _shrunk_covariance_factors(self, label) -> tuple[np.ndarray, np.ndarray, float]:
+        """Mean, low-rank factor L and isotropic variance s with Sigma = L^T L + s I.
+
+        Sigma is the Ledoit-Wolf shrinkage of the class's empirical covariance,
+        valid (positive definite) even with fewer points than dimensions.
+        """
+        from sklearn.covariance import ledoit_wolf_shrinkage
+
+        points = self.class_samples(label)
+        mean = points.mean(axis=0)
+        centred = points - mean
+        if len(points) < 2 or not np.any(centred):
+            return mean, np.zeros((1, points.shape[1])), 0.0
+        alpha = float(ledoit_wolf_shrinkage(points))
+        mu = float((centred**2).sum() / len(points) / points.shape[1])  # trace(S) / D
+        return mean, centred * np.sqrt((1.0 - alpha) / len(points)), alpha * mu
+
+    def class_covariance(self, label) -> np.ndarray:
+        """``(D, D)`` Ledoit-Wolf shrunk covariance of one class's synthetic samples."""
+        _, factor, iso = self._shrunk_covariance_factors(label)
+        return factor.T @ factor + iso * np.eye(factor.shape[1])
+
+    def sample_class(self, label, n: int, random_state=None) -> np.ndarray:
+        """Draw ``n`` mimic samples from N(mean, shrunk covariance) of one class (Eq. 10).
+
+        Samples are clipped to the developer data's value range and shaped like it.
+        """
+        n = positive_int(n, "n", minimum=0)
+        rng = np.random.default_rng(random_state)
+        mean, factor, iso = self._shrunk_covariance_factors(label)
+        draws = mean + rng.standard_normal((n, factor.shape[0])) @ factor
+        if iso > 0:
+            draws += np.sqrt(iso) * rng.standard_normal((n, factor.shape[1]))
+        draws = np.clip(draws, *self.feature_range)
+        return draws.reshape((n,) + self.input_shape)
+
+    # ------------------------------------------------------------- distances
+    @cached_property
+    def _family(self) -> RandomEmbedding:
+        self._require_content()
+        e = self.embedding
+        return RandomEmbedding(EmbeddingConfig.from_dict(e), seed=e["seed"], num_nets=e["num_nets"])
+
+    def embedding_family(self) -> RandomEmbedding:
+        """The seeded random-network family this specification was built for."""
+        return self._family
+
+    def mean_embedding(self, family: RandomEmbedding, reference: np.ndarray) -> np.ndarray:
+        """Kernel mean embedding of the data this spec stands for: class means weighted by class share."""
+        self._require_content()
+        (emb,) = family.embed([self.z], reference)
+        means = np.stack([emb[self._rows_of(c)].mean(axis=0) for c in self.classes])
+        return self.class_weights @ means
+
+    def _pair_embeddings(self, other) -> tuple[np.ndarray, np.ndarray]:
+        if not isinstance(other, LANESpecification):
+            raise TypeError(f"can only compare a LANESpecification with another, got {type(other).__name__}")
+        self._require_content()
+        other._require_content()
+        if other.input_shape != self.input_shape:
+            raise ValueError(
+                f"feature dimensions differ: this specification has samples of shape {self.input_shape}, "
+                f"the other {other.input_shape}"
+            )
+        reference = np.concatenate([self.z, other.z])
+        return self.mean_embedding(self._family, reference), other.mean_embedding(self._family, reference)
+
+    def inner_prod(self, other: "LANESpecification") -> float:
+        """<mu_self, mu_other> in this spec's random embedding, BatchNorm calibrated on both point sets."""
+        a, b = self._pair_embeddings(other)
+        return float(a @ b)
+
+    def dist(self, other: "LANESpecification", omit_term1: bool = False) -> float:
+        """Squared MMD between the two specifications in the shared random embedding.
+
+        With ``omit_term1`` the ``<mu_self, mu_self>`` term is left out, as the
+        ``learnware`` package's RKME specifications do.
+        """
+        a, b = self._pair_embeddings(other)
+        term1 = 0.0 if omit_term1 else float(a @ a)
+        return term1 - 2.0 * float(a @ b) + float(b @ b)
+
+    # ------------------------------------------------------------------- I/O
+    def to_dict(self) -> dict:
+        self._require_content()
+        return {
+            "type": self.type,
+            "format_version": FORMAT_VERSION,
+            "input_shape": list(self.input_shape),
+            # 9 significant digits give back every float32 exactly, in fewer characters.
+            "z": [[float(f"{v:.9g}") for v in row] for row in self.z.reshape(len(self.z), -1).tolist()],
+            "labels": list(self.labels),
+            "classes": list(self.classes),
+            "class_counts": list(self.class_counts),
+            "embedding": dict(self.embedding),
+            "condensation": dict(self.condensation),
+            "feature_range": list(self.feature_range),
+        }
+
+    def save(self, filepath) -> None:
+        """Write the specification as JSON (see ``specs/lane-specification.schema.json``)."""
+        write_json(filepath, self.to_dict())
+
+    def load(self, filepath) -> bool:
+        """Read a specification written by :meth:`save`, checking schema, version and consistency."""
+        data = read_json(filepath, self.type, supported_versions=(FORMAT_VERSION,))
+        self._set_from_dict(data, where=str(filepath))
+        return True
+
+    def _set_from_dict(self, data: dict, where: str) -> None:
+        from .formats import SpecificationFormatError
+
+        shape = tuple(data["input_shape"])
+        flat = int(np.prod(shape))
+        problems = []
+        if any(len(row) != flat for row in data["z"]):
+            raise SpecificationFormatError(f"{where} is inconsistent: z rows must have {flat} values "
+                                           f"for input_shape {list(shape)}")
+        z = np.asarray(data["z"], dtype=np.float32)
+        if len(data["labels"]) != len(z):
+            problems.append(f"{len(data['labels'])} labels for {len(z)} samples")
+        if len(data["class_counts"]) != len(data["classes"]):
+            problems.append("class_counts and classes differ in length")
+        if not all(v in data["classes"] for v in data["labels"]):
+            problems.append("labels hold values that are not in classes")
+        if tuple(data["embedding"]["input_shape"]) not in (shape, (flat,)):
+            problems.append("embedding input_shape does not match input_shape")
+        if problems:
+            raise SpecificationFormatError(f"{where} is inconsistent: " + "; ".join(problems))
+        self.z = z.reshape((len(z),) + shape)
+        self.labels = list(data["labels"])
+        self.classes = list(data["classes"])
+        self.class_counts = [int(n) for n in data["class_counts"]]
+        self.embedding = dict(data["embedding"])
+        self.num_nets = int(self.embedding["num_nets"])
+        self.condensation = dict(data["condensation"])
+        self.feature_range = [float(v) for v in data["feature_range"]]
+        self.__dict__.pop("_family", None)
+
+    def __repr__(self) -> str:
+        if self.z is None:
+            return "LANESpecification(empty)"
+        return (f"LANESpecification({len(self.classes)} classes, {len(self.z)} samples of shape "
+                f"{self.input_shape}, embedding={self.embedding['kind']})")
+
+
+def generate_lane_spec(X, y=None, **options) -> LANESpecification:
+    """Build a :class:`LANESpecification` from data; ``options`` go to
+    :meth:`LANESpecification.generate_stat_spec_from_data`."""
+    return LANESpecification().generate_stat_spec_from_data(X, y, **options)
