@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .networks import EmbeddingConfig, calibrate_batchnorm
 
 OPTIMIZERS = ("adam", "sgd")
-INITS = ("real", "noise")
+INITS = ("real", "kmeans", "noise")
 
 
 @dataclass
@@ -42,6 +42,15 @@ def _standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     positive = scale[scale > 0]
     floor = 1e-3 * float(positive.max()) if positive.size else 1.0
     return shift.astype(np.float32), np.maximum(scale, floor).astype(np.float32)
+
+
+def _kmeans_centres(X: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """``k`` k-means centres of one class: averages of real samples, never a sample itself."""
+    from sklearn.cluster import KMeans
+
+    flat = X.reshape(len(X), -1)
+    centres = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(flat).cluster_centers_
+    return centres.reshape((k,) + X.shape[1:]).astype(np.float32)
 
 
 def condense(
@@ -68,9 +77,12 @@ def condense(
     members = [np.flatnonzero(class_index == k) for k in range(num_classes)]
     z_class = np.repeat(np.arange(num_classes), num_per_class)
 
-    # z = base + scale * u: real samples with u = 0, or the data mean with u ~ N(0, I).
+    # z = base + scale * u: real samples or k-means centres with u = 0, or the data mean with u ~ N(0, I).
     if init == "real":
         base = np.concatenate([X[rng.choice(m, size=num_per_class, replace=False)] for m in members])
+        u0 = np.zeros_like(base)
+    elif init == "kmeans":
+        base = np.concatenate([_kmeans_centres(X[m], num_per_class, seed) for m in members])
         u0 = np.zeros_like(base)
     else:
         base = np.broadcast_to(shift, (len(z_class),) + X.shape[1:]).copy()

@@ -75,8 +75,10 @@ class LANESpecification(RegularStatSpecification):
         ``X`` is ``(n, d)`` (vectors, random-MLP embedding) or ``(n, c, h, w)``
         (images, ConvNetBN embedding); ``embedding`` overrides that choice.
         ``y=None`` treats the whole set as one class (a user's unlabelled data).
-        ``init="noise"`` starts from Gaussian noise instead of real samples,
-        so no real sample is ever copied into the specification.
+        ``init`` chooses the starting points: ``"real"`` (random real samples,
+        as in the paper), ``"kmeans"`` (per-class k-means centres) or ``"noise"``
+        (Gaussian noise around the data mean); the last two never copy a real
+        sample into the specification.
         """
         X = as_data_array(X)
         num_per_class = positive_int(num_per_class, "num_per_class")
@@ -95,7 +97,7 @@ class LANESpecification(RegularStatSpecification):
         index_of = {c: i for i, c in enumerate(classes)}
         class_index = np.array([index_of[v] for v in labels])
         counts = np.bincount(class_index, minlength=len(classes))
-        needed = num_per_class if init == "real" else 1
+        needed = 1 if init == "noise" else num_per_class
         short = [(c, int(n)) for c, n in zip(classes, counts) if n < needed]
         if short:
             raise ValueError(

@@ -35,6 +35,8 @@ EMBEDDING_KINDS = ("convnet", "mlp")
 # Bounds that keep a single embedding call's memory and time predictable.
 MAX_REFERENCE_SAMPLES = 4096
 CHUNK_SIZE = 2048
+# Smallest variance a BatchNorm channel may have, relative to its layer's mean variance.
+VARIANCE_FLOOR = 1e-2
 
 
 class ConvNetBN(nn.Module):
@@ -143,13 +145,21 @@ class EmbeddingConfig:
 
 @torch.no_grad()
 def calibrate_batchnorm(net: nn.Module, reference: torch.Tensor) -> nn.Module:
-    """Set every BatchNorm's statistics to those of ``reference`` and switch to eval mode."""
-    for module in net.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.reset_running_stats()
-            module.momentum = None  # cumulative average: one pass gives the batch's exact statistics
+    """Set every BatchNorm's statistics to those of ``reference`` and switch to eval mode.
+
+    A channel with (almost) no variance in the reference - a pixel that is always
+    blank, a ReLU unit that never fires - gets its variance raised to
+    ``VARIANCE_FLOOR`` times the layer's mean variance, so that a small deviation
+    in another set is not blown up by ``1 / sqrt(eps)``.
+    """
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for module in norms:
+        module.reset_running_stats()
+        module.momentum = None  # cumulative average: one pass gives the batch's exact statistics
     net.train()
     net(reference)
+    for module in norms:
+        module.running_var.clamp_(min=VARIANCE_FLOOR * float(module.running_var.mean()))
     return net.eval()
 
 

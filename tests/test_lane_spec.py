@@ -73,9 +73,10 @@ def test_unlabelled_data_is_one_class(small):
     assert spec.get_z().shape == (4, 64)
 
 
-def test_noise_init_copies_no_real_sample(small):
+@pytest.mark.parametrize("init", ["noise", "kmeans"])
+def test_private_inits_copy_no_real_sample(small, init):
     X, y = small
-    spec = generate_lane_spec(X, y, num_per_class=3, init="noise", **FAST)
+    spec = generate_lane_spec(X, y, num_per_class=3, init=init, **FAST)
     rows = {tuple(r) for r in X}
     assert not any(tuple(r) in rows for r in spec.get_z())
 
