@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "LANESpecification": "k2v_learnware.lane",
     "generate_lane_spec": "k2v_learnware.lane",
+    "pack_learnware": "k2v_learnware.packaging",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

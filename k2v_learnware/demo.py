@@ -1,61 +1,125 @@
-"""The main job: build a LANE specification of a bundled data set and show what it holds.
+"""The main job: a demo learnware market on scikit-learn's digits, end to end.
 
-Run with ``python -m k2v_learnware.demo [--out DIR] [--quiet]``.
+Five developers each hold a 2-class task of digits ({0,1}, {2,3}, ...), train an
+SVM, condense their data into a LANE specification and submit a learnware. A user
+whose unlabelled data mixes two tasks 70/30 builds a LANE specification of it,
+searches the market, and reuses what it returns. Printed: the weights found
+against the truth, and the reuse accuracy against every single learnware and the
+oracle (each row predicted by its true task's model).
+
+Run with ``python -m k2v_learnware.demo [--root DIR] [--quiet]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+TASKS = [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
+USER_MIX = {0: 0.7, 2: 0.3}  # task index -> share of the user's rows
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out", help="folder for the specification file (default: out)")
-    parser.add_argument("--num-per-class", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
 
-    from sklearn.datasets import load_digits
+def build_market(root, quiet=True, seed=0):
+    """Train, specify, pack and submit one learnware per task; return the market and the test data."""
     from sklearn.model_selection import train_test_split
     from sklearn.svm import SVC
 
-    from k2v_learnware import LANESpecification, generate_lane_spec
+    from k2v_learnware import generate_lane_spec, pack_learnware
+    from k2v_learnware.datasets import load_digits
+    from k2v_learnware.market import instantiate_market
 
-    X, y = load_digits(return_X_y=True)
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
-    print(f"developer data: scikit-learn digits, {len(Xtr)} samples x {Xtr.shape[1]} features, "
-          f"{len(np.unique(ytr))} classes")
+    X, y = load_digits()
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.4, random_state=seed, stratify=y)
+    market = instantiate_market("demo", rebuild=True, root=root)
+    models = []
+    for t, classes in enumerate(TASKS):
+        rows = np.isin(ytr, classes)
+        model = SVC().fit(Xtr[rows], ytr[rows])
+        spec = generate_lane_spec(Xtr[rows], ytr[rows], num_per_class=10, seed=seed, verbose=not quiet)
+        zip_path = pack_learnware(model, spec, Path(root) / f"task{t}.zip", name=f"digits {classes}")
+        learnware_id, status = market.add_learnware(str(zip_path), _semantic(zip_path))
+        if learnware_id is None:
+            raise RuntimeError(f"task {t} was rejected: {market.rejection_message}")
+        models.append((learnware_id, model))
+    return market, models, (Xte, yte)
 
-    start = time.perf_counter()
-    spec = generate_lane_spec(Xtr, ytr, num_per_class=args.num_per_class, seed=args.seed, verbose=not args.quiet)
-    seconds = time.perf_counter() - start
-    path = Path(args.out) / "digits-lane.json"
-    spec.save(path)
-    reloaded = LANESpecification()
-    reloaded.load(path)
 
-    print(f"specification: {spec!r}")
-    print(f"  generated in {seconds:.1f} s; saved to {path} ({path.stat().st_size / 1024:.0f} KiB), "
-          f"reloads exactly: {np.array_equal(reloaded.get_z(), spec.get_z())}")
-    print(f"  embedding family: {spec.embedding}")
-    print(f"  condensation: final loss {spec.condensation['final_loss']:.4g} after "
-          f"{spec.condensation['iterations']} iterations")
-    print("  class  real samples  synthetic samples")
-    labels = spec.get_labels()
-    for c, n in zip(spec.classes, spec.class_counts):
-        print(f"  {c!s:>5}  {n:12d}  {int(np.sum(labels == c)):17d}")
+def _semantic(zip_path):
+    import json
+    import zipfile
 
-    start_spec = generate_lane_spec(Xtr, ytr, num_per_class=args.num_per_class, seed=args.seed,
-                                    iterations=0, verbose=False)
-    acc = SVC().fit(spec.get_z(), labels).score(Xte, yte)
-    acc_start = SVC().fit(start_spec.get_z(), start_spec.get_labels()).score(Xte, yte)
-    print(f"SVM trained on the {len(labels)} synthetic samples only: test accuracy {acc:.3f} "
-          f"(on the {len(labels)} random real samples it started from: {acc_start:.3f})")
+    with zipfile.ZipFile(zip_path) as zf:
+        return json.loads(zf.read("semantic_specification.json"))
+
+
+def make_user(Xte, yte, n=200, seed=0):
+    """User rows drawn from the tasks in USER_MIX; returns X, true labels and each row's task."""
+    rng = np.random.default_rng(seed)
+    X, y, task = [], [], []
+    for t, share in USER_MIX.items():
+        pool = np.flatnonzero(np.isin(yte, TASKS[t]))
+        rows = rng.choice(pool, size=int(round(n * share)), replace=False)
+        X.append(Xte[rows]); y.append(yte[rows]); task.append(np.full(len(rows), t))
+    return np.concatenate(X), np.concatenate(y), np.concatenate(task)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", help="market folder (default: a temporary folder)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    if args.quiet:
+        import logging
+
+        import learnware
+
+        learnware.init(logging_level=logging.WARNING)  # before the market modules create their loggers
+
+    from k2v_learnware import generate_lane_spec
+    from k2v_learnware.market import user_info
+    from k2v_learnware.reuse import LANEJobSelectorReuser
+
+    with tempfile.TemporaryDirectory(prefix="k2v-demo-") as tmp:
+        root = args.root or tmp
+        t0 = time.perf_counter()
+        market, models, (Xte, yte) = build_market(root, quiet=args.quiet, seed=args.seed)
+        print(f"market: {len(market)} learnwares submitted in {time.perf_counter() - t0:.1f} s "
+              f"(digits tasks {TASKS}), stored under {root}")
+
+        X, y, task = make_user(Xte, yte, seed=args.seed)
+        t1 = time.perf_counter()
+        user_spec = generate_lane_spec(X, None, num_per_class=50, seed=args.seed, verbose=not args.quiet)
+        result = market.search_learnware(user_info(user_spec))
+        search_seconds = time.perf_counter() - t1
+        mixture = result.get_multiple_results()[0]
+        ids = [lw.id for lw in mixture.learnwares]
+        print(f"user: {len(X)} unlabelled rows, {int(USER_MIX[0] * 100)}% task {TASKS[0]} + "
+              f"{int(USER_MIX[2] * 100)}% task {TASKS[2]}; spec + search {search_seconds:.1f} s")
+        print("single results (best first):",
+              ", ".join(f"{it.learnware.id} {it.score:.3f}" for it in result.get_single_results()))
+        truth = {models[t][0]: share for t, share in USER_MIX.items()}
+        all_weights = dict(zip([m[0] for m in models], mixture.mixture.learnware_weights))
+        print("mixture weights, found vs true:")
+        for lid, w in all_weights.items():
+            print(f"  learnware {lid}: {w:.3f}  (true {truth.get(lid, 0.0):.1f})")
+        l1 = sum(abs(all_weights[lid] - truth.get(lid, 0.0)) for lid in all_weights)
+        print(f"  L1 error {l1:.3f}")
+
+        t2 = time.perf_counter()
+        reuser = LANEJobSelectorReuser(mixture.learnwares, mixture.weights)
+        pred = reuser.predict(X)
+        reuse_seconds = time.perf_counter() - t2
+        oracle = np.concatenate([models[t][1].predict(X[task == t]) for t in USER_MIX])
+        print(f"reuse accuracy: LANE {np.mean(pred == y):.3f} ({reuse_seconds:.2f} s), "
+              f"oracle {np.mean(oracle == y):.3f}")
+        for lid, model in models:
+            print(f"  learnware {lid} alone: {np.mean(model.predict(X) == y):.3f}")
+        print(f"total {time.perf_counter() - t0:.1f} s")
     return 0
 
 
