@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench-spec clean
+.PHONY: demo test bench-spec bench-reuse clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: $(STAMP)
 # (Fashion-MNIST needs the Debian package dataset-fashion-mnist).
 bench-spec: $(STAMP)
 	$(BIN)/python benchmarks/spec_quality.py
+
+bench-reuse: $(STAMP)
+	$(BIN)/python benchmarks/reuse_vs_jobselector.py
 
 clean:
 	rm -rf $(VENV) *.egg-info

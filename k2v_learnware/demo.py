@@ -31,6 +31,7 @@ def build_market(root, quiet=True, seed=0):
     from k2v_learnware import generate_lane_spec, pack_learnware
     from k2v_learnware.datasets import load_digits
     from k2v_learnware.market import instantiate_market
+    from k2v_learnware.packaging import read_semantic_spec
 
     X, y = load_digits()
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.4, random_state=seed, stratify=y)
@@ -41,19 +42,11 @@ def build_market(root, quiet=True, seed=0):
         model = SVC().fit(Xtr[rows], ytr[rows])
         spec = generate_lane_spec(Xtr[rows], ytr[rows], num_per_class=10, seed=seed, verbose=not quiet)
         zip_path = pack_learnware(model, spec, Path(root) / f"task{t}.zip", name=f"digits {classes}")
-        learnware_id, status = market.add_learnware(str(zip_path), _semantic(zip_path))
+        learnware_id, status = market.add_learnware(str(zip_path), read_semantic_spec(zip_path))
         if learnware_id is None:
             raise RuntimeError(f"task {t} was rejected: {market.rejection_message}")
         models.append((learnware_id, model))
     return market, models, (Xte, yte)
-
-
-def _semantic(zip_path):
-    import json
-    import zipfile
-
-    with zipfile.ZipFile(zip_path) as zf:
-        return json.loads(zf.read("semantic_specification.json"))
 
 
 def make_user(Xte, yte, n=200, seed=0):

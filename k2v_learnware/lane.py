@@ -30,6 +30,10 @@ FORMAT_VERSION = 1
 DEFAULT_ITERATIONS = 200
 DEFAULT_LR = 0.05
 DEFAULT_BATCH_REAL = 128
+# An unlabelled requirement (y=None) only has to carry its mean embedding into the
+# mixture-weight QP; matching it on whole batches for longer halves the weight error.
+REQUIREMENT_ITERATIONS = 600
+REQUIREMENT_BATCH_REAL = 1024
 DEFAULT_NUM_NETS = 8
 
 
@@ -58,8 +62,8 @@ class LANESpecification(RegularStatSpecification):
         y=None,
         num_per_class: int = 10,
         *,
-        iterations: int = DEFAULT_ITERATIONS,
-        batch_real: int = DEFAULT_BATCH_REAL,
+        iterations: int | None = None,
+        batch_real: int | None = None,
         lr: float = DEFAULT_LR,
         optimizer: str = "adam",
         init: str = "real",
@@ -75,12 +79,19 @@ class LANESpecification(RegularStatSpecification):
         ``X`` is ``(n, d)`` (vectors, random-MLP embedding) or ``(n, c, h, w)``
         (images, ConvNetBN embedding); ``embedding`` overrides that choice.
         ``y=None`` treats the whole set as one class (a user's unlabelled data).
+        ``iterations`` and ``batch_real`` (real samples per class per iteration)
+        default to 200 and 128 for labelled data, and to 600 and 1024 for an
+        unlabelled requirement (see README, "Choosing the defaults").
         ``init`` chooses the starting points: ``"real"`` (random real samples,
         as in the paper), ``"kmeans"`` (per-class k-means centres) or ``"noise"``
         (Gaussian noise around the data mean); the last two never copy a real
         sample into the specification.
         """
         X = as_data_array(X)
+        if iterations is None:
+            iterations = REQUIREMENT_ITERATIONS if y is None else DEFAULT_ITERATIONS
+        if batch_real is None:
+            batch_real = REQUIREMENT_BATCH_REAL if y is None else DEFAULT_BATCH_REAL
         num_per_class = positive_int(num_per_class, "num_per_class")
         iterations = positive_int(iterations, "iterations", minimum=0)
         batch_real = positive_int(batch_real, "batch_real")
@@ -174,7 +185,8 @@ class LANESpecification(RegularStatSpecification):
 
     def class_means(self) -> np.ndarray:
         """``(K, D)`` flattened mean of each class's synthetic samples, in ``classes`` order."""
-        return np.stack([self.class_samples(c).mean(axis=0) for c in self.classes])
+        self._require_content()
+        return self.class_mean_rows(self.z.reshape(len(self.z), -1).astype(np.float64))
 
     def _shrunk_covariance_factors(self, label) -> tuple[np.ndarray, np.ndarray, float]:
         """Mean, low-rank factor L and isotropic variance s with Sigma = L^T L + s I.
@@ -227,8 +239,11 @@ class LANESpecification(RegularStatSpecification):
         """Kernel mean embedding of the data this spec stands for: class means weighted by class share."""
         self._require_content()
         (emb,) = family.embed([self.z], reference)
-        means = np.stack([emb[self._rows_of(c)].mean(axis=0) for c in self.classes])
-        return self.class_weights @ means
+        return self.class_weights @ self.class_mean_rows(emb)
+
+    def class_mean_rows(self, rows: np.ndarray) -> np.ndarray:
+        """``(K, ...)`` mean of ``rows`` (one per synthetic sample, e.g. their embeddings) per class."""
+        return np.stack([rows[self._rows_of(c)].mean(axis=0) for c in self.classes])
 
     def _pair_embeddings(self, other) -> tuple[np.ndarray, np.ndarray]:
         if not isinstance(other, LANESpecification):

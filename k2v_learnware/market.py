@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import traceback
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,8 +226,7 @@ class K2VMarket(LearnwareMarket):
                 try:
                     result, message = self.learnware_checker[name](pending)
                 except Exception as err:
-                    result, message = BaseChecker.INVALID_LEARNWARE, traceback.format_exc()
-                    message = f"{type(err).__name__}: {err}"
+                    result, message = BaseChecker.INVALID_LEARNWARE, f"{type(err).__name__}: {err}"
                 self.last_check.append((name, result, message))
                 if result == BaseChecker.INVALID_LEARNWARE:
                     logger.warning(f"learnware rejected by {name}: {message}")

@@ -157,3 +157,11 @@ def pack_learnware(model, specs, path, semantic_spec: dict | None = None, name: 
         zf.writestr(MODEL_FILE, buffer.getvalue())
         zf.writestr("requirements.txt", "k2v-learnware\nscikit-learn\n")
     return path
+
+
+def read_semantic_spec(zip_path) -> dict:
+    """The semantic specification stored in a zip written by :func:`pack_learnware`."""
+    with zipfile.ZipFile(zip_path) as zf:
+        if SEMANTIC_FILE not in zf.namelist():
+            raise ValueError(f"{zip_path} holds no {SEMANTIC_FILE}; was it written by pack_learnware?")
+        return json.loads(zf.read(SEMANTIC_FILE))

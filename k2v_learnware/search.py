@@ -86,14 +86,10 @@ def embed_requirement_and_classes(user, specs, family: RandomEmbedding | None = 
     arrays = [reference] + [s.get_z() for s in specs]
     embedded = family.embed(arrays, reference=reference)
     if isinstance(user, LANESpecification):
-        u = embedded[0].mean(axis=0) if len(user.classes) == 1 else user.class_weights @ np.stack(
-            [embedded[0][user._rows_of(c)].mean(axis=0) for c in user.classes])
+        u = user.class_weights @ user.class_mean_rows(embedded[0])
     else:
         u = embedded[0].mean(axis=0)
-    class_means = []
-    for spec, emb in zip(specs, embedded[1:]):
-        class_means.append(np.stack([emb[spec._rows_of(c)].mean(axis=0) for c in spec.classes]))
-    return u, class_means
+    return u, [spec.class_mean_rows(emb) for spec, emb in zip(specs, embedded[1:])]
 
 
 def _check_inputs(user, learnware_specs):

@@ -13,15 +13,11 @@ from sklearn.svm import SVC
 
 from k2v_learnware import generate_lane_spec, pack_learnware
 from k2v_learnware.datasets import load_digits
+from k2v_learnware.packaging import read_semantic_spec
 from k2v_learnware.demo import TASKS
 from k2v_learnware.search import _simplex_least_squares, mixture_weights
 
 MIX = {0: 0.7, 2: 0.3}
-
-
-def _semantic(zip_path):
-    with zipfile.ZipFile(zip_path) as zf:
-        return json.loads(zf.read("semantic_specification.json"))
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +47,7 @@ def market(tmp_path_factory, developers):
     ids = []
     for t, (model, spec) in enumerate(developers):
         path = pack_learnware(model, spec, root / f"task{t}.zip")
-        learnware_id, status = market.add_learnware(str(path), _semantic(path))
+        learnware_id, status = market.add_learnware(str(path), read_semantic_spec(path))
         assert learnware_id is not None, market.rejection_message
         assert status == 1  # USABLE
         ids.append(learnware_id)
@@ -136,6 +132,22 @@ def test_market_search_finds_the_mixture(split, market):
     assert found[ids[0]] > found[ids[2]] > 0.15
 
 
+def test_market_search_weights_close_to_truth_over_users(split, market):
+    """Through the market (the user's condensed spec, not their rows): mean L1 error under 0.1."""
+    from k2v_learnware.market import user_info
+
+    market_, _, ids = market
+    truth = {ids[t]: share for t, share in MIX.items()}
+    errors = []
+    for seed in range(4):
+        X, _, _ = make_user(split, seed=seed)
+        mixture = market_.search_learnware(user_info(generate_lane_spec(X, None, num_per_class=50, seed=seed,
+                                                                        verbose=False))).get_multiple_results()[0]
+        found = dict(zip(ids, mixture.mixture.learnware_weights))
+        errors.append(sum(abs(found[i] - truth.get(i, 0.0)) for i in ids))
+    assert np.mean(errors) < 0.1, errors
+
+
 def test_reuse_reaches_90_percent_of_oracle(split, market, developers):
     from k2v_learnware.reuse import LANEJobSelectorReuser
 
@@ -201,7 +213,7 @@ def test_corrupt_spec_is_rejected_with_a_message(tmp_path, market, developers):
                 data = json.dumps(d).encode()
             dst.writestr(item, data)
     before = len(market_)
-    learnware_id, status = market_.add_learnware(str(bad), _semantic(good))
+    learnware_id, status = market_.add_learnware(str(bad), read_semantic_spec(good))
     assert learnware_id is None and status == -1
     assert "labels for" in market_.rejection_message
     assert len(market_) == before
@@ -212,7 +224,7 @@ def test_model_that_cannot_take_its_inputs_is_rejected(tmp_path, market, develop
     _, spec = developers[0]
     narrow = SVC().fit(np.random.default_rng(0).random((20, 8)), [0, 1] * 10)
     path = pack_learnware(narrow, spec, tmp_path / "narrow.zip")
-    learnware_id, status = market_.add_learnware(str(path), _semantic(path))
+    learnware_id, status = market_.add_learnware(str(path), read_semantic_spec(path))
     assert learnware_id is None and "LANE check failed" in market_.rejection_message
 
 
@@ -222,7 +234,7 @@ def test_reload_fails_loudly_when_a_spec_class_is_missing(tmp_path, developers):
     market_ = instantiate_market("broken", rebuild=True, root=tmp_path)
     model, spec = developers[1]
     path = pack_learnware(model, spec, tmp_path / "lw.zip")
-    learnware_id, _ = market_.add_learnware(str(path), _semantic(path))
+    learnware_id, _ = market_.add_learnware(str(path), read_semantic_spec(path))
     folder = market_.learnware_organizer.learnware_folder_list[learnware_id]
     yaml_path = f"{folder}/learnware.yaml"
     text = open(yaml_path).read().replace("class_name: LANESpecification", "class_name: LANESpecificationV9")
@@ -244,11 +256,11 @@ def test_stock_rkme_learnwares_live_in_the_same_market(tmp_path, split, develope
         model, spec = developers[t]
         rkme = generate_rkme_table_spec(Xtr[np.isin(ytr, TASKS[t])], cuda_idx=-1)
         path = pack_learnware(model, [spec, rkme], tmp_path / f"lw{t}.zip")
-        learnware_id, status = market_.add_learnware(str(path), _semantic(path))
+        learnware_id, status = market_.add_learnware(str(path), read_semantic_spec(path))
         assert status == 1, market_.rejection_message
         ids.append(learnware_id)
     X, _, _ = make_user(split, seed=0)
-    semantic = _semantic(path)
+    semantic = read_semantic_spec(path)
     result = market_.search_learnware(BaseUserInfo(semantic_spec=semantic, stat_info={
         "RKMETableSpecification": generate_rkme_table_spec(X, cuda_idx=-1)}))
     # Answered by the stock EasyStatSearcher: the 70% task comes first.
