@@ -13,6 +13,8 @@ from pathlib import Path
 
 SCHEMA_FILES = {
     "LANESpecification": "lane-specification.schema.json",
+    "Know2VecSpecification": "know2vec-specification.schema.json",
+    "Know2VecProxy": "know2vec-proxy.schema.json",
 }
 
 

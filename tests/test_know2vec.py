@@ -1,0 +1,172 @@
+"""Know2Vec: black-box boundary graphs, their storage, and the encoders and proxy over them."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from k2v_learnware.boundary import bisect_segments
+from k2v_learnware.datasets import load_digits
+from k2v_learnware.formats import SpecificationFormatError
+from k2v_learnware.know2vec import Know2VecSpecification, generate_know2vec_spec
+from k2v_learnware.proxy import Know2VecProxy, Know2VecQuery, ModelEncoder, QueryEncoder
+
+W, B = np.array([1.0, -2.0, 0.5]), 0.3
+
+
+class LinearLabeller:
+    """A black box with a known linear boundary; counts its queries."""
+
+    def __init__(self):
+        self.queries = 0
+
+    def predict(self, X):
+        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        self.queries += len(X)
+        return np.where(X @ W + B > 0, "pos", "neg")
+
+
+@pytest.fixture(scope="module")
+def probe():
+    return np.random.default_rng(0).standard_normal((200, 3)).astype(np.float32)
+
+
+def _distance_to_boundary(x):
+    return abs(np.asarray(x, dtype=np.float64) @ W + B) / np.linalg.norm(W)
+
+
+def test_boundary_samples_within_tolerance_and_budget(probe):
+    model = LinearLabeller()
+    spec = generate_know2vec_spec(model, probe, tol=1e-3, max_queries=1000)
+    nodes, mask = spec.graph()
+    assert spec.classes == ["neg", "pos"] and mask.all()
+    for i, j in [(0, 1), (1, 0)]:
+        assert _distance_to_boundary(nodes[i, j]) <= 1e-3
+    assert spec.queries == model.queries <= 1000
+    assert spec.settings["missing_pairs"] == 0
+
+
+def test_bisection_is_exact_on_many_random_segments():
+    rng = np.random.default_rng(1)
+    model = LinearLabeller()
+    starts, ends = rng.standard_normal((50, 3)), rng.standard_normal((50, 3))
+    labels_s, labels_e = model.predict(starts), model.predict(ends)
+    keep = labels_s != labels_e
+    model.queries = 0
+    result = bisect_segments(model.predict, starts[keep], ends[keep], labels_s[keep], labels_e[keep], tol=1e-4)
+    assert result.found.all()
+    assert max(_distance_to_boundary(p) for p in result.points) <= 1e-4
+    lengths = np.linalg.norm(ends[keep] - starts[keep], axis=1)
+    assert result.queries == model.queries <= int(np.sum(np.ceil(np.log2(lengths / 1e-4))))
+
+
+def test_query_budget_is_never_exceeded_and_shortfall_recorded(probe):
+    model = LinearLabeller()
+    spec = generate_know2vec_spec(model, probe, tol=1e-6, max_queries=len(probe) + 10)
+    assert spec.queries <= len(probe) + 10
+    assert spec.settings["missing_pairs"] >= 1
+    assert not spec.graph()[1].all()
+
+
+class ThreeBands:
+    """Classes by the first coordinate: a < -1 < b < 1 < c; knows a fourth class it never predicts."""
+
+    classes_ = np.array(["a", "b", "c", "d"])
+
+    def predict(self, X):
+        x = np.asarray(X).reshape(len(X), -1)[:, 0]
+        return np.where(x < -1, "a", np.where(x < 1, "b", "c"))
+
+
+def test_unreached_classes_are_missing_and_third_classes_handled():
+    rng = np.random.default_rng(2)
+    probe = np.c_[rng.uniform(-3, 3, 300), rng.standard_normal(300)].astype(np.float32)
+    spec = generate_know2vec_spec(ThreeBands(), probe, tol=1e-3)
+    nodes, mask = spec.graph()
+    assert spec.classes == ["a", "b", "c", "d"] and spec.present == [True, True, True, False]
+    assert not mask[3].any() and not mask[:, 3].any()
+    # a -> c crosses b: the segment is abandoned, never reported as an a/c boundary
+    assert spec.settings["third_class_retries"] >= 1
+    assert not mask[0, 2] and not mask[2, 0]
+    assert abs(nodes[0, 1][0] + 1) <= 1e-3 and abs(nodes[1, 2][0] - 1) <= 1e-3
+
+
+def test_round_trip_exact_and_bad_files_rejected(tmp_path):
+    X, y = load_digits()
+    model = LogisticRegression(max_iter=500).fit(X[y < 4], y[y < 4])
+    spec = generate_know2vec_spec(model, X[::4])
+    assert spec.settings["used_predict_proba"]
+    path = tmp_path / "k2v.json"
+    spec.save(path)
+    loaded = Know2VecSpecification()
+    loaded.load(path)
+    assert np.array_equal(np.nan_to_num(loaded.nodes, nan=-1), np.nan_to_num(spec.nodes, nan=-1))
+    assert loaded.to_dict() == spec.to_dict()
+    data = json.loads(path.read_text())
+    data["nodes"][0][1] = data["nodes"][0][1][:-1]
+    path.write_text(json.dumps(data))
+    with pytest.raises(SpecificationFormatError, match="node \\(0, 1\\)"):
+        Know2VecSpecification().load(path)
+
+
+def test_bad_inputs():
+    with pytest.raises(TypeError, match="predict"):
+        generate_know2vec_spec(object(), np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="NaN"):
+        generate_know2vec_spec(LinearLabeller(), np.full((5, 3), np.nan))
+    with pytest.raises(ValueError, match="exceeds max_queries"):
+        generate_know2vec_spec(LinearLabeller(), np.zeros((50, 3)), max_queries=10)
+    with pytest.raises(ValueError, match="one class only"):
+        generate_know2vec_spec(LinearLabeller(), np.zeros((5, 3)))
+
+
+def test_encoders_are_deterministic():
+    import torch
+
+    torch.manual_seed(0)
+    m, q = ModelEncoder(3, 8, 16).eval(), QueryEncoder(3, 8, 16).eval()
+    nodes = torch.randn(3, 3, 3)
+    mask = torch.ones(3, 3, dtype=torch.bool)
+    mask[2] = mask[:, 2] = False
+    means = torch.randn(4, 3)
+    with torch.no_grad():
+        a, b = m([(nodes, mask)]), m([(nodes, mask)])
+        c, d = q([means]), q([means])
+    assert torch.equal(a, b) and torch.equal(c, d)
+    assert torch.allclose(a.norm(dim=1), torch.ones(1)) and a.shape == (1, 16)
+
+
+def _tiny_zoo():
+    X, y = load_digits()
+    subsets = [(0, 1), (2, 3, 4), (5, 6), (7, 8, 9)]
+    models = [LogisticRegression(max_iter=500).fit(X[np.isin(y, s)], y[np.isin(y, s)]) for s in subsets]
+    specs = [generate_know2vec_spec(m, X[::5]) for m in models]
+    return X, y, subsets, models, specs
+
+
+def test_proxy_training_lowers_the_loss_and_round_trips(tmp_path):
+    X, y, subsets, models, specs = _tiny_zoo()
+    proxy = Know2VecProxy(hidden=16, embedding_dim=32, epochs=40, tasks_per_model=5, verbose=False)
+    proxy.fit(specs, models, probe_X=X[1::5])
+    assert np.mean(proxy.losses_[-5:]) < np.mean(proxy.losses_[:5])
+    query = Know2VecQuery.from_data(X[np.isin(y, subsets[1])], y[np.isin(y, subsets[1])])
+    scores = proxy.scores(query, specs)
+    proxy.save(tmp_path / "proxy")
+    again = Know2VecProxy.load(tmp_path / "proxy")
+    assert np.allclose(again.scores(query, specs), scores)
+    same = Know2VecProxy(hidden=16, embedding_dim=32, epochs=40, tasks_per_model=5, verbose=False)
+    same.fit(specs, models, probe_X=X[1::5])
+    assert np.allclose(same.scores(query, specs), scores)
+
+
+def test_proxy_validates_input():
+    X, y, subsets, models, specs = _tiny_zoo()
+    with pytest.raises(ValueError, match="at least 2 models"):
+        Know2VecProxy(verbose=False).fit(specs[:1], models[:1], probe_X=X)
+    with pytest.raises(ValueError, match="probe_X is needed"):
+        Know2VecProxy(verbose=False).fit(specs, models)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        Know2VecProxy(verbose=False).embed_models(specs)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        Know2VecQuery.from_data(X[:5], [0] * 5)
