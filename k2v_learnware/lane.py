@@ -145,6 +145,7 @@ class LANESpecification(RegularStatSpecification):
         }
         self.feature_range = [float(X.min()), float(X.max())]
         self.__dict__.pop("_family", None)
+        self.__dict__.pop("_factor_cache", None)
         return self
 
     # ------------------------------------------------------------- accessors
@@ -193,7 +194,15 @@ class LANESpecification(RegularStatSpecification):
 
         Sigma is the Ledoit-Wolf shrinkage of the class's empirical covariance,
         valid (positive definite) even with fewer points than dimensions.
+        Computed once per class: mimic sampling calls this in loops.
         """
+        cache = self.__dict__.setdefault("_factor_cache", {})
+        key = self.classes.index(label) if label in self.classes else None
+        if key not in cache:
+            cache[key] = self._compute_covariance_factors(label)
+        return cache[key]
+
+    def _compute_covariance_factors(self, label):
         from sklearn.covariance import ledoit_wolf_shrinkage
 
         points = self.class_samples(label)
@@ -329,6 +338,7 @@ class LANESpecification(RegularStatSpecification):
         self.condensation = dict(data["condensation"])
         self.feature_range = [float(v) for v in data["feature_range"]]
         self.__dict__.pop("_family", None)
+        self.__dict__.pop("_factor_cache", None)
 
     def __repr__(self) -> str:
         if self.z is None:

@@ -45,9 +45,9 @@ def _last_states(lstm: nn.LSTM, sequences: list[torch.Tensor]) -> torch.Tensor:
 class ModelEncoder(nn.Module):
     """Boundary graph -> L2-normalised vector (inner BiLSTM per class row, outer BiLSTM over classes)."""
 
-    def __init__(self, in_features: int, hidden: int = 128, out_features: int = 256):
+    def __init__(self, in_features: int, hidden: int = 128, out_features: int = 256, project: nn.Module | None = None):
         super().__init__()
-        self.project = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU())
+        self.project = project or nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU())
         self.inner = nn.LSTM(hidden, hidden, batch_first=True, bidirectional=True)
         self.outer = nn.LSTM(2 * hidden, hidden, batch_first=True, bidirectional=True)
         self.head = nn.Linear(2 * hidden, out_features)
@@ -69,9 +69,9 @@ class ModelEncoder(nn.Module):
 class QueryEncoder(nn.Module):
     """Per-class mean features of a labelled task -> L2-normalised vector (BiLSTM over classes)."""
 
-    def __init__(self, in_features: int, hidden: int = 128, out_features: int = 256):
+    def __init__(self, in_features: int, hidden: int = 128, out_features: int = 256, project: nn.Module | None = None):
         super().__init__()
-        self.project = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU())
+        self.project = project or nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU())
         self.lstm = nn.LSTM(hidden, hidden, batch_first=True, bidirectional=True)
         self.head = nn.Linear(2 * hidden, out_features)
 
@@ -79,6 +79,21 @@ class QueryEncoder(nn.Module):
         """``class_means``: one ``(C, D)`` tensor per task; returns ``(B, out)``."""
         states = _last_states(self.lstm, [self.project(m) for m in class_means])
         return nn.functional.normalize(self.head(states), dim=1)
+
+
+class ProxyNetwork(nn.Module):
+    """Both encoders and the model-identity head; the input projection is shared.
+
+    Graph nodes and a query's class means live in the same input space, so one
+    projection serves both encoders and gives their outputs a common start.
+    """
+
+    def __init__(self, in_features: int, num_models: int, hidden: int = 128, out_features: int = 256):
+        super().__init__()
+        self.project = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU())
+        self.model_encoder = ModelEncoder(in_features, hidden, out_features, project=self.project)
+        self.query_encoder = QueryEncoder(in_features, hidden, out_features, project=self.project)
+        self.identity_head = nn.Linear(out_features, num_models)
 
 
 @dataclass
@@ -102,44 +117,50 @@ class Know2VecQuery:
         return cls(classes, np.stack([flat[lab == c].mean(axis=0) for c in classes]))
 
 
-def _training_tasks(source, spec: Know2VecSpecification, probe_X, rng, count, per_class):
-    """Labelled tasks a market may build for one model: from its LANE spec, else from probes it labels."""
-    tasks = []
-    for _ in range(count):
-        n = int(rng.integers(per_class[0], per_class[1] + 1))
+class TaskSampler:
+    """Draws labelled query tasks a market may build for one model, as per-class mean features.
+
+    From the model's LANE specification when it has one (samples from its class
+    Gaussians), else from the probe set labelled by the model itself. Every draw
+    is fresh, so the proxy never sees the same training task twice.
+    """
+
+    def __init__(self, source, probe_X=None):
         if isinstance(source, LANESpecification):
-            means = np.stack([source.sample_class(c, n, random_state=rng).reshape(n, -1).mean(axis=0)
-                              for c in sorted(source.classes)])
+            self.lane, self.classes = source, sorted(source.classes)
         else:
             flat = np.asarray(probe_X, dtype=np.float32).reshape(len(probe_X), -1)
             labels = np.asarray(source.predict(probe_X))
-            means = []
-            for c in sorted(np.unique(labels).tolist()):
-                rows = np.flatnonzero(labels == c)
-                means.append(flat[rng.choice(rows, size=min(n, len(rows)), replace=False)].mean(axis=0))
-            means = np.stack(means)
-        tasks.append(means)
-    return tasks
+            self.lane, self.classes = None, sorted(np.unique(labels).tolist())
+            self.rows = [flat[labels == c] for c in self.classes]
+
+    def draw(self, rng, samples_per_class) -> np.ndarray:
+        n = int(rng.integers(samples_per_class[0], samples_per_class[1] + 1))
+        if self.lane is not None:
+            return np.stack([self.lane.sample_class(c, n, random_state=rng).reshape(n, -1).mean(axis=0)
+                             for c in self.classes])
+        return np.stack([r[rng.choice(len(r), size=min(n, len(r)), replace=False)].mean(axis=0) for r in self.rows])
 
 
 class Know2VecProxy:
     """Model and query encoders aligned in one space; ranks a market's models for a task.
 
     Parameters: ``hidden`` / ``embedding_dim`` (256 as in the paper) size the
-    encoders; ``margin`` (0.4) and ``alpha`` (1) weigh L_SAL; ``epochs``, ``lr``
-    and ``tasks_per_model`` set training; ``seed`` makes it reproducible.
+    encoders; ``margin`` (0.4) and ``alpha`` (1) weigh L_SAL; ``epochs`` (steps),
+    ``lr`` and ``batch_size`` (fresh query tasks per step) set training; ``seed``
+    makes it reproducible.
     """
 
-    def __init__(self, hidden: int = 128, embedding_dim: int = 256, margin: float = 0.4, alpha: float = 1.0,
-                 lr: float = 1e-3, epochs: int = 300, tasks_per_model: int = 20, samples_per_class=(5, 30),
-                 seed: int = 0, verbose: bool = True):
+    def __init__(self, hidden: int = 64, embedding_dim: int = 256, margin: float = 0.4, alpha: float = 1.0,
+                 lr: float = 3e-3, epochs: int = 1500, samples_per_class=(5, 30),
+                 batch_size: int = 64, seed: int = 0, verbose: bool = True):
         self.hidden = positive_int(hidden, "hidden")
         self.embedding_dim = positive_int(embedding_dim, "embedding_dim")
         self.margin, self.alpha = float(margin), float(alpha)
         self.lr = positive_float(lr, "lr")
         self.epochs = positive_int(epochs, "epochs")
-        self.tasks_per_model = positive_int(tasks_per_model, "tasks_per_model")
         self.samples_per_class = tuple(int(v) for v in samples_per_class)
+        self.batch_size = positive_int(batch_size, "batch_size")
         self.seed, self.verbose = int(seed), verbose
         self.losses_: list[float] = []
 
@@ -147,9 +168,9 @@ class Know2VecProxy:
     def _build(self, in_features: int, num_models: int):
         torch.manual_seed(self.seed)
         self.in_features = in_features
-        self.model_encoder = ModelEncoder(in_features, self.hidden, self.embedding_dim)
-        self.query_encoder = QueryEncoder(in_features, self.hidden, self.embedding_dim)
-        self.identity_head = nn.Linear(self.embedding_dim, num_models)
+        self.network = ProxyNetwork(in_features, num_models, self.hidden, self.embedding_dim)
+        self.model_encoder, self.query_encoder = self.network.model_encoder, self.network.query_encoder
+        self.identity_head = self.network.identity_head
 
     def _graph_tensors(self, spec: Know2VecSpecification):
         nodes, mask = spec.graph()
@@ -167,7 +188,7 @@ class Know2VecProxy:
         return torch.from_numpy(((means - self.shift_) / self.scale_).astype(np.float32))
 
     def _require_fitted(self):
-        if not hasattr(self, "model_encoder"):
+        if not hasattr(self, "network"):
             raise RuntimeError("this Know2VecProxy is not fitted: call fit() or load()")
 
     # ------------------------------------------------------------------- fit
@@ -205,34 +226,33 @@ class Know2VecProxy:
         self._build(in_features, len(specs))
 
         rng = np.random.default_rng(self.seed)
-        tasks, owners = [], []
-        for i, (spec, src) in enumerate(zip(specs, task_sources)):
-            for means in _training_tasks(src, spec, probe_X, rng, self.tasks_per_model, self.samples_per_class):
-                tasks.append(self._query_tensor(means))
-                owners.append(i)
-        owners = torch.tensor(owners)
+        samplers = [TaskSampler(src, probe_X) for src in task_sources]
         graphs = [self._graph_tensors(s) for s in specs]
         identities = torch.arange(len(specs))
 
-        params = [*self.model_encoder.parameters(), *self.query_encoder.parameters(),
-                  *self.identity_head.parameters()]
-        optimizer = torch.optim.Adam(params, lr=self.lr)
+        optimizer = torch.optim.Adam(self.network.parameters(), lr=self.lr)
         self.losses_ = []
         bar = tqdm(range(self.epochs), desc="Know2Vec proxy", disable=not self.verbose, leave=False)
         for _ in bar:
+            owners = torch.from_numpy(rng.integers(0, len(specs), size=self.batch_size))
+            tasks = [self._query_tensor(samplers[k].draw(rng, self.samples_per_class)) for k in owners.tolist()]
             h = self.model_encoder(graphs)
             t = self.query_encoder(tasks)
             loss_mkc = nn.functional.cross_entropy(self.identity_head(h), identities)
+            # Eq. 15, averaged per query over its one positive and over its negatives
+            # separately: a plain mean over all pairs would weigh the positive by 1/M.
             cos = t @ h.T
             positive = nn.functional.one_hot(owners, len(specs)).bool()
-            loss_sal = torch.where(positive, 1 - cos, torch.relu(cos - self.margin)).mean()
+            pos_term = (1 - cos)[positive]
+            neg_term = torch.relu(cos - self.margin).masked_fill(positive, 0).sum(1) / (len(specs) - 1)
+            loss_sal = (pos_term + neg_term).mean()
             loss = loss_mkc + self.alpha * loss_sal
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             self.losses_.append(loss.item())
             bar.set_postfix(loss=f"{self.losses_[-1]:.4f}")
-        self.model_encoder.eval(), self.query_encoder.eval()
+        self.network.eval()
         return self
 
     # -------------------------------------------------------------- retrieval
@@ -261,16 +281,13 @@ class Know2VecProxy:
         self._require_fitted()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        state = {**{f"model_encoder.{k}": v for k, v in self.model_encoder.state_dict().items()},
-                 **{f"query_encoder.{k}": v for k, v in self.query_encoder.state_dict().items()},
-                 **{f"identity_head.{k}": v for k, v in self.identity_head.state_dict().items()}}
-        torch.save(state, folder / WEIGHTS_FILE)
+        torch.save(self.network.state_dict(), folder / WEIGHTS_FILE)
         write_json(folder / META_FILE, {
             "type": "Know2VecProxy", "format_version": FORMAT_VERSION, "in_features": self.in_features,
             "num_models": self.identity_head.out_features, "hidden": self.hidden,
             "embedding_dim": self.embedding_dim, "margin": self.margin, "alpha": self.alpha, "lr": self.lr,
-            "epochs": self.epochs, "tasks_per_model": self.tasks_per_model,
-            "samples_per_class": list(self.samples_per_class), "seed": self.seed,
+            "epochs": self.epochs,
+            "samples_per_class": list(self.samples_per_class), "batch_size": self.batch_size, "seed": self.seed,
             "shift": [float(v) for v in self.shift_], "scale": [float(v) for v in self.scale_],
             "final_loss": self.losses_[-1] if self.losses_ else None,
         })
@@ -282,14 +299,12 @@ class Know2VecProxy:
         meta = read_json(folder / META_FILE, "Know2VecProxy", supported_versions=(FORMAT_VERSION,))
         proxy = cls(hidden=meta["hidden"], embedding_dim=meta["embedding_dim"], margin=meta["margin"],
                     alpha=meta["alpha"], lr=meta["lr"], epochs=meta["epochs"],
-                    tasks_per_model=meta["tasks_per_model"], samples_per_class=meta["samples_per_class"],
+                    samples_per_class=meta["samples_per_class"],
+                    batch_size=meta["batch_size"],
                     seed=meta["seed"], verbose=verbose)
         proxy.shift_ = np.asarray(meta["shift"], dtype=np.float32)
         proxy.scale_ = np.asarray(meta["scale"], dtype=np.float32)
         proxy._build(meta["in_features"], meta["num_models"])
-        state = torch.load(folder / WEIGHTS_FILE, weights_only=True)
-        for name in ("model_encoder", "query_encoder", "identity_head"):
-            part = {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
-            getattr(proxy, name).load_state_dict(part)
-        proxy.model_encoder.eval(), proxy.query_encoder.eval()
+        proxy.network.load_state_dict(torch.load(folder / WEIGHTS_FILE, weights_only=True))
+        proxy.network.eval()
         return proxy

@@ -147,7 +147,7 @@ def _tiny_zoo():
 
 def test_proxy_training_lowers_the_loss_and_round_trips(tmp_path):
     X, y, subsets, models, specs = _tiny_zoo()
-    proxy = Know2VecProxy(hidden=16, embedding_dim=32, epochs=40, tasks_per_model=5, verbose=False)
+    proxy = Know2VecProxy(hidden=16, embedding_dim=32, epochs=40, batch_size=16, verbose=False)
     proxy.fit(specs, models, probe_X=X[1::5])
     assert np.mean(proxy.losses_[-5:]) < np.mean(proxy.losses_[:5])
     query = Know2VecQuery.from_data(X[np.isin(y, subsets[1])], y[np.isin(y, subsets[1])])
@@ -155,7 +155,7 @@ def test_proxy_training_lowers_the_loss_and_round_trips(tmp_path):
     proxy.save(tmp_path / "proxy")
     again = Know2VecProxy.load(tmp_path / "proxy")
     assert np.allclose(again.scores(query, specs), scores)
-    same = Know2VecProxy(hidden=16, embedding_dim=32, epochs=40, tasks_per_model=5, verbose=False)
+    same = Know2VecProxy(hidden=16, embedding_dim=32, epochs=40, batch_size=16, verbose=False)
     same.fit(specs, models, probe_X=X[1::5])
     assert np.allclose(same.scores(query, specs), scores)
 

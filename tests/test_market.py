@@ -249,12 +249,19 @@ def test_stock_rkme_learnwares_live_in_the_same_market(tmp_path, split, develope
 
     from k2v_learnware.market import instantiate_market
 
+    import torch
+
     Xtr, _, ytr, _ = split
+    # RKME draws from numpy's and torch's global generators; its default gamma 0.1 is far too narrow
+    # for pixels in 0..16, so use the median heuristic.
+    np.random.seed(0), torch.manual_seed(0)
+    sq = ((Xtr[:300, None] - Xtr[None, :300]) ** 2).sum(-1)
+    gamma = float(1.0 / np.median(sq[np.triu_indices(300, 1)]))
     market_ = instantiate_market("mixed", rebuild=True, root=tmp_path)
     ids = []
     for t in (0, 2):
         model, spec = developers[t]
-        rkme = generate_rkme_table_spec(Xtr[np.isin(ytr, TASKS[t])], cuda_idx=-1)
+        rkme = generate_rkme_table_spec(Xtr[np.isin(ytr, TASKS[t])], gamma=gamma, cuda_idx=-1)
         path = pack_learnware(model, [spec, rkme], tmp_path / f"lw{t}.zip")
         learnware_id, status = market_.add_learnware(str(path), read_semantic_spec(path))
         assert status == 1, market_.rejection_message
@@ -262,6 +269,6 @@ def test_stock_rkme_learnwares_live_in_the_same_market(tmp_path, split, develope
     X, _, _ = make_user(split, seed=0)
     semantic = read_semantic_spec(path)
     result = market_.search_learnware(BaseUserInfo(semantic_spec=semantic, stat_info={
-        "RKMETableSpecification": generate_rkme_table_spec(X, cuda_idx=-1)}))
+        "RKMETableSpecification": generate_rkme_table_spec(X, gamma=gamma, cuda_idx=-1)}))
     # Answered by the stock EasyStatSearcher: the 70% task comes first.
     assert result.get_single_results()[0].learnware.id == ids[0]
