@@ -347,6 +347,12 @@ class LANESpecification(RegularStatSpecification):
                 f"{self.input_shape}, embedding={self.embedding['kind']})")
 
 
+def lane_spec_of(learnware) -> LANESpecification | None:
+    """The LANE specification a ``learnware.Learnware`` carries, or None."""
+    spec = learnware.get_specification().get_stat_spec().get("LANESpecification")
+    return spec if isinstance(spec, LANESpecification) else None
+
+
 def generate_lane_spec(X, y=None, **options) -> LANESpecification:
     """Build a :class:`LANESpecification` from data; ``options`` go to
     :meth:`LANESpecification.generate_stat_spec_from_data`."""

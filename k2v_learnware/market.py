@@ -36,7 +36,7 @@ from learnware.market.base import (
 )
 from learnware.market.easy import EasyFuzzSemanticSearcher, EasyStatSearcher, SeqCombinedSearcher
 
-from .lane import LANESpecification
+from .lane import LANESpecification, lane_spec_of
 from .search import (
     MixtureWeights,
     _check_solver,
@@ -52,10 +52,6 @@ LANE = "LANESpecification"
 
 class MarketReloadError(RuntimeError):
     """A stored learnware could not be rebuilt when the market reloaded."""
-
-
-def lane_spec_of(learnware) -> LANESpecification | None:
-    return learnware.get_specification().get_stat_spec().get(LANE)
 
 
 # ------------------------------------------------------------------- organizer
@@ -279,12 +275,10 @@ def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None,
 
 def user_info(spec, semantic_spec: dict | None = None, **extra_stat_info) -> BaseUserInfo:
     """A ``BaseUserInfo`` for a user who brings a specification of their data."""
-    from .packaging import default_semantic_spec
+    from learnware.specification import generate_semantic_spec
 
-    if semantic_spec is None:
-        semantic_spec = default_semantic_spec(spec.input_shape, 2, name="")
-        semantic_spec["Name"]["Values"] = ""
-        semantic_spec["Description"]["Values"] = ""
-        semantic_spec.pop("Output", None)
-        semantic_spec.pop("Input", None)
+    if semantic_spec is None:  # the fields pack_learnware's default gives, without a name to match
+        image = len(spec.input_shape) == 3
+        semantic_spec = generate_semantic_spec(data_type="Image" if image else "Table", task_type="Classification",
+                                               library_type="Scikit-learn", scenarios=["Others"], license="MIT")
     return BaseUserInfo(semantic_spec=semantic_spec, stat_info={spec.type: spec, **extra_stat_info})

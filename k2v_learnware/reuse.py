@@ -13,12 +13,11 @@ import numpy as np
 from learnware.reuse.base import BaseReuser
 
 from ._checks import as_data_array, positive_float, positive_int
-
-LANE = "LANESpecification"
+from .lane import lane_spec_of
 
 
 def _lane_spec(learnware):
-    spec = learnware.get_specification().get_stat_spec().get(LANE)
+    spec = lane_spec_of(learnware)
     if spec is None:
         raise ValueError(f"learnware {learnware.id} has no LANESpecification; it cannot be reused by LANE")
     return spec
