@@ -46,6 +46,8 @@ class PickledModel(BaseModel):
         super().__init__(input_shape=tuple(input_shape), output_shape=tuple(output_shape))
         with open(model_path, "rb") as f:
             self.model = pickle.load(f)
+        if hasattr(self.model, "classes_") and callable(getattr(self.model, "predict_proba", None)):
+            self.classes_ = self.model.classes_  # lets black-box probing use the probabilities
 
     def _as_input(self, X):
         X = np.asarray(X, dtype=np.float32)

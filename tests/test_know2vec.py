@@ -170,3 +170,63 @@ def test_proxy_validates_input():
         Know2VecProxy(verbose=False).embed_models(specs)
     with pytest.raises(ValueError, match="at least 2 classes"):
         Know2VecQuery.from_data(X[:5], [0] * 5)
+
+
+# ------------------------------------------------------------------ baselines
+def test_leep_hand_computed_cases():
+    from k2v_learnware.transferability import leep
+
+    assert leep(np.eye(3)[[0, 1, 2, 1]], ["a", "b", "c", "b"]) == pytest.approx(0.0)  # a perfect source
+    assert leep(np.full((2, 2), 0.5), ["a", "b"]) == pytest.approx(np.log(0.5))
+    # every row on source class 0: P(a|0) = 2/3, P(b|0) = 1/3
+    assert leep([[1, 0], [1, 0], [1, 0]], ["a", "a", "b"]) == pytest.approx((2 * np.log(2 / 3) + np.log(1 / 3)) / 3)
+    with pytest.raises(ValueError, match="non-negative"):
+        leep([[-1.0, 2.0]], ["a"])
+
+
+def test_silhouette_hand_computed_case():
+    from k2v_learnware.transferability import neuralrank_silhouette
+
+    expected = np.mean([1 - 1 / 10.5, 1 - 1 / 9.5, 1 - 1 / 9.5, 1 - 1 / 10.5])
+    assert neuralrank_silhouette([[0.0], [1.0], [10.0], [11.0]], ["a", "a", "b", "b"]) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="2 target classes"):
+        neuralrank_silhouette(np.random.default_rng(0).random((5, 2)), [1] * 5)
+
+
+# ------------------------------------------------------------------ in the market
+def test_market_builds_know2vec_specs_keeps_them_and_searches(tmp_path):
+    from k2v_learnware import generate_lane_spec, pack_learnware
+    from k2v_learnware.market import instantiate_market, user_info  # noqa: F401
+    from k2v_learnware.packaging import read_semantic_spec
+    from learnware.market import BaseUserInfo
+
+    X, y = load_digits()
+    probe = X[1::4]
+    market = instantiate_market("k2v", rebuild=True, root=tmp_path, probe_X=probe)
+    subsets = [(0, 1), (2, 3, 4), (5, 6), (7, 8, 9)]
+    ids = []
+    for s in subsets:
+        rows = np.isin(y, s) & (np.arange(len(y)) % 4 != 1)
+        model = LogisticRegression(max_iter=500).fit(X[rows], y[rows])
+        path = pack_learnware(model, generate_lane_spec(X[rows], y[rows], iterations=20, verbose=False),
+                              tmp_path / f"{len(ids)}.zip")
+        learnware_id, status = market.add_learnware(str(path), read_semantic_spec(path))
+        assert status == 1, market.rejection_message
+        ids.append(learnware_id)
+    for learnware_id, s in zip(ids, subsets):
+        spec = market.get_learnware_by_ids(learnware_id).get_specification().get_stat_spec()["Know2VecSpecification"]
+        assert spec.classes == list(s) and spec.settings["used_predict_proba"]
+        assert (tmp_path / "k2v" / "know2vec" / f"{learnware_id}.json").exists()
+
+    market.fit_know2vec_proxy(hidden=16, embedding_dim=32, epochs=60, batch_size=16, verbose=False)
+    query = Know2VecQuery.from_data(X[np.isin(y, subsets[2])][:40], y[np.isin(y, subsets[2])][:40])
+    semantic = read_semantic_spec(tmp_path / "0.zip")
+    info = BaseUserInfo(semantic_spec=semantic, stat_info={"Know2VecQuery": query})
+    first = market.search_learnware(info).get_single_results()
+    assert sorted(item.learnware.id for item in first) == sorted(ids)
+
+    reopened = instantiate_market("k2v", root=tmp_path)  # probe set, specs and proxy come back
+    assert reopened.learnware_organizer.probe_X.shape == probe.shape
+    again = reopened.search_learnware(info).get_single_results()
+    assert [i.learnware.id for i in again] == [i.learnware.id for i in first]
+    assert np.allclose([i.score for i in again], [i.score for i in first])
