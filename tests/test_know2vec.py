@@ -230,3 +230,26 @@ def test_market_builds_know2vec_specs_keeps_them_and_searches(tmp_path):
     again = reopened.search_learnware(info).get_single_results()
     assert [i.learnware.id for i in again] == [i.learnware.id for i in first]
     assert np.allclose([i.score for i in again], [i.score for i in first])
+
+
+def test_zoo_held_out_tasks_retrieve_their_source_model():
+    """Six models on different class subsets of digits; held-out tasks of each model's classes."""
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits()
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.4, random_state=0, stratify=y)
+    Xtr, probe, ytr, _ = train_test_split(Xtr, ytr, test_size=0.3, random_state=1, stratify=ytr)
+    subsets = [(0, 1, 2), (3, 4, 5), (6, 7, 8, 9), (0, 5), (1, 7), (2, 3, 8)]
+    models = [LogisticRegression(max_iter=1000).fit(Xtr[np.isin(ytr, s)], ytr[np.isin(ytr, s)]) for s in subsets]
+    specs = [generate_know2vec_spec(m, probe) for m in models]
+    proxy = Know2VecProxy(hidden=32, epochs=300, verbose=False).fit(specs, models, probe_X=probe)
+    H = proxy.embed_models(specs)
+    rng = np.random.default_rng(0)
+    hits = []
+    for i, s in enumerate(subsets):
+        for _ in range(4):
+            rows = rng.choice(np.flatnonzero(np.isin(yte, s)), size=40, replace=False)
+            scores = proxy.scores(Know2VecQuery.from_data(Xte[rows], yte[rows]), model_embeddings=H)
+            hits.append(np.argmax(scores) == i)
+    chance = 1 / len(subsets)
+    assert np.mean(hits) >= 3 * chance, np.mean(hits)
