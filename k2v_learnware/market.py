@@ -188,6 +188,20 @@ class K2VStatChecker(BaseChecker):
 
 
 # -------------------------------------------------------------------- searcher
+def _same_input_size(learnware_list, spec_of, size: int, requirement: str):
+    """Learnwares whose spec takes ``size`` input values, and those specs; others skipped with a logged reason."""
+    kept, specs = [], []
+    for lw in learnware_list:
+        spec = spec_of(lw)
+        if int(np.prod(spec.input_shape)) != size:
+            logger.warning(f"learnware {lw.id} filtered: its input shape {spec.input_shape} differs from {requirement}")
+            continue
+        kept.append(lw)
+        specs.append(spec)
+    return kept, specs
+
+
+
 @dataclass
 class LANEMultipleSearchItem(MultipleSearchItem):
     """A mixture result that keeps its weights (the stock item drops them)."""
@@ -221,17 +235,10 @@ class LANEStatSearcher(AtomicSearcher):
 
     def __call__(self, learnware_list, user_info, max_search_num: int = 5, search_method: str = "greedy"):
         user = user_info.stat_info[LANE]
-        kept = []
-        for lw in learnware_list:
-            shape = lane_spec_of(lw).input_shape
-            if int(np.prod(shape)) != int(np.prod(user.input_shape)):
-                logger.warning(f"learnware {lw.id} filtered: its feature dimension {shape} differs from "
-                               f"the requirement's {user.input_shape}")
-                continue
-            kept.append(lw)
+        kept, specs = _same_input_size(learnware_list, lane_spec_of, int(np.prod(user.input_shape)),
+                                       f"the requirement's {user.input_shape}")
         if not kept:
             return SearchResults()
-        specs = [lane_spec_of(lw) for lw in kept]
         u, class_means = embed_requirement_and_classes(user, specs)
         base = float(u @ u) or 1.0
 
@@ -274,17 +281,10 @@ class Know2VecSearcher(AtomicSearcher):
 
     def __call__(self, learnware_list, user_info, max_search_num: int = 5, search_method: str = "greedy"):
         query = user_info.stat_info[Know2VecQuery.type]
-        kept = []
-        for lw in learnware_list:
-            spec = lw.get_specification().get_stat_spec()[KNOW2VEC]
-            if int(np.prod(spec.input_shape)) != query.means.shape[1]:
-                logger.warning(f"learnware {lw.id} filtered: its input size {spec.input_shape} differs from "
-                               f"the query's {query.means.shape[1]} features")
-                continue
-            kept.append(lw)
+        kept, specs = _same_input_size(learnware_list, lambda lw: lw.get_specification().get_stat_spec()[KNOW2VEC],
+                                       query.means.shape[1], f"the query's {query.means.shape[1]} features")
         if not kept:
             return SearchResults()
-        specs = [lw.get_specification().get_stat_spec()[KNOW2VEC] for lw in kept]
         scores = self.proxy.scores(query, specs)
         order = np.argsort(-scores, kind="stable")[:max_search_num]
         return SearchResults(single_results=[SingleSearchItem(kept[i], score=float(scores[i])) for i in order])
