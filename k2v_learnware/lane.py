@@ -144,11 +144,15 @@ class LANESpecification(RegularStatSpecification):
             "seconds": seconds,
         }
         self.feature_range = [float(X.min()), float(X.max())]
-        self.__dict__.pop("_family", None)
-        self.__dict__.pop("_factor_cache", None)
+        self._forget_derived()
         return self
 
     # ------------------------------------------------------------- accessors
+    def _forget_derived(self):
+        """Drop what was computed from the samples (embedding family, covariance factors)."""
+        self.__dict__.pop("_family", None)
+        self.__dict__.pop("_factor_cache", None)
+
     def _require_content(self):
         if self.z is None:
             raise RuntimeError("this LANESpecification is empty: generate it from data or load it from a file")
@@ -197,10 +201,9 @@ class LANESpecification(RegularStatSpecification):
         Computed once per class: mimic sampling calls this in loops.
         """
         cache = self.__dict__.setdefault("_factor_cache", {})
-        key = self.classes.index(label) if label in self.classes else None
-        if key not in cache:
-            cache[key] = self._compute_covariance_factors(label)
-        return cache[key]
+        if label not in cache:
+            cache[label] = self._compute_covariance_factors(label)  # raises for an unknown label
+        return cache[label]
 
     def _compute_covariance_factors(self, label):
         from sklearn.covariance import ledoit_wolf_shrinkage
@@ -337,8 +340,7 @@ class LANESpecification(RegularStatSpecification):
         self.num_nets = int(self.embedding["num_nets"])
         self.condensation = dict(data["condensation"])
         self.feature_range = [float(v) for v in data["feature_range"]]
-        self.__dict__.pop("_family", None)
-        self.__dict__.pop("_factor_cache", None)
+        self._forget_derived()
 
     def __repr__(self) -> str:
         if self.z is None:

@@ -219,7 +219,7 @@ class Know2VecProxy:
             raise ValueError(f"the specifications have different input sizes {sorted(dims)}; one proxy needs one")
 
         in_features = dims.pop()
-        all_nodes = np.concatenate([s.graph()[0][s.graph()[1]] for s in specs])
+        all_nodes = np.concatenate([nodes[mask] for nodes, mask in (s.graph() for s in specs)])
         self.shift_ = all_nodes.mean(axis=0).astype(np.float32)
         self.scale_ = np.maximum(all_nodes.std(axis=0), 1e-3 * max(all_nodes.std(axis=0).max(), 1e-6)).astype(
             np.float32)

@@ -86,10 +86,10 @@ class LANEJobSelectorReuser(BaseReuser):
     def fit(self, X):
         """Choose the learnwares and train the selector for the user data ``X``."""
         X = as_data_array(X, "user_data")
-        weights = self._weights_for(X)
-        weights = np.where(weights >= self.min_weight, weights, 0.0)
+        found = self._weights_for(X)
+        weights = np.where(found >= self.min_weight, found, 0.0)
         if weights.sum() <= 0:  # nothing reaches the threshold: keep the best one
-            weights = np.eye(len(weights))[int(np.argmax(self._weights_for(X)))]
+            weights = np.eye(len(found))[int(np.argmax(found))]
         weights = weights / weights.sum()
         self.used_ = np.flatnonzero(weights > 0)
         if len(self.used_) == 1:

@@ -1,4 +1,6 @@
-"""Finding learnwares for a requirement: the mixture-weight QP (LANE Eq. 8-9) and its market searcher.
+"""Finding learnwares for a requirement: the mixture-weight QP (LANE Eq. 8-9).
+
+The market searcher that uses it is ``k2v_learnware.market.LANEStatSearcher``.
 
 Eq. 8 asks for weights over every class of every learnware so that the weighted
 class-mean embeddings reproduce the user's mean embedding. With ``M`` the
