@@ -1,7 +1,19 @@
 """Transferability scores people use today to rank models for a labelled task (baselines).
 
+Every score is "higher is better": a model whose score is higher on the target
+data is predicted to transfer better to the target task.
+
 - :func:`leep` (Nguyen et al. 2020): log expected empirical prediction, from the
   source model's class probabilities on the target data. Needs forward passes.
+- :func:`nce` (Tran et al. 2019): negative conditional entropy -H(Y|Z) of the
+  target labels given the source model's hard predictions. Needs forward passes
+  (argmax labels only).
+- :func:`logme` (You et al. 2021): per-sample log maximum evidence of a Bayesian
+  linear model from the features to the one-hot target labels. Needs features.
+- :func:`h_score` (Bao et al. 2019): tr(cov(f)^+ cov(E[f|y])), how much of the
+  feature covariance the class means explain. Needs features.
+- :func:`nleep` (Li et al. 2021): LEEP on the posteriors of a Gaussian mixture
+  fitted to PCA-reduced features. Needs features.
 - :func:`neuralrank_silhouette` (Desai et al. 2019, neuralRank): silhouette of the
   target labels in the model's feature (or output) space after PCA. Needs features.
 """
@@ -10,7 +22,44 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_labels
+from ._checks import as_labels, positive_float, positive_int
+
+_EPS = 1e-5  # LogME's guard in the alpha / beta updates (thuml/LogME)
+
+
+def _features(features, name: str = "features") -> np.ndarray:
+    """Return ``features`` as a finite float64 ``(n, d)`` array or raise naming the problem."""
+    if hasattr(features, "detach") and hasattr(features, "cpu"):
+        features = features.detach().cpu().numpy()
+    try:
+        F = np.asarray(features)
+    except Exception as exc:  # ragged nested lists and the like
+        raise ValueError(f"{name} could not be read as an (n, d) array: {exc}") from exc
+    if F.dtype == object or not (np.issubdtype(F.dtype, np.number) or F.dtype == bool):
+        raise TypeError(f"{name} must hold numbers, got dtype {F.dtype}")
+    if F.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (n, d) array, got shape {F.shape}")
+    if F.shape[0] == 0 or F.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {F.shape}")
+    F = F.astype(np.float64)
+    if not np.all(np.isfinite(F)):
+        bad = int(np.sum(~np.isfinite(F)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
+    return F
+
+
+def _class_index(target_labels, n: int, against: str, min_classes: int = 2):
+    """Validate ``target_labels`` against ``n`` rows; return (class index per sample, number of classes)."""
+    if hasattr(target_labels, "__len__") and not isinstance(target_labels, (str, bytes)):
+        if len(target_labels) != n:
+            raise ValueError(
+                f"target_labels has {len(target_labels)} labels but {against} has {n} rows; they must match"
+            )
+    labels = as_labels(target_labels, n, "target_labels")
+    classes = {v: i for i, v in enumerate(dict.fromkeys(labels))}
+    if len(classes) < min_classes:
+        raise ValueError(f"this score needs at least {min_classes} target classes, got {len(classes)}")
+    return np.array([classes[v] for v in labels], dtype=np.int64), len(classes)
 
 
 def leep(source_probs, target_labels) -> float:
@@ -24,6 +73,8 @@ def leep(source_probs, target_labels) -> float:
         raise ValueError(f"source_probs must be a non-empty (n, Z) array, got shape {theta.shape}")
     if not np.all(np.isfinite(theta)) or np.any(theta < 0):
         raise ValueError("source_probs must be finite and non-negative")
+    if np.any(theta.sum(axis=1) <= 0):
+        raise ValueError("source_probs has a row summing to 0; each row must be a distribution over source classes")
     labels = np.array(as_labels(target_labels, len(theta), "target_labels"), dtype=object)
     classes = list(dict.fromkeys(labels.tolist()))
     index = np.array([classes.index(v) for v in labels])
@@ -34,6 +85,166 @@ def leep(source_probs, target_labels) -> float:
     conditional = joint / np.maximum(joint.sum(axis=0, keepdims=True), 1e-300)  # P(y | z)
     expected = (theta * conditional[index]).sum(axis=1)
     return float(np.mean(np.log(np.maximum(expected, 1e-300))))
+
+
+def nce(source_labels, target_labels) -> float:
+    """Negative conditional entropy -H(Y | Z) in nats; higher is better, 0 is the maximum.
+
+    ``source_labels`` are the source model's hard predictions (argmax) on the
+    ``n`` target samples, any hashable values; ``target_labels`` the ``n`` target
+    labels. Needs only forward passes. The score is 0 when the target label is a
+    function of the source prediction (e.g. identical or relabelled classes) and
+    -H(Y) when the two are independent.
+    """
+    if hasattr(source_labels, "detach") and hasattr(source_labels, "cpu"):
+        source_labels = source_labels.detach().cpu().numpy()
+    if isinstance(source_labels, (str, bytes)) or not hasattr(source_labels, "__len__"):
+        raise TypeError(f"source_labels must be a sequence of labels, got {type(source_labels).__name__}")
+    if isinstance(source_labels, np.ndarray):
+        if source_labels.ndim != 1:
+            raise ValueError(
+                "source_labels must be one-dimensional hard labels (argmax of the source model), "
+                f"got shape {source_labels.shape}"
+            )
+        z = source_labels.tolist()
+    else:
+        z = list(source_labels)
+    if len(z) == 0:
+        raise ValueError("source_labels is empty: it has no samples")
+    for v in z:
+        try:
+            hash(v)
+        except TypeError:
+            raise TypeError(f"source_labels holds an unhashable label {v!r} of type {type(v).__name__}") from None
+        if isinstance(v, (float, np.floating)) and not np.isfinite(v):
+            raise ValueError(f"source_labels contains a non-finite label {v!r}")
+    y, n_classes = _class_index(target_labels, len(z), "source_labels")
+    source_index = {v: i for i, v in enumerate(dict.fromkeys(z))}
+    zi = np.array([source_index[v] for v in z], dtype=np.int64)
+    joint = np.zeros((len(source_index), n_classes))  # counts of (z, y)
+    np.add.at(joint, (zi, y), 1.0)
+    joint /= len(z)
+    p_z = joint.sum(axis=1, keepdims=True)
+    nonzero = joint > 0
+    # -H(Y|Z) = sum_{z,y} P(z, y) log P(y | z), with 0 log 0 = 0
+    return float(np.sum(joint[nonzero] * np.log((joint / p_z)[nonzero])))
+
+
+def logme(features, target_labels) -> float:
+    """LogME: per-sample log maximum evidence of a Bayesian linear model; higher is better.
+
+    ``features`` is the ``(n, d)`` output of the model's feature extractor on the
+    target data (needs features, no training). For each target class the one-hot
+    indicator y is modelled as y = F w + noise with w ~ N(0, I/alpha) and noise
+    ~ N(0, I/beta); alpha and beta are fitted by the fixed-point iteration of
+    You et al. (at most 11 steps, relative tolerance 1e-3 on alpha/beta) and the
+    log evidence log p(y | F, alpha, beta) / n is averaged over the classes.
+    Uses the SVD of F (eigen-decomposition of F^T F when n > d), so n < d costs
+    only min(n, d)-sized work; the (d - rank) zero singular values still enter
+    the log-determinant exactly.
+    """
+    F = _features(features)
+    y, n_classes = _class_index(target_labels, len(F), "features")
+    N, D = F.shape
+    if N > D:  # eigen-decomposition of the small d x d Gram matrix
+        sigma, V = np.linalg.eigh(F.T @ F)
+        keep = sigma > max(sigma.max(), 0.0) * max(N, D) * np.finfo(np.float64).eps
+        sigma, V = sigma[keep], V[:, keep]
+        U = (F @ V) / np.sqrt(sigma)
+    else:
+        U, s, _ = np.linalg.svd(F, full_matrices=False)
+        keep = s > s.max() * max(N, D) * np.finfo(np.float64).eps
+        U, sigma = U[:, keep], s[keep] ** 2  # sigma: the nonzero eigenvalues of F^T F
+    evidences = []
+    for c in range(n_classes):
+        target = (y == c).astype(np.float64)
+        x2 = (U.T @ target) ** 2  # squared coordinates of y in the column space of F
+        outside = max(float(target @ target - x2.sum()), 0.0)  # part of y no weight can fit
+        if sigma.size == 0:  # all-zero features: only the noise model is left
+            beta = N / (outside + _EPS)
+            evidences.append((N / 2 * np.log(beta) - beta / 2 * outside - N / 2 * np.log(2 * np.pi)) / N)
+            continue
+        alpha, beta = 1.0, 1.0
+        for _ in range(11):
+            t = alpha / beta
+            gamma = float(np.sum(sigma / (sigma + t)))  # effective number of parameters
+            m2 = float(np.sum(sigma * x2 / (sigma + t) ** 2))  # |m|^2
+            res2 = float(np.sum(x2 * (t / (sigma + t)) ** 2)) + outside  # |y - F m|^2
+            alpha = gamma / (m2 + _EPS)
+            beta = (N - gamma) / (res2 + _EPS)
+            if abs(alpha / beta - t) / t <= 1e-3:
+                break
+        t = alpha / beta  # evaluate the evidence consistently at the final alpha, beta
+        m2 = float(np.sum(sigma * x2 / (sigma + t) ** 2))
+        res2 = float(np.sum(x2 * (t / (sigma + t)) ** 2)) + outside
+        # d/2 log alpha - 1/2 log|alpha I + beta F^T F| = -1/2 sum_k log(1 + sigma_k / t): the
+        # d - rank zero eigenvalues contribute log(alpha) each and cancel against d/2 log(alpha).
+        evidence = (
+            N / 2 * np.log(beta)
+            - 0.5 * np.sum(np.log1p(sigma / t))
+            - beta / 2 * res2
+            - alpha / 2 * m2
+            - N / 2 * np.log(2 * np.pi)
+        )
+        evidences.append(evidence / N)
+    return float(np.mean(evidences))
+
+
+def h_score(features, target_labels) -> float:
+    """H-score: tr(pinv(cov(f)) cov(E[f | y])); higher is better.
+
+    ``features`` is the ``(n, d)`` feature matrix of the model on the target data
+    (needs features, no training). It is the share of the feature covariance
+    explained by the class-conditional means, summed over directions, so it lies
+    in [0, min(d, classes - 1)] and is invariant to invertible affine maps of the
+    features. Directions of zero feature variance are dropped by the
+    pseudo-inverse.
+    """
+    F = _features(features)
+    y, n_classes = _class_index(target_labels, len(F), "features")
+    means = np.zeros((n_classes, F.shape[1]))
+    np.add.at(means, y, F)
+    means /= np.bincount(y, minlength=n_classes)[:, None]
+    cov_f = np.atleast_2d(np.cov(F, rowvar=False))
+    cov_g = np.atleast_2d(np.cov(means[y], rowvar=False))
+    rcond = max(F.shape) * np.finfo(np.float64).eps
+    return float(np.trace(np.linalg.pinv(cov_f, rcond=rcond, hermitian=True) @ cov_g))
+
+
+def nleep(features, target_labels, component_ratio: int = 5, variance_kept: float = 0.8, random_state=0) -> float:
+    """NLEEP: LEEP of the target labels on Gaussian-mixture posteriors of the features; higher is better.
+
+    ``features`` is the ``(n, d)`` feature matrix of the model on the target data
+    (needs features, no training). The features are reduced by PCA to the
+    components keeping ``variance_kept`` of the variance and rescaled to unit
+    average variance (so the score does not depend on the overall feature scale);
+    a diagonal-covariance Gaussian mixture with ``component_ratio`` x classes
+    components is fitted and its posteriors play the role of the source model's
+    class probabilities in :func:`leep`. The number of components is capped at
+    n // 5 (at least 1) and at the number of distinct samples. Diagonal
+    covariances (the reference uses full ones) keep each component's parameters
+    at 2d, so the mixture stays well-posed with few samples per component and
+    the cost grows linearly with d; absolute values therefore differ from
+    published numbers, rankings are what it is for.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
+
+    F = _features(features)
+    _, n_classes = _class_index(target_labels, len(F), "features")
+    ratio = positive_int(component_ratio, "component_ratio")
+    kept = positive_float(variance_kept, "variance_kept")
+    if kept > 1:
+        raise ValueError(f"variance_kept must be in (0, 1], got {variance_kept}")
+    if not np.any(F.std(axis=0) > 0):  # constant features: one component, LEEP of the label prior
+        return leep(np.ones((len(F), 1)), target_labels)
+    pca = PCA(n_components=kept if kept < 1 else None, svd_solver="full", random_state=random_state)
+    reduced = pca.fit_transform(F)
+    reduced /= np.sqrt(np.mean(reduced.var(axis=0)))
+    distinct = len(np.unique(reduced, axis=0))
+    k = max(1, min(ratio * n_classes, len(F) // 5, distinct))
+    gmm = GaussianMixture(n_components=k, covariance_type="diag", random_state=random_state).fit(reduced)
+    return leep(gmm.predict_proba(reduced), target_labels)
 
 
 def neuralrank_silhouette(features, target_labels, n_components: float | int = 0.95, random_state: int = 0) -> float:
