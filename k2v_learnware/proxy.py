@@ -9,6 +9,13 @@
   (L_MKC, Eq. 14) plus the cosine alignment loss with margin 0.4 (L_SAL, Eq. 15)
   and ranks models for a query by cosine (Eq. 17).
 
+A training task's positive model in L_SAL is, as in the paper, the model the task
+was drawn for (:class:`TaskSampler`). When the market holds labels for its probe
+set it can do better: :class:`LabelledTaskSampler` cuts tasks from the labelled
+probe set and makes the models most accurate on each task its positives, which
+is what a user asks for (the best model, not the one whose data the task
+resembles); accuracies come from black-box predictions on the probe set only.
+
 LSTM initial states are zeros (the reference code draws them at random on every
 call, which makes retrieval non-deterministic).
 """
@@ -142,6 +149,42 @@ class TaskSampler:
         return np.stack([r[rng.choice(len(r), size=min(n, len(r)), replace=False)].mean(axis=0) for r in self.rows])
 
 
+class LabelledTaskSampler:
+    """Tasks cut from the market's labelled probe set; positives are the models most accurate on them.
+
+    ``groups`` lists the class groups a task's classes are drawn from (e.g. one
+    group per data domain); by default one group of every probe class. Each
+    model predicts the probe set once, up front (black-box access only).
+    """
+
+    def __init__(self, models, probe_X, probe_y, groups=None, classes_per_task=(2, 5)):
+        X = as_data_array(probe_X, "probe_X")
+        labels = np.array(as_labels(probe_y, len(X), "probe_y"), dtype=object)
+        self.flat = X.reshape(len(X), -1)
+        self.correct = np.stack([np.asarray(m.predict(X), dtype=object).reshape(-1) == labels for m in models])
+        known = list(dict.fromkeys(labels.tolist()))
+        groups = [known] if groups is None else [list(g) for g in groups]
+        for g in groups:
+            missing = [c for c in g if c not in known]
+            if missing:
+                raise ValueError(f"task group classes {missing} have no rows in the labelled probe set")
+            if len(g) < 2:
+                raise ValueError(f"a task group needs at least 2 classes, got {g}")
+        self.groups = groups
+        self.rows = {c: np.flatnonzero(labels == c) for c in known}
+        self.classes_per_task = (max(2, int(classes_per_task[0])), int(classes_per_task[1]))
+
+    def draw(self, rng, samples_per_class) -> tuple[np.ndarray, np.ndarray]:
+        """``(C, D)`` class means of a fresh task and the boolean mask of its best models."""
+        group = self.groups[int(rng.integers(len(self.groups)))]
+        k = int(rng.integers(self.classes_per_task[0], min(self.classes_per_task[1], len(group)) + 1))
+        classes = sorted((group[i] for i in rng.choice(len(group), size=k, replace=False)), key=str)
+        n = int(rng.integers(samples_per_class[0], samples_per_class[1] + 1))
+        picks = [rng.choice(self.rows[c], size=min(n, len(self.rows[c])), replace=False) for c in classes]
+        accuracy = self.correct[:, np.concatenate(picks)].mean(axis=1)
+        return np.stack([self.flat[p].mean(axis=0) for p in picks]), accuracy >= accuracy.max() - 1e-12
+
+
 class Know2VecProxy:
     """Model and query encoders aligned in one space; ranks a market's models for a task.
 
@@ -192,13 +235,16 @@ class Know2VecProxy:
             raise RuntimeError("this Know2VecProxy is not fitted: call fit() or load()")
 
     # ------------------------------------------------------------------- fit
-    def fit(self, specs, task_sources, probe_X=None) -> "Know2VecProxy":
+    def fit(self, specs, task_sources, probe_X=None, *, probe_y=None, task_groups=None) -> "Know2VecProxy":
         """Train on the market's models.
 
         ``specs[i]`` is model ``i``'s Know2VecSpecification; ``task_sources[i]``
         supplies its training query tasks: its LANESpecification (labelled
         samples drawn from the class Gaussians) or the model itself (it labels
-        ``probe_X``).
+        ``probe_X``). With ``probe_y`` (the market's labels for ``probe_X``) the
+        sources must be the models: tasks are cut from the labelled probe set and
+        their positives are the models most accurate on them
+        (:class:`LabelledTaskSampler`, classes drawn within ``task_groups``).
         """
         specs, task_sources = list(specs), list(task_sources)
         if len(specs) < 2:
@@ -209,6 +255,9 @@ class Know2VecProxy:
             if not isinstance(s, Know2VecSpecification):
                 raise TypeError(f"specs[{i}] is a {type(s).__name__}, not a Know2VecSpecification")
         for i, src in enumerate(task_sources):
+            if probe_y is not None and not callable(getattr(src, "predict", None)):
+                raise TypeError(f"with probe_y every task source must be a model; task_sources[{i}] is "
+                                f"a {type(src).__name__}")
             if not isinstance(src, LANESpecification):
                 if not callable(getattr(src, "predict", None)):
                     raise TypeError(f"task_sources[{i}] must be a LANESpecification or a model with predict")
@@ -226,7 +275,20 @@ class Know2VecProxy:
         self._build(in_features, len(specs))
 
         rng = np.random.default_rng(self.seed)
-        samplers = [TaskSampler(src, probe_X) for src in task_sources]
+        if probe_y is not None:
+            labelled = LabelledTaskSampler(task_sources, probe_X, probe_y, groups=task_groups)
+
+            def draw_batch():
+                drawn = [labelled.draw(rng, self.samples_per_class) for _ in range(self.batch_size)]
+                return [m for m, _ in drawn], torch.from_numpy(np.stack([p for _, p in drawn]))
+        else:
+            samplers = [TaskSampler(src, probe_X) for src in task_sources]
+
+            def draw_batch():
+                owners = torch.from_numpy(rng.integers(0, len(specs), size=self.batch_size))
+                means = [samplers[k].draw(rng, self.samples_per_class) for k in owners.tolist()]
+                return means, nn.functional.one_hot(owners, len(specs)).bool()
+
         graphs = [self._graph_tensors(s) for s in specs]
         identities = torch.arange(len(specs))
 
@@ -234,17 +296,18 @@ class Know2VecProxy:
         self.losses_ = []
         bar = tqdm(range(self.epochs), desc="Know2Vec proxy", disable=not self.verbose, leave=False)
         for _ in bar:
-            owners = torch.from_numpy(rng.integers(0, len(specs), size=self.batch_size))
-            tasks = [self._query_tensor(samplers[k].draw(rng, self.samples_per_class)) for k in owners.tolist()]
+            means, positive = draw_batch()
+            tasks = [self._query_tensor(m) for m in means]
             h = self.model_encoder(graphs)
             t = self.query_encoder(tasks)
             loss_mkc = nn.functional.cross_entropy(self.identity_head(h), identities)
-            # Eq. 15, averaged per query over its one positive and over its negatives
-            # separately: a plain mean over all pairs would weigh the positive by 1/M.
+            # Eq. 15, averaged per query over its positives and over its negatives
+            # separately: a plain mean over all pairs would weigh a positive by 1/M.
             cos = t @ h.T
-            positive = nn.functional.one_hot(owners, len(specs)).bool()
-            pos_term = (1 - cos)[positive]
-            neg_term = torch.relu(cos - self.margin).masked_fill(positive, 0).sum(1) / (len(specs) - 1)
+            n_pos = positive.sum(1)
+            pos_term = (1 - cos).masked_fill(~positive, 0).sum(1) / n_pos
+            neg_term = torch.relu(cos - self.margin).masked_fill(positive, 0).sum(1) / (
+                len(specs) - n_pos).clamp(min=1)
             loss_sal = (pos_term + neg_term).mean()
             loss = loss_mkc + self.alpha * loss_sal
             optimizer.zero_grad(set_to_none=True)

@@ -133,6 +133,19 @@ def mixture_weights(user, learnware_specs, *, solver: str = "clarabel", top_k: i
     return result
 
 
+def single_residuals(user, learnware_specs, *, solver: str = "clarabel",
+                     family: RandomEmbedding | None = None) -> np.ndarray:
+    """Squared MMD each learnware leaves when it alone explains ``user`` (lower is a better match).
+
+    This is how the market ranks single learnwares; ``user`` is a
+    LANESpecification of the user's data or the raw rows.
+    """
+    _check_solver(solver)
+    user, specs = _check_inputs(user, learnware_specs)
+    u, class_means = embed_requirement_and_classes(user, specs, family)
+    return np.array(_single_residuals(u, class_means, solver))
+
+
 def _check_solver(solver):
     if solver not in SOLVERS:
         from qpsolvers import available_solvers

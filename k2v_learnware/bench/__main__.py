@@ -1,0 +1,61 @@
+"""Command line of the benchmarks: ``python -m k2v_learnware.bench {reuse,retrieval} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m k2v_learnware.bench",
+                                     description="Benchmarks of LANE and Know2Vec against the anchors, in one run.")
+    sub = parser.add_subparsers(dest="benchmark", required=True)
+    reuse = sub.add_parser("reuse", help="mixed-task reuse: LANE against RKME, MAX and the oracle")
+    reuse.add_argument("--dataset", choices=("digits", "fashion-mnist", "bbc-news"), default="digits")
+    retrieval = sub.add_parser("retrieval", help="model retrieval: Know2Vec against transferability scores")
+    for p in (reuse, retrieval):
+        p.add_argument("--quick", action="store_true", help="small sizes: a smoke test of a few minutes")
+        p.add_argument("--out", default=None, help="folder for results.json, results.md and the plots")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+    reuse.add_argument("--users", type=int, default=None, help="users per mixture count (full: 20)")
+    reuse.add_argument("--jobselector-users", type=int, default=None,
+                       help="users per mixture count the package's JobSelectorReuser runs on (full: 5)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from .report import write_report
+
+    start = time.perf_counter()
+    if args.benchmark == "reuse":
+        from .reuse import ReuseOptions, run_reuse
+        from .settings import load_setting
+
+        options = ReuseOptions.quick(args.seed) if args.quick else ReuseOptions.full(args.seed)
+        if args.users is not None:
+            options.users_per_count = args.users
+        if args.jobselector_users is not None:
+            options.jobselector_users = args.jobselector_users
+        setting = load_setting(args.dataset, quick=args.quick, seed=args.seed, verbose=not args.quiet)
+        doc = run_reuse(setting, options, verbose=not args.quiet)
+        out = args.out or f"bench-out/reuse-{args.dataset}{'-quick' if args.quick else ''}"
+    else:
+        from .retrieval import RetrievalOptions, run_retrieval
+
+        options = RetrievalOptions.quick(args.seed) if args.quick else RetrievalOptions.full(args.seed)
+        doc = run_retrieval(options, verbose=not args.quiet)
+        out = args.out or f"bench-out/retrieval{'-quick' if args.quick else ''}"
+    doc["quick"] = bool(args.quick)
+    doc["wall_seconds"] = time.perf_counter() - start
+    doc["command"] = "python -m k2v_learnware.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    paths = write_report(doc, out)
+    print((paths[1]).read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Model retrieval: Know2Vec against the transferability scores, on one zoo and one set of queries.
+
+Query tasks come from the test pools (never seen by a model, a specification or
+the proxy): one data set, 2-5 of its classes, a few labelled rows per class.
+The ground truth is every model's accuracy on the query's rows; R@k counts a
+query as hit when a model with the best accuracy is among the top k.
+
+What each method needs at search time:
+
+- Know2Vec: nothing from the models (their boundary graphs were built once, with
+  black-box calls on the market's probe set); the user reveals per-class means.
+- LEEP, NCE: a forward pass of every model on the query rows (probabilities / labels).
+- LogME, H-score, NLEEP, neuralRank: every model's features of the query rows.
+- LANE: nothing from the models; the user's unlabelled rows against each
+  learnware's LANE specification (the market's single-learnware ranking).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+ACCESS = {
+    "Know2Vec": "black box, once: predictions on the market's probe set; query: per-class means",
+    "LEEP": "forward passes on the query rows (probabilities)",
+    "NCE": "forward passes on the query rows (labels)",
+    "LogME": "features of the query rows (white box)",
+    "H-score": "features of the query rows (white box)",
+    "NLEEP": "features of the query rows (white box)",
+    "neuralRank": "features of the query rows (white box)",
+    "LANE": "none: the developers' LANE specifications; query: unlabelled rows",
+}
+
+
+@dataclass
+class RetrievalOptions:
+    per_class_train: int = 400
+    per_class_probe: int = 60
+    per_class_test: int = 150
+    queries: int = 80
+    rows_per_class: int = 30
+    proxy_epochs: int = 1500
+    lane_iterations: int = 200
+    quick: bool = False
+    seed: int = 0
+
+    @classmethod
+    def quick(cls, seed: int = 0) -> "RetrievalOptions":
+        return cls(per_class_train=80, per_class_probe=30, per_class_test=40, queries=16, rows_per_class=15,
+                   proxy_epochs=300, lane_iterations=50, quick=True, seed=seed)
+
+    @classmethod
+    def full(cls, seed: int = 0) -> "RetrievalOptions":
+        return cls(seed=seed)
+
+
+def draw_queries(data, options: RetrievalOptions):
+    """Labelled query tasks ``(dataset, X, y)`` from the test pools."""
+    rng = np.random.default_rng(options.seed + 1)
+    names = sorted(data.test)
+    queries = []
+    for q in range(options.queries):
+        dataset = names[q % len(names)]
+        X, y = data.test[dataset]
+        classes = rng.choice(data.groups[dataset], size=int(rng.integers(2, 6)), replace=False)
+        rows = np.concatenate([rng.choice(np.flatnonzero(y == c), size=options.rows_per_class, replace=False)
+                               for c in classes])
+        queries.append((dataset, X[rows], y[rows]))
+    return queries
+
+
+def _correlation(kind, scores, truth):
+    from scipy import stats
+
+    if np.ptp(scores) == 0 or np.ptp(truth) == 0:
+        return None
+    value = (stats.pearsonr if kind == "pearson" else stats.spearmanr)(scores, truth)[0]
+    return float(value) if np.isfinite(value) else None
+
+
+def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
+    """Build the zoo, every method's specifications and the proxy, then rank models for every query."""
+    import logging
+    import warnings
+
+    import learnware
+
+    learnware.init(logging_level=logging.WARNING)
+    from tqdm.auto import tqdm
+
+    from .. import __version__
+    from .. import transferability as tr
+    from ..know2vec import generate_know2vec_spec
+    from ..lane import generate_lane_spec
+    from ..proxy import Know2VecProxy, Know2VecQuery
+    from ..search import single_residuals
+    from .zoo import build_zoo, load_zoo_data
+
+    data = load_zoo_data(options.per_class_train, options.per_class_probe, options.per_class_test, options.seed)
+    models = build_zoo(data, options.quick, options.seed, verbose)
+    probe_X, probe_y = data.probe
+
+    k2v_specs, k2v_seconds, lane_specs, lane_seconds = [], [], [], []
+    for model in tqdm(models, desc="specifications", disable=not verbose):
+        start = time.perf_counter()
+        k2v_specs.append(generate_know2vec_spec(model, probe_X))
+        k2v_seconds.append(time.perf_counter() - start)
+        X, y = data.train[model.dataset]
+        rows = np.isin(y, model.classes)
+        start = time.perf_counter()
+        lane_specs.append(generate_lane_spec(X[rows], y[rows], num_per_class=10, iterations=options.lane_iterations,
+                                             seed=options.seed, verbose=False))
+        lane_seconds.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    proxy = Know2VecProxy(epochs=options.proxy_epochs, seed=options.seed, verbose=verbose)
+    proxy.fit(k2v_specs, models, probe_X=probe_X, probe_y=probe_y, task_groups=list(data.groups.values()))
+    proxy_seconds = time.perf_counter() - start
+    embeddings = proxy.embed_models(k2v_specs)
+
+    def features_of(X):
+        return [m.features(X) for m in models]
+
+    scorers = {
+        "Know2Vec": lambda X, y: proxy.scores(Know2VecQuery.from_data(X, y), model_embeddings=embeddings),
+        "LEEP": lambda X, y: [tr.leep(m.predict_proba(X), y) for m in models],
+        "NCE": lambda X, y: [tr.nce(m.predict(X), y) for m in models],
+        "LogME": lambda X, y: [tr.logme(f, y) for f in features_of(X)],
+        "H-score": lambda X, y: [tr.h_score(f, y) for f in features_of(X)],
+        "NLEEP": lambda X, y: [tr.nleep(f, y, random_state=options.seed) for f in features_of(X)],
+        "neuralRank": lambda X, y: [tr.neuralrank_silhouette(f, y) for f in features_of(X)],
+        "LANE": lambda X, y: -single_residuals(X, lane_specs),
+    }
+
+    queries = draw_queries(data, options)
+    truths = [np.array([np.mean(np.asarray(m.predict(X)) == y) for m in models]) for _, X, y in queries]
+    per_method = {}
+    for name, score in scorers.items():
+        hits1, hits3, top1, pearson, spearman, seconds = [], [], [], [], [], []
+        for (_, X, y), truth in tqdm(list(zip(queries, truths)), desc=name, disable=not verbose, leave=False):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                start = time.perf_counter()
+                s = np.asarray(score(X, y), dtype=float)
+                seconds.append(time.perf_counter() - start)
+            s = np.where(np.isfinite(s), s, -np.inf)
+            order = np.argsort(-s, kind="stable")
+            best = truth >= truth.max() - 1e-12
+            hits1.append(bool(best[order[0]])), hits3.append(bool(best[order[:3]].any()))
+            top1.append(float(truth[order[0]]))
+            finite = np.isfinite(s)
+            pearson.append(_correlation("pearson", s[finite], truth[finite]))
+            spearman.append(_correlation("spearman", s[finite], truth[finite]))
+        mean = lambda v: float(np.mean([x for x in v if x is not None])) if any(x is not None for x in v) else None  # noqa: E731,E501
+        per_method[name] = {"r@1": float(np.mean(hits1)), "r@3": float(np.mean(hits3)), "top1_accuracy": mean(top1),
+                            "pearson": mean(pearson), "spearman": mean(spearman),
+                            "seconds_per_query": float(np.mean(seconds)), "access": ACCESS[name]}
+        if verbose:
+            e = per_method[name]
+            print(f"{name:11s} R@1 {e['r@1']:.3f} R@3 {e['r@3']:.3f} top-1 acc {e['top1_accuracy']:.3f} "
+                  f"{e['seconds_per_query'] * 1000:.1f} ms/query", flush=True)
+
+    best_accuracy = float(np.mean([t.max() for t in truths]))
+    per_method["Know2Vec"].update({"spec_seconds": float(np.mean(k2v_seconds)),
+                                   "spec_queries": float(np.mean([s.queries for s in k2v_specs])),
+                                   "proxy_fit_seconds": proxy_seconds})
+    per_method["LANE"]["spec_seconds"] = float(np.mean(lane_seconds))
+    return {
+        "benchmark": "retrieval",
+        "description": (f"{len(models)} models (logistic regression, RBF SVM, MLP, small CNN) on class subsets of "
+                        f"digits and Fashion-MNIST in one 14x14 space; {len(queries)} held-out query tasks of 2-5 "
+                        f"classes x {options.rows_per_class} rows; truth: the most accurate model(s)"),
+        "models": [m.name for m in models],
+        "queries": len(queries),
+        "chance_r@1": float(np.mean([np.mean(t >= t.max() - 1e-12) for t in truths])),
+        "best_accuracy": best_accuracy,
+        "seed": options.seed,
+        "version": __version__,
+        "methods": per_method,
+    }

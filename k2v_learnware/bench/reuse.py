@@ -1,0 +1,285 @@
+"""Mixed-task reuse: LANE against the `learnware` package's RKME route, on the same users.
+
+Every developer task gets an SVM and, for each method, a specification of its
+training data. Each user mixes ``m`` random tasks in random (Dirichlet)
+proportions; every method sees only the learnwares and the user's unlabelled
+rows, and predicts every row. Methods:
+
+- ``Oracle``: each row by its true task's model; ``MAX``: the most confident model.
+- ``LANE``: the user's requirement is condensed (``y=None``), Eq. 9 gives the weights
+  over every class of every learnware, :class:`~k2v_learnware.reuse.LANEJobSelectorReuser`
+  predicts; ``LANE-k{K}`` the same with K synthetic points per class.
+- ``RKME`` / ``RKME-median``: the package's RKMETableSpecification (its default
+  ``gamma=0.1`` / the median heuristic), the user's RKME at the same gamma, the
+  package's QP for the weights, and the package's JobSelectorReuser (run fairly,
+  see :mod:`.rkme_baselines`) for the predictions.
+- ``RKME+SVM`` / ``RKME-median+SVM``: the same weights, our SVM selector on the
+  reduced sets; ``RKME-median+SVM-n{N}`` with N reduced-set points per learnware.
+
+Times: ``spec_seconds`` per learnware, ``search_seconds`` per user (the user's
+specification plus the weights), ``reuse_seconds`` per user (selector and
+predictions).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .settings import ReuseSetting
+
+LANE_DEFAULT_K = 10
+REQUIREMENT_POINTS = 50
+RKME_DEFAULT_GAMMA = 0.1
+RKME_DEFAULT_SIZE = 100
+
+
+@dataclass
+class ReuseOptions:
+    """What one run does; :meth:`quick` and :meth:`full` are the two presets."""
+
+    users_per_count: int = 20
+    jobselector_users: int = 5  # per mixture count: the package's reuser costs seconds per user
+    herding_num: int = 1000
+    lane_sizes: tuple[int, ...] = (2, 5, 10, 20, 50)
+    seed: int = 0
+
+    @classmethod
+    def quick(cls, seed: int = 0) -> "ReuseOptions":
+        return cls(users_per_count=2, jobselector_users=1, herding_num=100, lane_sizes=(5, 10), seed=seed)
+
+    @classmethod
+    def full(cls, seed: int = 0) -> "ReuseOptions":
+        return cls(seed=seed)
+
+
+@dataclass
+class _Method:
+    """What one method measured: per mixture count lists of per-user values."""
+
+    accuracy: dict = field(default_factory=dict)
+    weights_l1: dict = field(default_factory=dict)
+    search_seconds: list = field(default_factory=list)
+    reuse_seconds: list = field(default_factory=list)
+    spec_seconds: float | None = None
+    spec_points: float | None = None
+    spec_bytes: float | None = None
+
+    def add(self, m, accuracy, reuse_seconds, weights_l1=None, search_seconds=None):
+        self.accuracy.setdefault(m, []).append(float(accuracy))
+        self.reuse_seconds.append(float(reuse_seconds))
+        if weights_l1 is not None:
+            self.weights_l1.setdefault(m, []).append(float(weights_l1))
+        if search_seconds is not None:
+            self.search_seconds.append(float(search_seconds))
+
+
+def _timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return value, time.perf_counter() - start
+
+
+def _spec_bytes(spec) -> int:
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "spec.json"
+        spec.save(str(path))
+        return path.stat().st_size
+
+
+def _in_memory_learnware(learnware_id, model, input_dim, stat_specs: dict):
+    from learnware.learnware import Learnware
+    from learnware.model import BaseModel
+    from learnware.specification import Specification
+
+    class EstimatorModel(BaseModel):
+        def __init__(self):
+            super().__init__(input_shape=(input_dim,), output_shape=(1,))
+
+        def fit(self, X, y):
+            raise NotImplementedError("benchmark models are trained before they are wrapped")
+
+        def finetune(self, X, y):
+            raise NotImplementedError("benchmark models are not fine-tuned")
+
+        def predict(self, X):
+            return np.asarray(model.predict(np.asarray(X).reshape(len(X), -1)))
+
+    return Learnware(id=learnware_id, model=EstimatorModel(), specification=Specification(stat_spec=stat_specs),
+                     learnware_dirpath="")
+
+
+def draw_users(setting: ReuseSetting, counts, users_per_count: int, seed: int):
+    """Users as (m, row indices into the test split, true task of each row, true proportions over tasks)."""
+    rng = np.random.default_rng(seed)
+    users = []
+    for m in counts:
+        for _ in range(users_per_count):
+            chosen = rng.choice(len(setting.tasks), size=m, replace=False)
+            shares = rng.dirichlet(np.ones(m))
+            sizes = np.maximum(1, np.floor(shares * setting.user_rows).astype(int))
+            sizes[np.argmax(sizes)] += setting.user_rows - sizes.sum()
+            rows, truth = [], []
+            for task, size in zip(chosen, sizes):
+                pool = setting.task_rows(int(task), "test")
+                rows.append(rng.choice(pool, size=min(int(size), len(pool)), replace=False))
+                truth.append(np.full(len(rows[-1]), int(task)))
+            rows, truth = np.concatenate(rows), np.concatenate(truth)
+            proportions = np.bincount(truth, minlength=len(setting.tasks)) / len(truth)
+            users.append((m, rows, truth, proportions))
+    return users
+
+
+def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True) -> dict:
+    """Run every method on every user of ``setting``; returns the ``results.json`` document."""
+    import learnware
+
+    learnware.init(logging_level=__import__("logging").WARNING)
+    from sklearn.svm import SVC
+    from tqdm.auto import tqdm
+
+    from ..lane import generate_lane_spec
+    from ..reuse import LANEJobSelectorReuser
+    from ..search import mixture_weights
+    from . import rkme_baselines as rb
+
+    T = len(setting.tasks)
+    counts = list(range(1, T + 1))
+    dim = int(np.prod(setting.X_train.shape[1:]))
+    methods: dict[str, _Method] = {}
+
+    # ---- developers: a model and the specifications of every method per task
+    models, task_data = [], []
+    for t in range(T):
+        rows = setting.task_rows(t)
+        X, y = setting.X_train[rows], setting.y_train[rows]
+        models.append(SVC(probability=True, random_state=options.seed).fit(X, y))
+        task_data.append((X, y))
+
+    lane_specs: dict[int, list] = {}
+    sizes = sorted(set(options.lane_sizes) | {LANE_DEFAULT_K})
+    bar = tqdm(total=len(sizes) * T, desc="LANE specifications", disable=not verbose)
+    for k in sizes:
+        name = "LANE" if k == LANE_DEFAULT_K else f"LANE-k{k}"
+        method = methods.setdefault(name, _Method())
+        specs, seconds = [], []
+        for X, y in task_data:
+            spec, s = _timed(generate_lane_spec, X, y, num_per_class=k, seed=options.seed, verbose=False)
+            specs.append(spec), seconds.append(s)
+            bar.update()
+        lane_specs[k] = specs
+        method.spec_seconds = float(np.mean(seconds))
+        method.spec_points = float(np.mean([len(s.get_z()) for s in specs]))
+        method.spec_bytes = float(np.mean([_spec_bytes(s) for s in specs]))
+    bar.close()
+
+    gammas = {"RKME": RKME_DEFAULT_GAMMA,
+              "RKME-median": float(np.median([rb.median_gamma(X, seed=options.seed) for X, _ in task_data]))}
+    classes_per_task = float(np.mean([len(t) for t in setting.tasks]))
+    rkme_sizes = {f"RKME-median+SVM-n{int(round(k * classes_per_task))}": int(round(k * classes_per_task))
+                  for k in options.lane_sizes if int(round(k * classes_per_task)) != RKME_DEFAULT_SIZE}
+    rkme_specs: dict[str, list] = {}
+    jobs = [(name, gamma, RKME_DEFAULT_SIZE) for name, gamma in gammas.items()]
+    jobs += [(name, gammas["RKME-median"], n) for name, n in rkme_sizes.items()]
+    for name, gamma, n in tqdm(jobs, desc="RKME specifications", disable=not verbose):
+        specs, seconds = [], []
+        for X, _ in task_data:
+            spec, s = _timed(rb.rkme_spec, X, gamma, n)
+            specs.append(spec), seconds.append(s)
+        rkme_specs[name] = specs
+        for label in ([name, f"{name}+SVM"] if n == RKME_DEFAULT_SIZE else [name]):
+            method = methods.setdefault(label, _Method())
+            method.spec_seconds = float(np.mean(seconds))
+            method.spec_points = float(np.mean([len(s.get_z()) for s in specs]))
+            method.spec_bytes = float(np.mean([_spec_bytes(s) for s in specs]))
+
+    lane_learnwares = {k: [_in_memory_learnware(f"lane-{k}-{t}", models[t], dim, {"LANESpecification": s})
+                           for t, s in enumerate(specs)] for k, specs in lane_specs.items()}
+    rkme_learnwares = {name: [_in_memory_learnware(f"{name}-{t}", models[t], dim, {"RKMETableSpecification": s})
+                              for t, s in enumerate(rkme_specs[name])] for name in gammas}
+
+    # ---- users
+    users = draw_users(setting, counts, options.users_per_count, options.seed)
+    jobselector_left = {m: options.jobselector_users for m in counts}
+    for m, rows, truth, proportions in tqdm(users, desc=f"users ({setting.name})", disable=not verbose):
+        Xu, yu = setting.X_test[rows], setting.y_test[rows]
+        accuracy = lambda pred: float(np.mean(np.asarray(pred).reshape(-1) == yu))  # noqa: E731
+
+        pred, s = _timed(rb.oracle_predict, models, Xu, truth)
+        methods.setdefault("Oracle", _Method()).add(m, accuracy(pred), s)
+        pred, s = _timed(rb.max_confidence_predict, models, Xu)
+        methods.setdefault("MAX", _Method()).add(m, accuracy(pred), s)
+
+        requirement, requirement_seconds = _timed(generate_lane_spec, Xu, None, num_per_class=REQUIREMENT_POINTS,
+                                                  seed=options.seed, verbose=False)
+        for k, specs in lane_specs.items():
+            name = "LANE" if k == LANE_DEFAULT_K else f"LANE-k{k}"
+            found, s = _timed(mixture_weights, requirement, specs)
+            reuser = LANEJobSelectorReuser(lane_learnwares[k], found.learnware_weights, random_state=options.seed)
+            pred, r = _timed(reuser.predict, Xu)
+            methods[name].add(m, accuracy(pred), r, np.abs(found.learnware_weights - proportions).sum(),
+                              requirement_seconds + s)
+
+        use_jobselector = jobselector_left[m] > 0
+        jobselector_left[m] -= 1
+        for name, gamma in gammas.items():
+            user_spec, user_seconds = _timed(rb.rkme_spec, Xu, gamma, RKME_DEFAULT_SIZE)
+            w, s = _timed(rb.rkme_weights, user_spec, rkme_specs[name])
+            l1 = np.abs(w - proportions).sum()
+            reuser = rb.RKMESVMReuser(models, rkme_specs[name], w)
+            pred, r = _timed(reuser.predict, Xu)
+            methods[f"{name}+SVM"].add(m, accuracy(pred), r, l1, user_seconds + s)
+            if use_jobselector:
+                selector = rb.fair_job_selector(rkme_learnwares[name], herding_num=options.herding_num)
+                with rb.single_thread_lightgbm():
+                    pred, r = _timed(selector.predict, Xu)
+                methods[name].add(m, accuracy(pred), r, l1, user_seconds + s)
+            if name == "RKME-median":
+                for sized, n in rkme_sizes.items():
+                    w, s = _timed(rb.rkme_weights, user_spec, rkme_specs[sized])
+                    pred, r = _timed(rb.RKMESVMReuser(models, rkme_specs[sized], w).predict, Xu)
+                    methods[sized].add(m, accuracy(pred), r, np.abs(w - proportions).sum(), user_seconds + s)
+
+    return _document(setting, options, counts, methods, users)
+
+
+def _document(setting, options, counts, methods, users) -> dict:
+    from .. import __version__
+
+    def mean_per_count(values):
+        return [float(np.mean(values[m])) if values.get(m) else None for m in counts]
+
+    out = {}
+    for name, method in methods.items():
+        out[name] = {
+            "accuracy": mean_per_count(method.accuracy),
+            "weights_l1": mean_per_count(method.weights_l1),
+            "spec_seconds": method.spec_seconds,
+            "search_seconds": float(np.mean(method.search_seconds)) if method.search_seconds else None,
+            "reuse_seconds": float(np.mean(method.reuse_seconds)),
+            "users": [len(method.accuracy.get(m, [])) for m in counts],
+            "spec_points": method.spec_points,
+            "spec_bytes": method.spec_bytes,
+        }
+    anchor = out.get("RKME", {})
+    for entry in out.values():
+        entry["ratio_to_rkme"] = {key: (entry[key] / anchor[key] if entry.get(key) and anchor.get(key) else None)
+                                  for key in ("spec_seconds", "search_seconds", "reuse_seconds")}
+    return {
+        "benchmark": "reuse",
+        "dataset": setting.name,
+        "description": setting.description,
+        "mixture_counts": counts,
+        "users_per_count": options.users_per_count,
+        "user_rows": setting.user_rows,
+        "jobselector_users_per_count": options.jobselector_users,
+        "herding_num": options.herding_num,
+        "seed": options.seed,
+        "version": __version__,
+        "methods": out,
+    }

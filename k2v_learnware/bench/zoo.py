@@ -1,0 +1,206 @@
+"""A model zoo for retrieval: four kinds of classifier on class subsets of two image data sets.
+
+Every model lives in one input space, 14x14 grey images flattened to 196
+values in [0, 1]: Fashion-MNIST average-pooled, digits (8x8) resized
+bilinearly. Labels are disjoint across data sets (digits 0-9, Fashion-MNIST
+10-19), so a model of one data set scores 0 on a task of the other. As in
+neuralRank's zoo, each data set gives models on all its classes, the first half,
+the second half, and more subsets; each subset gets a logistic regression, an RBF
+SVM, an MLP and a small CNN.
+
+A model exposes ``predict``, ``predict_proba``, ``classes_`` and ``features``
+(what the feature-based scores read: the CNN's and MLP's last hidden layer, the
+class probabilities of the linear models and the SVM).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+SIDE = 14
+KINDS = ("logreg", "svm", "mlp", "cnn")
+FASHION_OFFSET = 10
+
+
+class SmallCNN(nn.Module):
+    """Two conv blocks and a 64-unit hidden layer for 1x14x14 inputs."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(32 * 3 * 3, 64), nn.ReLU())
+        self.head = nn.Linear(64, num_classes)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+class CNNClassifier:
+    """scikit-learn style wrapper of :class:`SmallCNN` (Adam, cross-entropy, seeded)."""
+
+    def __init__(self, epochs: int = 15, lr: float = 3e-3, batch_size: int = 64, seed: int = 0):
+        self.epochs, self.lr, self.batch_size, self.seed = epochs, lr, batch_size, seed
+
+    def _tensor(self, X):
+        return torch.as_tensor(np.asarray(X, dtype=np.float32).reshape(len(X), 1, SIDE, SIDE))
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        target = torch.as_tensor(np.searchsorted(self.classes_, y))
+        generator = torch.Generator().manual_seed(self.seed)
+        torch.manual_seed(self.seed)
+        self.net_ = SmallCNN(len(self.classes_))
+        optimizer = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
+        inputs = self._tensor(X)
+        self.net_.train()
+        for _ in range(self.epochs):
+            for batch in torch.randperm(len(inputs), generator=generator).split(self.batch_size):
+                loss = nn.functional.cross_entropy(self.net_(inputs[batch]), target[batch])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        self.net_.eval()
+        return self
+
+    @torch.no_grad()
+    def predict_proba(self, X):
+        return torch.softmax(self.net_(self._tensor(X)), dim=1).numpy()
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    @torch.no_grad()
+    def features(self, X):
+        return self.net_.body(self._tensor(X)).numpy()
+
+
+def _features(model, X):
+    """The representation feature-based transferability scores read."""
+    if hasattr(model, "features"):
+        return model.features(X)
+    if hasattr(model, "coefs_"):  # sklearn MLP: its last hidden layer
+        h = np.asarray(X, dtype=np.float64)
+        for W, b in zip(model.coefs_[:-1], model.intercepts_[:-1]):
+            h = np.maximum(h @ W + b, 0)
+        return h
+    return model.predict_proba(X)
+
+
+@dataclass
+class ZooModel:
+    name: str
+    kind: str
+    dataset: str
+    classes: tuple
+    estimator: object
+
+    def predict(self, X):
+        return self.estimator.predict(X)
+
+    def predict_proba(self, X):
+        return self.estimator.predict_proba(X)
+
+    @property
+    def classes_(self):
+        return self.estimator.classes_
+
+    def features(self, X):
+        return _features(self.estimator, X)
+
+
+@dataclass
+class ZooData:
+    """The shared-space training, probe and query pools of both data sets."""
+
+    train: dict  # dataset -> (X, y)
+    probe: tuple  # (X, y): the market's own labelled probe set
+    test: dict  # dataset -> (X, y): where query tasks come from
+    groups: dict  # dataset -> its classes in the shared label space
+
+
+def load_zoo_data(per_class_train: int, per_class_probe: int, per_class_test: int, seed: int = 0) -> ZooData:
+    """Digits and Fashion-MNIST in the shared 14x14 space, split into train, probe and test pools."""
+    import torch.nn.functional as F
+    from sklearn.model_selection import train_test_split
+
+    from .. import datasets
+
+    Xd, yd = datasets.load_digits(images=True)
+    Xd = F.interpolate(torch.as_tensor(Xd / 16.0), size=(SIDE, SIDE), mode="bilinear",
+                       align_corners=False).numpy().clip(0, 1)
+    d_rest, d_test, yd_rest, yd_test = train_test_split(Xd, yd, test_size=0.3, random_state=seed, stratify=yd)
+    d_train, d_probe, yd_train, yd_probe = train_test_split(d_rest, yd_rest, test_size=0.25, random_state=seed,
+                                                            stratify=yd_rest)
+
+    Xf, yf = datasets.load_fashion_mnist("train")
+    Xf_test, yf_test = datasets.load_fashion_mnist("test")
+    Xf, yf = datasets.stratified_subset(Xf, yf, per_class_train + per_class_probe, seed)
+    f_train, f_probe, yf_train, yf_probe = train_test_split(Xf, yf, test_size=per_class_probe * 10,
+                                                            random_state=seed, stratify=yf)
+    f_test, yf_test = datasets.stratified_subset(Xf_test, yf_test, per_class_test, seed)
+    pool = lambda X: datasets.pool_images(X).reshape(len(X), -1)  # noqa: E731
+    flat = lambda X: np.asarray(X, dtype=np.float32).reshape(len(X), -1)  # noqa: E731
+
+    d_train, yd_train = datasets.stratified_subset(flat(d_train), yd_train, per_class_train, seed)
+    d_probe, yd_probe = datasets.stratified_subset(flat(d_probe), yd_probe, per_class_probe, seed)
+    d_test, yd_test = datasets.stratified_subset(flat(d_test), yd_test, per_class_test, seed)
+    o = FASHION_OFFSET
+    return ZooData(
+        train={"digits": (d_train, yd_train), "fashion-mnist": (pool(f_train), yf_train + o)},
+        probe=(np.concatenate([d_probe, pool(f_probe)]), np.concatenate([yd_probe, yf_probe + o])),
+        test={"digits": (d_test, yd_test), "fashion-mnist": (pool(f_test), yf_test + o)},
+        groups={"digits": list(range(10)), "fashion-mnist": list(range(o, o + 10))},
+    )
+
+
+def class_subsets(classes: list, quick: bool) -> dict:
+    """Named class subsets: all, first half, second half (and, in full runs, evens and odds)."""
+    half = len(classes) // 2
+    subsets = {"all": classes, "first-half": classes[:half], "second-half": classes[half:]}
+    if not quick:
+        subsets.update({"evens": classes[0::2], "odds": classes[1::2]})
+    return subsets
+
+
+def make_estimator(kind: str, seed: int):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.svm import SVC
+
+    if kind == "logreg":
+        return LogisticRegression(max_iter=300)
+    if kind == "svm":
+        return SVC(probability=True, random_state=seed)
+    if kind == "mlp":
+        return MLPClassifier(hidden_layer_sizes=(64,), max_iter=200, random_state=seed)
+    if kind == "cnn":
+        return CNNClassifier(seed=seed)
+    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+def build_zoo(data: ZooData, quick: bool, seed: int = 0, verbose: bool = True) -> list[ZooModel]:
+    """Train every (data set, subset, kind) model of the zoo on its own random share of the training pool."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from tqdm.auto import tqdm
+
+    jobs = [(dataset, name, subset, kind) for dataset, classes in data.groups.items()
+            for name, subset in class_subsets(classes, quick).items() for kind in KINDS]
+    rng = np.random.default_rng(seed)
+    models = []
+    for dataset, name, subset, kind in tqdm(jobs, desc="model zoo", disable=not verbose):
+        X, y = data.train[dataset]
+        rows = np.flatnonzero(np.isin(y, subset))
+        rows = rng.choice(rows, size=int(len(rows) * rng.uniform(0.5, 1.0)), replace=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator = make_estimator(kind, seed).fit(X[rows], y[rows])
+        models.append(ZooModel(f"{dataset}/{name}/{kind}", kind, dataset, tuple(subset), estimator))
+    return models
