@@ -253,3 +253,35 @@ def test_zoo_held_out_tasks_retrieve_their_source_model():
             hits.append(np.argmax(scores) == i)
     chance = 1 / len(subsets)
     assert np.mean(hits) >= 3 * chance, np.mean(hits)
+
+
+# ------------------------------------------------- labelled probe training
+def test_labelled_task_sampler_marks_the_most_accurate_models():
+    from k2v_learnware.proxy import LabelledTaskSampler
+
+    X, y, subsets, models, specs = _tiny_zoo()
+    probe_X, probe_y = X[1::5], y[1::5]
+    sampler = LabelledTaskSampler(models, probe_X, probe_y, groups=[list(range(10))], classes_per_task=(2, 3))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        means, best = sampler.draw(rng, (5, 10))
+        assert means.shape[1] == 64 and 2 <= len(means) <= 3 and best.dtype == bool and best.any()
+    # worked by hand: a task of classes {2, 3} is only ever answered right by the (2, 3, 4) model
+    sampler = LabelledTaskSampler(models, probe_X, probe_y, groups=[[2, 3]], classes_per_task=(2, 2))
+    _, best = sampler.draw(rng, (10, 10))
+    assert best.tolist() == [False, True, False, False]
+    with pytest.raises(ValueError, match="no rows in the labelled probe set"):
+        LabelledTaskSampler(models, probe_X, probe_y, groups=[[2, 42]])
+
+
+def test_proxy_trained_on_labelled_probe_tasks_ranks_the_covering_model_first():
+    X, y, subsets, models, specs = _tiny_zoo()
+    proxy = Know2VecProxy(hidden=16, embedding_dim=32, epochs=150, batch_size=32, verbose=False)
+    proxy.fit(specs, models, probe_X=X[1::5], probe_y=y[1::5])
+    hits = 0
+    for i, s in enumerate(subsets):
+        rows = np.flatnonzero(np.isin(y, s))[2::5]  # rows neither in the probe set nor in the spec's probes
+        hits += int(np.argmax(proxy.scores(Know2VecQuery.from_data(X[rows], y[rows]), specs)) == i)
+    assert hits >= 3
+    with pytest.raises(TypeError, match="must be a model"):
+        Know2VecProxy(verbose=False).fit(specs, [object()] * len(specs), probe_X=X, probe_y=y)
