@@ -43,13 +43,13 @@ class RetrievalOptions:
     rows_per_class: int = 30
     proxy_epochs: int = 1500
     lane_iterations: int = 200
-    quick: bool = False
+    small_zoo: bool = False
     seed: int = 0
 
     @classmethod
     def quick(cls, seed: int = 0) -> "RetrievalOptions":
         return cls(per_class_train=80, per_class_probe=30, per_class_test=40, queries=16, rows_per_class=15,
-                   proxy_epochs=300, lane_iterations=50, quick=True, seed=seed)
+                   proxy_epochs=300, lane_iterations=50, small_zoo=True, seed=seed)
 
     @classmethod
     def full(cls, seed: int = 0) -> "RetrievalOptions":
@@ -99,7 +99,7 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     from .zoo import build_zoo, load_zoo_data
 
     data = load_zoo_data(options.per_class_train, options.per_class_probe, options.per_class_test, options.seed)
-    models = build_zoo(data, options.quick, options.seed, verbose)
+    models = build_zoo(data, options.small_zoo, options.seed, verbose)
     probe_X, probe_y = data.probe
 
     k2v_specs, k2v_seconds, lane_specs, lane_seconds = [], [], [], []

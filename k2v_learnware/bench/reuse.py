@@ -6,19 +6,20 @@ proportions; every method sees only the learnwares and the user's unlabelled
 rows, and predicts every row. Methods:
 
 - ``Oracle``: each row by its true task's model; ``MAX``: the most confident model.
-- ``LANE``: the user's requirement is condensed (``y=None``), Eq. 9 gives the weights
-  over every class of every learnware, :class:`~k2v_learnware.reuse.LANEJobSelectorReuser`
+- ``LANE``: Eq. 9 on the user's rows (Algorithm 2's input) gives the weights over
+  every class of every learnware, :class:`~k2v_learnware.reuse.LANEJobSelectorReuser`
   predicts; ``LANE-k{K}`` the same with K synthetic points per class.
 - ``RKME`` / ``RKME-median``: the package's RKMETableSpecification (its default
-  ``gamma=0.1`` / the median heuristic), the user's RKME at the same gamma, the
-  package's QP for the weights, and the package's JobSelectorReuser (run fairly,
-  see :mod:`.rkme_baselines`) for the predictions.
+  ``gamma=0.1`` / the median heuristic), the user's rows as an RKME at the same
+  gamma (unreduced, as the package's JobSelectorReuser builds it), the package's QP
+  for the weights, and the package's JobSelectorReuser (run fairly, see
+  :mod:`.rkme_baselines`) for the predictions.
 - ``RKME+SVM`` / ``RKME-median+SVM``: the same weights, our SVM selector on the
   reduced sets; ``RKME-median+SVM-n{N}`` with N reduced-set points per learnware.
 
-Times: ``spec_seconds`` per learnware, ``search_seconds`` per user (the user's
-specification plus the weights), ``reuse_seconds`` per user (selector and
-predictions).
+Times: ``spec_seconds`` per learnware, ``search_seconds`` per user (the
+weights from the user's rows), ``reuse_seconds`` per user (selector and
+predictions; the package's JobSelectorReuser works its weights out again inside).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import numpy as np
 from .settings import ReuseSetting
 
 LANE_DEFAULT_K = 10
-REQUIREMENT_POINTS = 50
 RKME_DEFAULT_GAMMA = 0.1
 RKME_DEFAULT_SIZE = 100
 
@@ -215,20 +215,17 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
         pred, s = _timed(rb.max_confidence_predict, models, Xu)
         methods.setdefault("MAX", _Method()).add(m, accuracy(pred), s)
 
-        requirement, requirement_seconds = _timed(generate_lane_spec, Xu, None, num_per_class=REQUIREMENT_POINTS,
-                                                  seed=options.seed, verbose=False)
         for k, specs in lane_specs.items():
             name = "LANE" if k == LANE_DEFAULT_K else f"LANE-k{k}"
-            found, s = _timed(mixture_weights, requirement, specs)
+            found, s = _timed(mixture_weights, Xu, specs)
             reuser = LANEJobSelectorReuser(lane_learnwares[k], found.learnware_weights, random_state=options.seed)
             pred, r = _timed(reuser.predict, Xu)
-            methods[name].add(m, accuracy(pred), r, np.abs(found.learnware_weights - proportions).sum(),
-                              requirement_seconds + s)
+            methods[name].add(m, accuracy(pred), r, np.abs(found.learnware_weights - proportions).sum(), s)
 
         use_jobselector = jobselector_left[m] > 0
         jobselector_left[m] -= 1
         for name, gamma in gammas.items():
-            user_spec, user_seconds = _timed(rb.rkme_spec, Xu, gamma, RKME_DEFAULT_SIZE)
+            user_spec, user_seconds = _timed(rb.rkme_spec, Xu, gamma, reduce=False)
             w, s = _timed(rb.rkme_weights, user_spec, rkme_specs[name])
             l1 = np.abs(w - proportions).sum()
             reuser = rb.RKMESVMReuser(models, rkme_specs[name], w)

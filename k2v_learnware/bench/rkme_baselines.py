@@ -34,13 +34,17 @@ def median_gamma(X, seed: int = 0, n: int = 1000) -> float:
     return 1.0 / median
 
 
-def rkme_spec(X, gamma: float, reduced_set_size: int = 100):
-    """The package's RKMETableSpecification of ``X`` (CPU, float gamma so that it saves)."""
+def rkme_spec(X, gamma: float, reduced_set_size: int = 100, reduce: bool = True):
+    """The package's RKMETableSpecification of ``X`` (CPU, float gamma so that it saves).
+
+    ``reduce=False`` keeps every row (the exact kernel mean embedding), as the
+    package's JobSelectorReuser does with a user's data.
+    """
     from learnware.specification import generate_rkme_table_spec
 
     X = as_data_array(X, "X")
-    return generate_rkme_table_spec(X.reshape(len(X), -1), gamma=float(gamma),
-                                    reduced_set_size=int(reduced_set_size), cuda_idx=-1)
+    return generate_rkme_table_spec(X.reshape(len(X), -1), gamma=float(gamma), reduced_set_size=int(reduced_set_size),
+                                    reduce=reduce, cuda_idx=-1)
 
 
 def rkme_weights(user_spec, learnware_specs) -> np.ndarray:
