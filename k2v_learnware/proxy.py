@@ -170,15 +170,19 @@ class LabelledTaskSampler:
                 raise ValueError(f"task group classes {missing} have no rows in the labelled probe set")
             if len(g) < 2:
                 raise ValueError(f"a task group needs at least 2 classes, got {g}")
+        low, high = (int(v) for v in classes_per_task)
+        if not 2 <= low <= high:
+            raise ValueError(f"classes_per_task must be (low, high) with 2 <= low <= high, got {classes_per_task}")
         self.groups = groups
         self.rows = {c: np.flatnonzero(labels == c) for c in known}
-        self.classes_per_task = (max(2, int(classes_per_task[0])), int(classes_per_task[1]))
+        self.classes_per_task = (low, high)
 
     def draw(self, rng, samples_per_class) -> tuple[np.ndarray, np.ndarray]:
         """``(C, D)`` class means of a fresh task and the boolean mask of its best models."""
         group = self.groups[int(rng.integers(len(self.groups)))]
         k = int(rng.integers(self.classes_per_task[0], min(self.classes_per_task[1], len(group)) + 1))
-        classes = sorted((group[i] for i in rng.choice(len(group), size=k, replace=False)), key=str)
+        # the order Know2VecQuery.from_data gives a user's classes: the encoder reads them in sequence
+        classes = sorted(group[i] for i in rng.choice(len(group), size=k, replace=False))
         n = int(rng.integers(samples_per_class[0], samples_per_class[1] + 1))
         picks = [rng.choice(self.rows[c], size=min(n, len(self.rows[c])), replace=False) for c in classes]
         accuracy = self.correct[:, np.concatenate(picks)].mean(axis=1)
@@ -247,6 +251,8 @@ class Know2VecProxy:
         (:class:`LabelledTaskSampler`, classes drawn within ``task_groups``).
         """
         specs, task_sources = list(specs), list(task_sources)
+        if task_groups is not None and probe_y is None:
+            raise ValueError("task_groups only applies to tasks cut from a labelled probe set: give probe_y too")
         if len(specs) < 2:
             raise ValueError("fit needs at least 2 models to tell apart")
         if len(task_sources) != len(specs):

@@ -40,14 +40,16 @@ def test_reuse_quick_on_digits(tmp_path):
             assert a is None or 0.0 <= a <= 1.0, name
         for l1 in entry["weights_l1"]:
             assert l1 is None or 0.0 <= l1 <= 2.0 + 1e-9, name
-    oracle = np.mean(methods["Oracle"]["accuracy"])
-    assert oracle > 0.95
-    for name in ("LANE", "RKME+SVM", "MAX"):
-        assert np.mean(methods[name]["accuracy"]) <= oracle + 1e-9
+    assert np.mean(methods["Oracle"]["accuracy"]) > 0.95
+    # one task: the specification must find it and reuse must be nearly perfect
+    assert methods["LANE"]["accuracy"][0] > 0.9 and methods["RKME+SVM"]["accuracy"][0] > 0.9
     # routing by a specification beats asking every model (MAX) once tasks are mixed
-    assert np.mean(methods["LANE"]["accuracy"][1:]) > np.mean(methods["MAX"]["accuracy"][1:])
-    assert np.mean(methods["LANE"]["weights_l1"]) < 0.5
-    assert methods["RKME"]["ratio_to_rkme"]["reuse_seconds"] == pytest.approx(1.0)
+    assert np.mean(methods["LANE"]["accuracy"][1:]) > np.mean(methods["MAX"]["accuracy"][1:]) + 0.05
+    # mixture weights: far better than spreading them evenly (L1 0.8-1.6 on these users)
+    for name in ("LANE", "RKME+SVM", "RKME-median+SVM"):
+        assert np.mean(methods[name]["weights_l1"]) < 0.5, name
+    assert methods["RKME"]["users"] == [1] * 5 and methods["LANE"]["users"] == [2] * 5
+    assert methods["LANE"]["ratio_to_rkme"]["spec_seconds"] > 0
     assert methods["LANE"]["spec_points"] == 20 and methods["LANE-k5"]["spec_points"] == 10
     assert "| LANE |" in stdout and (tmp_path / "results.md").read_text().count("|") > 50
     _pngs_written(tmp_path, ["accuracy-vs-mixture-count.png", "accuracy-vs-spec-size.png"])
@@ -67,6 +69,7 @@ def test_retrieval_quick(tmp_path):
         assert entry["seconds_per_query"] > 0 and entry["access"], name
     # a method that reads the models must beat picking at random by far
     assert methods["LEEP"]["r@3"] > 3 * doc["chance_r@1"]
+    assert methods["Know2Vec"]["r@3"] > 3 * doc["chance_r@1"]
     assert methods["Know2Vec"]["top1_accuracy"] > 0.3
     assert not math.isnan(methods["Know2Vec"]["r@1"])
     assert "| Know2Vec |" in stdout

@@ -280,8 +280,11 @@ def test_proxy_trained_on_labelled_probe_tasks_ranks_the_covering_model_first():
     proxy.fit(specs, models, probe_X=X[1::5], probe_y=y[1::5])
     hits = 0
     for i, s in enumerate(subsets):
-        rows = np.flatnonzero(np.isin(y, s))[2::5]  # rows neither in the probe set nor in the spec's probes
+        # rows outside the proxy's probe set (1::5) and the specs' probe set (::5)
+        rows = np.flatnonzero(np.isin(y, s) & (np.arange(len(y)) % 5 >= 2))
         hits += int(np.argmax(proxy.scores(Know2VecQuery.from_data(X[rows], y[rows]), specs)) == i)
     assert hits >= 3
     with pytest.raises(TypeError, match="must be a model"):
         Know2VecProxy(verbose=False).fit(specs, [object()] * len(specs), probe_X=X, probe_y=y)
+    with pytest.raises(ValueError, match="give probe_y too"):
+        Know2VecProxy(verbose=False).fit(specs, models, probe_X=X, task_groups=[[0, 1]])

@@ -7,6 +7,16 @@ import sys
 import time
 
 
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m k2v_learnware.bench",
                                      description="Benchmarks of LANE and Know2Vec against the anchors, in one run.")
@@ -19,8 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", default=None, help="folder for results.json, results.md and the plots")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--quiet", action="store_true", help="no progress bars")
-    reuse.add_argument("--users", type=int, default=None, help="users per mixture count (full: 20)")
-    reuse.add_argument("--jobselector-users", type=int, default=None,
+    reuse.add_argument("--users", type=_count(1), default=None, help="users per mixture count (full: 20)")
+    reuse.add_argument("--jobselector-users", type=_count(1), default=None,
                        help="users per mixture count the package's JobSelectorReuser runs on (full: 5)")
     return parser
 

@@ -27,6 +27,8 @@ def check_results(doc: dict) -> None:
     """Raise ValueError if ``doc`` does not have the fixed shape (or holds NaN/inf)."""
     kind = doc.get("benchmark")
     methods = doc.get("methods")
+    if kind == "reuse" and not isinstance(doc.get("mixture_counts"), list):
+        raise ValueError("reuse results need a 'mixture_counts' list")
     if kind not in ("reuse", "retrieval") or not isinstance(methods, dict):
         raise ValueError("results must have 'benchmark' in {'reuse', 'retrieval'} and a 'methods' mapping")
     required = REUSE_REQUIRED if kind == "reuse" else RETRIEVAL_REQUIRED
@@ -99,12 +101,21 @@ def reuse_markdown(doc: dict) -> str:
                                                            _fmt(e.get("spec_points"))] + times
         row.append("/".join(str(u) for u in users))
         lines.append("| " + " | ".join(row) + " |")
+    paired = [(name, e["accuracy_jobselector_users"]) for name, e in _ordered(doc["methods"])
+              if any(v is not None for v in e.get("accuracy_jobselector_users", []))]
+    if paired:
+        lines += ["", f"The same, on only the users the package's JobSelectorReuser ran on "
+                      f"({doc.get('jobselector_users_per_count')} per mixture count; paired comparison):", "",
+                  "| method | " + " | ".join(f"acc m={m}" for m in counts) + " |", "|" + "---|" * (len(counts) + 1)]
+        lines += ["| " + " | ".join([name] + [_fmt(v) for v in values]) + " |" for name, values in paired]
     return "\n".join(lines) + "\n"
 
 
 def retrieval_markdown(doc: dict) -> str:
     head = ["method", "R@1", "R@3", "top-1 accuracy", "Pearson", "Spearman", "ms per query", "model access"]
-    lines = [f"Retrieval: {doc.get('description', '')}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    chance = f" Chance R@1: {doc['chance_r@1']:.3f}." if "chance_r@1" in doc else ""
+    lines = [f"Retrieval: {doc.get('description', '')}.{chance}", "", "| " + " | ".join(head) + " |",
+             "|" + "---|" * len(head)]
     for name, e in doc["methods"].items():
         ms = None if e["seconds_per_query"] is None else e["seconds_per_query"] * 1000
         lines.append("| " + " | ".join([name, _fmt(e["r@1"]), _fmt(e["r@3"]), _fmt(e["top1_accuracy"]),

@@ -2,13 +2,21 @@
 
 Query tasks come from the test pools (never seen by a model, a specification or
 the proxy): one data set, 2-5 of its classes, a few labelled rows per class.
-The ground truth is every model's accuracy on the query's rows; R@k counts a
-query as hit when a model with the best accuracy is among the top k.
+The ground truth is every model's accuracy on the task: on other test rows of
+the same classes, which no method sees. R@k counts a query as hit when a model
+with the best accuracy is among the top k; ties in a method's scores are broken
+at random (seeded), so a method gains nothing from scoring many models alike.
+``Query accuracy`` is a reference: each model's accuracy on the query rows
+themselves (forward passes, and labels that mean the same to model and user).
 
 What each method needs at search time:
 
 - Know2Vec: nothing from the models (their boundary graphs were built once, with
   black-box calls on the market's probe set); the user reveals per-class means.
+  Its proxy learns from tasks cut from the market's labelled probe set, whose
+  positives are the models most accurate on them (black-box predictions).
+  ``Know2Vec-identity`` is the paper's training instead: a task's positive is the
+  model that labelled it.
 - LEEP, NCE: a forward pass of every model on the query rows (probabilities / labels).
 - LogME, H-score, NLEEP, neuralRank: every model's features of the query rows.
 - LANE: nothing from the models; the user's unlabelled rows against each
@@ -24,6 +32,7 @@ import numpy as np
 
 ACCESS = {
     "Know2Vec": "black box, once: predictions on the market's probe set; query: per-class means",
+    "Know2Vec-identity": "black box, once: predictions on the market's probe set; query: per-class means",
     "LEEP": "forward passes on the query rows (probabilities)",
     "NCE": "forward passes on the query rows (labels)",
     "LogME": "features of the query rows (white box)",
@@ -31,6 +40,7 @@ ACCESS = {
     "NLEEP": "features of the query rows (white box)",
     "neuralRank": "features of the query rows (white box)",
     "LANE": "none: the developers' LANE specifications; query: unlabelled rows",
+    "Query accuracy": "forward passes on the query rows (labels), same label space as the user",
 }
 
 
@@ -41,6 +51,7 @@ class RetrievalOptions:
     per_class_test: int = 150
     queries: int = 80
     rows_per_class: int = 30
+    eval_rows_per_class: int = 100
     proxy_epochs: int = 1500
     lane_iterations: int = 200
     small_zoo: bool = False
@@ -49,7 +60,8 @@ class RetrievalOptions:
     @classmethod
     def quick(cls, seed: int = 0) -> "RetrievalOptions":
         return cls(per_class_train=80, per_class_probe=30, per_class_test=40, queries=16, rows_per_class=15,
-                   proxy_epochs=300, lane_iterations=50, small_zoo=True, seed=seed)
+                   eval_rows_per_class=25,
+                   proxy_epochs=250, lane_iterations=50, small_zoo=True, seed=seed)
 
     @classmethod
     def full(cls, seed: int = 0) -> "RetrievalOptions":
@@ -57,7 +69,7 @@ class RetrievalOptions:
 
 
 def draw_queries(data, options: RetrievalOptions):
-    """Labelled query tasks ``(dataset, X, y)`` from the test pools."""
+    """Query tasks ``(dataset, X, y, X_eval, y_eval)`` from the test pools; the two row sets are disjoint."""
     rng = np.random.default_rng(options.seed + 1)
     names = sorted(data.test)
     queries = []
@@ -65,9 +77,15 @@ def draw_queries(data, options: RetrievalOptions):
         dataset = names[q % len(names)]
         X, y = data.test[dataset]
         classes = rng.choice(data.groups[dataset], size=int(rng.integers(2, 6)), replace=False)
-        rows = np.concatenate([rng.choice(np.flatnonzero(y == c), size=options.rows_per_class, replace=False)
-                               for c in classes])
-        queries.append((dataset, X[rows], y[rows]))
+        shown, held = [], []
+        for c in classes:
+            rows = rng.permutation(np.flatnonzero(y == c))
+            if len(rows) < options.rows_per_class + 1:
+                raise ValueError(f"class {c} of {dataset} has {len(rows)} test rows; a query needs more")
+            shown.append(rows[:options.rows_per_class])
+            held.append(rows[options.rows_per_class:options.rows_per_class + options.eval_rows_per_class])
+        shown, held = np.concatenate(shown), np.concatenate(held)
+        queries.append((dataset, X[shown], y[shown], X[held], y[held]))
     return queries
 
 
@@ -119,12 +137,19 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     proxy.fit(k2v_specs, models, probe_X=probe_X, probe_y=probe_y, task_groups=list(data.groups.values()))
     proxy_seconds = time.perf_counter() - start
     embeddings = proxy.embed_models(k2v_specs)
+    start = time.perf_counter()
+    identity = Know2VecProxy(epochs=options.proxy_epochs, seed=options.seed, verbose=verbose)
+    identity.fit(k2v_specs, models, probe_X=probe_X)
+    identity_seconds = time.perf_counter() - start
+    identity_embeddings = identity.embed_models(k2v_specs)
 
     def features_of(X):
         return [m.features(X) for m in models]
 
     scorers = {
         "Know2Vec": lambda X, y: proxy.scores(Know2VecQuery.from_data(X, y), model_embeddings=embeddings),
+        "Know2Vec-identity": lambda X, y: identity.scores(Know2VecQuery.from_data(X, y),
+                                                          model_embeddings=identity_embeddings),
         "LEEP": lambda X, y: [tr.leep(m.predict_proba(X), y) for m in models],
         "NCE": lambda X, y: [tr.nce(m.predict(X), y) for m in models],
         "LogME": lambda X, y: [tr.logme(f, y) for f in features_of(X)],
@@ -132,21 +157,24 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
         "NLEEP": lambda X, y: [tr.nleep(f, y, random_state=options.seed) for f in features_of(X)],
         "neuralRank": lambda X, y: [tr.neuralrank_silhouette(f, y) for f in features_of(X)],
         "LANE": lambda X, y: -single_residuals(X, lane_specs),
+        "Query accuracy": lambda X, y: [np.mean(np.asarray(m.predict(X)) == y) for m in models],
     }
 
     queries = draw_queries(data, options)
-    truths = [np.array([np.mean(np.asarray(m.predict(X)) == y) for m in models]) for _, X, y in queries]
+    truths = [np.array([np.mean(np.asarray(m.predict(Xe)) == ye) for m in models]) for *_, Xe, ye in queries]
     per_method = {}
+    tie_break = np.random.default_rng(options.seed + 2)
     for name, score in scorers.items():
         hits1, hits3, top1, pearson, spearman, seconds = [], [], [], [], [], []
-        for (_, X, y), truth in tqdm(list(zip(queries, truths)), desc=name, disable=not verbose, leave=False):
+        for (_, X, y, _, _), truth in tqdm(list(zip(queries, truths)), desc=name, disable=not verbose,
+                                           leave=False):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 start = time.perf_counter()
                 s = np.asarray(score(X, y), dtype=float)
                 seconds.append(time.perf_counter() - start)
             s = np.where(np.isfinite(s), s, -np.inf)
-            order = np.argsort(-s, kind="stable")
+            order = np.lexsort((tie_break.random(len(s)), -s))  # by score, ties in random order
             best = truth >= truth.max() - 1e-12
             hits1.append(bool(best[order[0]])), hits3.append(bool(best[order[:3]].any()))
             top1.append(float(truth[order[0]]))
@@ -166,6 +194,7 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     per_method["Know2Vec"].update({"spec_seconds": float(np.mean(k2v_seconds)),
                                    "spec_queries": float(np.mean([s.queries for s in k2v_specs])),
                                    "proxy_fit_seconds": proxy_seconds})
+    per_method["Know2Vec-identity"]["proxy_fit_seconds"] = identity_seconds
     per_method["LANE"]["spec_seconds"] = float(np.mean(lane_seconds))
     return {
         "benchmark": "retrieval",

@@ -60,6 +60,7 @@ class _Method:
     """What one method measured: per mixture count lists of per-user values."""
 
     accuracy: dict = field(default_factory=dict)
+    paired_accuracy: dict = field(default_factory=dict)  # on the users the package's selector ran on
     weights_l1: dict = field(default_factory=dict)
     search_seconds: list = field(default_factory=list)
     reuse_seconds: list = field(default_factory=list)
@@ -67,8 +68,10 @@ class _Method:
     spec_points: float | None = None
     spec_bytes: float | None = None
 
-    def add(self, m, accuracy, reuse_seconds, weights_l1=None, search_seconds=None):
+    def add(self, m, accuracy, reuse_seconds, weights_l1=None, search_seconds=None, paired=False):
         self.accuracy.setdefault(m, []).append(float(accuracy))
+        if paired:
+            self.paired_accuracy.setdefault(m, []).append(float(accuracy))
         self.reuse_seconds.append(float(reuse_seconds))
         if weights_l1 is not None:
             self.weights_l1.setdefault(m, []).append(float(weights_l1))
@@ -209,38 +212,39 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
     for m, rows, truth, proportions in tqdm(users, desc=f"users ({setting.name})", disable=not verbose):
         Xu, yu = setting.X_test[rows], setting.y_test[rows]
         accuracy = lambda pred: float(np.mean(np.asarray(pred).reshape(-1) == yu))  # noqa: E731
+        use_jobselector = jobselector_left[m] > 0
+        jobselector_left[m] -= 1
 
         pred, s = _timed(rb.oracle_predict, models, Xu, truth)
-        methods.setdefault("Oracle", _Method()).add(m, accuracy(pred), s)
+        methods.setdefault("Oracle", _Method()).add(m, accuracy(pred), s, paired=use_jobselector)
         pred, s = _timed(rb.max_confidence_predict, models, Xu)
-        methods.setdefault("MAX", _Method()).add(m, accuracy(pred), s)
+        methods.setdefault("MAX", _Method()).add(m, accuracy(pred), s, paired=use_jobselector)
 
         for k, specs in lane_specs.items():
             name = "LANE" if k == LANE_DEFAULT_K else f"LANE-k{k}"
             found, s = _timed(mixture_weights, Xu, specs)
             reuser = LANEJobSelectorReuser(lane_learnwares[k], found.learnware_weights, random_state=options.seed)
             pred, r = _timed(reuser.predict, Xu)
-            methods[name].add(m, accuracy(pred), r, np.abs(found.learnware_weights - proportions).sum(), s)
-
-        use_jobselector = jobselector_left[m] > 0
-        jobselector_left[m] -= 1
+            methods[name].add(m, accuracy(pred), r, np.abs(found.learnware_weights - proportions).sum(), s,
+                              paired=use_jobselector)
         for name, gamma in gammas.items():
             user_spec, user_seconds = _timed(rb.rkme_spec, Xu, gamma, reduce=False)
             w, s = _timed(rb.rkme_weights, user_spec, rkme_specs[name])
             l1 = np.abs(w - proportions).sum()
             reuser = rb.RKMESVMReuser(models, rkme_specs[name], w)
             pred, r = _timed(reuser.predict, Xu)
-            methods[f"{name}+SVM"].add(m, accuracy(pred), r, l1, user_seconds + s)
+            methods[f"{name}+SVM"].add(m, accuracy(pred), r, l1, user_seconds + s, paired=use_jobselector)
             if use_jobselector:
                 selector = rb.fair_job_selector(rkme_learnwares[name], herding_num=options.herding_num)
                 with rb.single_thread_lightgbm():
                     pred, r = _timed(selector.predict, Xu)
-                methods[name].add(m, accuracy(pred), r, l1, user_seconds + s)
+                methods[name].add(m, accuracy(pred), r, l1, user_seconds + s, paired=True)
             if name == "RKME-median":
                 for sized, n in rkme_sizes.items():
                     w, s = _timed(rb.rkme_weights, user_spec, rkme_specs[sized])
                     pred, r = _timed(rb.RKMESVMReuser(models, rkme_specs[sized], w).predict, Xu)
-                    methods[sized].add(m, accuracy(pred), r, np.abs(w - proportions).sum(), user_seconds + s)
+                    methods[sized].add(m, accuracy(pred), r, np.abs(w - proportions).sum(), user_seconds + s,
+                                       paired=use_jobselector)
 
     return _document(setting, options, counts, methods, users)
 
@@ -251,14 +255,18 @@ def _document(setting, options, counts, methods, users) -> dict:
     def mean_per_count(values):
         return [float(np.mean(values[m])) if values.get(m) else None for m in counts]
 
+    def mean_or_none(values):
+        return float(np.mean(values)) if values else None
+
     out = {}
     for name, method in methods.items():
         out[name] = {
             "accuracy": mean_per_count(method.accuracy),
+            "accuracy_jobselector_users": mean_per_count(method.paired_accuracy),
             "weights_l1": mean_per_count(method.weights_l1),
             "spec_seconds": method.spec_seconds,
-            "search_seconds": float(np.mean(method.search_seconds)) if method.search_seconds else None,
-            "reuse_seconds": float(np.mean(method.reuse_seconds)),
+            "search_seconds": mean_or_none(method.search_seconds),
+            "reuse_seconds": mean_or_none(method.reuse_seconds),
             "users": [len(method.accuracy.get(m, [])) for m in counts],
             "spec_points": method.spec_points,
             "spec_bytes": method.spec_bytes,

@@ -25,6 +25,8 @@ from .._checks import as_data_array
 def median_gamma(X, seed: int = 0, n: int = 1000) -> float:
     """1 / median squared distance between rows of ``X`` (a subsample of ``n`` rows)."""
     X = as_data_array(X, "X")
+    if len(X) < 2:
+        raise ValueError(f"the median heuristic needs at least 2 rows, got {len(X)}")
     rng = np.random.default_rng(seed)
     S = X[rng.choice(len(X), size=min(n, len(X)), replace=False)].reshape(min(n, len(X)), -1).astype(np.float64)
     sq = (S * S).sum(1)[:, None] + (S * S).sum(1)[None, :] - 2 * S @ S.T
@@ -166,6 +168,8 @@ def route_predictions(models, X, route) -> np.ndarray:
 
 def max_confidence_predict(models, X) -> np.ndarray:
     """MAX: every model predicts each row; the answer of the most confident model (top probability)."""
+    if not len(models):
+        raise ValueError("MAX needs at least one model")
     best = np.full(len(X), -np.inf)
     out = np.empty(len(X), dtype=object)
     for model in models:
@@ -179,7 +183,10 @@ def max_confidence_predict(models, X) -> np.ndarray:
 
 def oracle_predict(models, X, true_task) -> np.ndarray:
     """Oracle: each row predicted by the model of the task it truly came from."""
-    return route_predictions(models, X, np.asarray(true_task))
+    true_task = np.asarray(true_task)
+    if true_task.shape != (len(X),):
+        raise ValueError(f"true_task needs one task index per row ({len(X)}), got shape {true_task.shape}")
+    return route_predictions(models, X, true_task)
 
 
 def _as_array(values) -> np.ndarray:

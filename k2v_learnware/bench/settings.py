@@ -36,6 +36,9 @@ class ReuseSetting:
     description: str
 
     def task_rows(self, task: int, split: str = "train") -> np.ndarray:
+        """Row indices of ``task``'s classes in the ``"train"`` or ``"test"`` split."""
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         y = self.y_train if split == "train" else self.y_test
         return np.flatnonzero(np.isin(y, self.tasks[task]))
 

@@ -54,8 +54,9 @@ class CNNClassifier:
         self.classes_ = np.unique(y)
         target = torch.as_tensor(np.searchsorted(self.classes_, y))
         generator = torch.Generator().manual_seed(self.seed)
-        torch.manual_seed(self.seed)
-        self.net_ = SmallCNN(len(self.classes_))
+        with torch.random.fork_rng():  # seeded weights without touching the caller's global RNG
+            torch.manual_seed(self.seed)
+            self.net_ = SmallCNN(len(self.classes_))
         optimizer = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
         inputs = self._tensor(X)
         self.net_.train()
@@ -85,9 +86,11 @@ def _features(model, X):
     if hasattr(model, "features"):
         return model.features(X)
     if hasattr(model, "coefs_"):  # sklearn MLP: its last hidden layer
+        activation = {"relu": lambda v: np.maximum(v, 0), "tanh": np.tanh, "identity": lambda v: v,
+                      "logistic": lambda v: 1 / (1 + np.exp(-v))}[model.activation]
         h = np.asarray(X, dtype=np.float64)
         for W, b in zip(model.coefs_[:-1], model.intercepts_[:-1]):
-            h = np.maximum(h @ W + b, 0)
+            h = activation(h @ W + b)
         return h
     return model.predict_proba(X)
 
