@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench-spec bench-reuse bench clean
+.PHONY: demo test bench-spec bench clean
 
 # Fashion-MNIST ships as a Debian package (30 MB, no download at run time).
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
@@ -29,18 +29,16 @@ $(FASHION_MNIST):
 
 # The full benchmark runs whose tables the README shows (tens of minutes; run alone).
 bench: $(STAMP) $(FASHION_MNIST)
-	$(BIN)/python -m k2v_learnware.bench reuse --dataset digits --out bench-out/reuse-digits
-	$(BIN)/python -m k2v_learnware.bench reuse --dataset fashion-mnist --out bench-out/reuse-fashion-mnist
-	$(BIN)/python -m k2v_learnware.bench reuse --dataset bbc-news --out bench-out/reuse-bbc-news
-	$(BIN)/python -m k2v_learnware.bench retrieval --out bench-out/retrieval
+	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench reuse --dataset digits --out bench-out/reuse-digits
+	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench reuse --dataset fashion-mnist --out bench-out/reuse-fashion-mnist
+	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench reuse --dataset bbc-news --out bench-out/reuse-bbc-news
+	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench retrieval --out bench-out/retrieval
 
 # Spec generation time and quality on digits and Fashion-MNIST, LANE next to RKME
 # (Fashion-MNIST needs the Debian package dataset-fashion-mnist).
 bench-spec: $(STAMP) $(FASHION_MNIST)
 	$(BIN)/python benchmarks/spec_quality.py
 
-bench-reuse: $(STAMP)
-	$(BIN)/python benchmarks/reuse_vs_jobselector.py
 
 clean:
 	rm -rf $(VENV) *.egg-info
