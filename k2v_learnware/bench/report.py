@@ -167,10 +167,10 @@ def reuse_plots(doc: dict, out) -> list[Path]:
         sized.sort()
         if sized:
             ax.plot([s for s, _ in sized], [a for _, a in sized], marker="o", label=label)
-    for name in ("RKME", "Oracle"):
+    for name, color in (("RKME", "tab:green"), ("RKME-median", "tab:purple"), ("Oracle", "grey")):
         if name in doc["methods"]:
-            ax.axhline(_mean(doc["methods"][name]["accuracy"]), ls=":", color="grey")
-            ax.text(ax.get_xlim()[0], _mean(doc["methods"][name]["accuracy"]), f" {name}", va="bottom", fontsize=8)
+            label = f"{name} (package reuser, 100 points)" if name.startswith("RKME") else name
+            ax.axhline(_mean(doc["methods"][name]["accuracy"]), ls=":", color=color, label=label)
     ax.set(xscale="log", xlabel="specification points per learnware", ylabel="reuse accuracy (mean over m)",
            title=f"Accuracy against specification size, {doc['dataset']}")
     ax.grid(alpha=0.3)
