@@ -128,6 +128,8 @@ def plot_spec_over_data(spec, X, y=None, path=None, *, method: str = "pca", titl
     if data.shape[1] != points.shape[1]:
         raise ValueError(f"feature dimensions differ: X has samples of shape {tuple(X.shape[1:])} "
                          f"({data.shape[1]} features), the specification {points.shape[1]} features")
+    if len(data) < 3 or data.shape[1] < 2:
+        raise ValueError(f"a 2-D view needs at least 3 rows of at least 2 features, got X of shape {X.shape}")
     labels = None if y is None else as_labels(y, len(X))
     if method == "tsne" and len(data) > MAX_TSNE_ROWS:
         keep = np.sort(np.random.default_rng(random_state).choice(len(data), MAX_TSNE_ROWS, replace=False))

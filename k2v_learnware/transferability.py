@@ -258,8 +258,9 @@ def neuralrank_silhouette(features, target_labels, n_components: float | int = 0
     if not np.all(np.isfinite(F)):
         raise ValueError("features contain NaN or infinite values")
     labels = as_labels(target_labels, len(F), "target_labels")
-    if len(set(labels)) < 2:
-        raise ValueError("a silhouette needs at least 2 target classes")
+    if not 2 <= len(set(labels)) <= len(F) - 1:
+        raise ValueError(f"a silhouette needs between 2 and n - 1 = {len(F) - 1} target classes, "
+                         f"got {len(set(labels))}")
     if F.shape[1] > 1 and np.any(F.std(axis=0) > 0):
         F = PCA(n_components=n_components, random_state=random_state).fit_transform(F)
     return float(silhouette_score(F, np.array([str(v) for v in labels])))
