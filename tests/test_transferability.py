@@ -269,7 +269,8 @@ def test_leep_rejects_bad_input(probs, labels, match):
         ([[1.0], [2.0]], [0, 1], "n >= 3"),
         ([[1.0], [np.nan], [3.0]], [0, 1, 0], "NaN or infinite"),
         ([[1.0], [2.0], [3.0]], [0, 1], "2 labels"),
-        ([[1.0], [2.0], [3.0]], [0, 0, 0], "at least 2 target classes"),
+        ([[1.0], [2.0], [3.0]], [0, 0, 0], "between 2 and n - 1"),
+        ([[1.0], [2.0], [3.0]], [0, 1, 2], "between 2 and n - 1"),
     ],
 )
 def test_silhouette_rejects_bad_input(features, labels, match):
