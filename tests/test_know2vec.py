@@ -189,7 +189,7 @@ def test_silhouette_hand_computed_case():
 
     expected = np.mean([1 - 1 / 10.5, 1 - 1 / 9.5, 1 - 1 / 9.5, 1 - 1 / 10.5])
     assert neuralrank_silhouette([[0.0], [1.0], [10.0], [11.0]], ["a", "a", "b", "b"]) == pytest.approx(expected)
-    with pytest.raises(ValueError, match="2 target classes"):
+    with pytest.raises(ValueError, match="between 2 and n - 1"):
         neuralrank_silhouette(np.random.default_rng(0).random((5, 2)), [1] * 5)
 
 
