@@ -16,8 +16,8 @@ import numpy as np
 JSON_LABEL_TYPES = (str, bool, int, float)
 
 
-def as_data_array(X, name: str = "X", allowed_ndim=(2, 4)) -> np.ndarray:
-    """Return ``X`` as a finite float32 numpy array of an allowed rank.
+def as_data_array(X, name: str = "X", allowed_ndim=(2, 4), dtype=np.float32) -> np.ndarray:
+    """Return ``X`` as a finite numpy array (float32 unless ``dtype`` says otherwise) of an allowed rank.
 
     Accepts numpy arrays, torch tensors and nested sequences. Feature vectors
     are ``(n, d)``; images are ``(n, c, h, w)``.
@@ -33,13 +33,14 @@ def as_data_array(X, name: str = "X", allowed_ndim=(2, 4)) -> np.ndarray:
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
     if arr.ndim not in allowed_ndim:
-        shapes = " or ".join({2: "(n, d)", 4: "(n, c, h, w)", 1: "(n,)"}.get(k, f"{k}-d") for k in allowed_ndim)
+        shapes = " or ".join({2: "2-D (n, d)", 4: "4-D (n, c, h, w)", 1: "1-D (n,)"}.get(k, f"{k}-D")
+                             for k in allowed_ndim)
         raise ValueError(f"{name} must have shape {shapes}, got {arr.ndim} dimensions {arr.shape}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: it has no samples")
     if arr.size == 0:
-        raise ValueError(f"{name} has no features: shape {arr.shape}")
-    arr = arr.astype(np.float32, copy=False)
+        raise ValueError(f"{name} is empty: it has no features, shape {arr.shape}")
+    arr = arr.astype(dtype, copy=False)
     if not np.all(np.isfinite(arr)):
         bad = int(np.sum(~np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean or impute them first")

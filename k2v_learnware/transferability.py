@@ -22,30 +22,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_labels, positive_float, positive_int
+from ._checks import as_data_array, as_labels, positive_float, positive_int
 
 _EPS = 1e-5  # LogME's guard in the alpha / beta updates (thuml/LogME)
 
 
 def _features(features, name: str = "features") -> np.ndarray:
     """Return ``features`` as a finite float64 ``(n, d)`` array or raise naming the problem."""
-    if hasattr(features, "detach") and hasattr(features, "cpu"):
-        features = features.detach().cpu().numpy()
-    try:
-        F = np.asarray(features)
-    except Exception as exc:  # ragged nested lists and the like
-        raise ValueError(f"{name} could not be read as an (n, d) array: {exc}") from exc
-    if F.dtype == object or not (np.issubdtype(F.dtype, np.number) or F.dtype == bool):
-        raise TypeError(f"{name} must hold numbers, got dtype {F.dtype}")
-    if F.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D (n, d) array, got shape {F.shape}")
-    if F.shape[0] == 0 or F.shape[1] == 0:
-        raise ValueError(f"{name} is empty: shape {F.shape}")
-    F = F.astype(np.float64)
-    if not np.all(np.isfinite(F)):
-        bad = int(np.sum(~np.isfinite(F)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
-    return F
+    return as_data_array(features, name, allowed_ndim=(2,), dtype=np.float64)
 
 
 def _class_index(target_labels, n: int, against: str, min_classes: int = 2):
