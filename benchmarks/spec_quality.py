@@ -26,26 +26,17 @@ import numpy as np
 from sklearn.svm import SVC
 
 from k2v_learnware import generate_lane_spec
+from k2v_learnware.bench.rkme_baselines import median_gamma, rkme_spec
 from k2v_learnware.datasets import load_digits, load_fashion_mnist, stratified_subset
 from k2v_learnware.networks import EmbeddingConfig, RandomEmbedding
 
 HELD_OUT_SEED = 987_654
 
 
-def median_gamma(X, seed=0, n=1000):
-    rng = np.random.default_rng(seed)
-    S = X[rng.choice(len(X), size=min(n, len(X)), replace=False)].reshape(min(n, len(X)), -1)
-    sq = ((S[:, None, :] - S[None, :, :]) ** 2).sum(-1)
-    return 1.0 / np.median(sq[np.triu_indices(len(S), 1)])
-
-
 def rkme_points(X, y, k, gamma):
-    from learnware.specification import generate_rkme_table_spec
-
     z, labels, weights = [], [], []
     for c in np.unique(y):
-        spec = generate_rkme_table_spec(X[y == c].reshape(int(np.sum(y == c)), -1), gamma=gamma,
-                                        reduced_set_size=k, cuda_idx=-1)
+        spec = rkme_spec(X[y == c], gamma, k)
         z.append(spec.get_z()); weights.append(spec.get_beta()); labels.append(np.full(len(spec.get_z()), c))
     return np.concatenate(z), np.concatenate(labels), np.concatenate(weights)
 

@@ -29,14 +29,13 @@ Conventions, the same for every pair:
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from learnware.specification import RKMETableSpecification
 
 from ._checks import as_data_array, as_labels
+from .formats import saved_size
 from .know2vec import Know2VecSpecification
 from .lane import LANESpecification
 from .networks import RandomEmbedding
@@ -383,13 +382,6 @@ def privacy_gap(points, X_train, X_holdout, random_state=0) -> tuple[float, str 
     return (0.0 if scale == 0 else (d_hold - d_train) / scale), note
 
 
-def _size_on_disk(spec) -> int:
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "spec.json")
-        spec.save(path)
-        return os.path.getsize(path)
-
-
 def fidelity(spec, X, y=None, *, X_holdout=None, classifier=None, random_state=0) -> Fidelity:
     """Measure how well ``spec`` (LANE or RKME) represents the data set ``X`` (labels ``y``).
 
@@ -450,7 +442,7 @@ def fidelity(spec, X, y=None, *, X_holdout=None, classifier=None, random_state=0
             notes.append(note)
 
     return Fidelity(kind=kind, mmd=mmd, mmd_per_class=per_class, accuracy=accuracy,
-                    size_bytes=_size_on_disk(spec), privacy_gap=gap, num_points=len(points), kernel=kernel,
+                    size_bytes=saved_size(spec), privacy_gap=gap, num_points=len(points), kernel=kernel,
                     notes=tuple(notes))
 
 

@@ -72,3 +72,13 @@ def write_json(path, data: dict) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, allow_nan=False), encoding="utf-8")
     tmp.replace(path)
+
+
+def saved_size(spec) -> int:
+    """Bytes of the file ``spec.save`` writes (any specification with a ``save(path)``, ours or RKME)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "spec.json"
+        spec.save(str(path))
+        return path.stat().st_size

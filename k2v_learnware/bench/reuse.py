@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..formats import saved_size
 from .settings import ReuseSetting
 
 LANE_DEFAULT_K = 10
@@ -85,14 +86,11 @@ def _timed(fn, *args, **kwargs):
     return value, time.perf_counter() - start
 
 
-def _spec_bytes(spec) -> int:
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "spec.json"
-        spec.save(str(path))
-        return path.stat().st_size
+def _spec_summary(specs, seconds) -> dict:
+    """Mean generation time, points and file size of one method's specifications (one per learnware)."""
+    return {"spec_seconds": float(np.mean(seconds)),
+            "spec_points": float(np.mean([len(s.get_z()) for s in specs])),
+            "spec_bytes": float(np.mean([saved_size(s) for s in specs]))}
 
 
 def _in_memory_learnware(learnware_id, model, input_dim, stat_specs: dict):
@@ -176,9 +174,8 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
             specs.append(spec), seconds.append(s)
             bar.update()
         lane_specs[k] = specs
-        method.spec_seconds = float(np.mean(seconds))
-        method.spec_points = float(np.mean([len(s.get_z()) for s in specs]))
-        method.spec_bytes = float(np.mean([_spec_bytes(s) for s in specs]))
+        for field_name, value in _spec_summary(specs, seconds).items():
+            setattr(method, field_name, value)
     bar.close()
 
     gammas = {"RKME": RKME_DEFAULT_GAMMA,
@@ -195,11 +192,11 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
             spec, s = _timed(rb.rkme_spec, X, gamma, n)
             specs.append(spec), seconds.append(s)
         rkme_specs[name] = specs
+        summary = _spec_summary(specs, seconds)
         for label in ([name, f"{name}+SVM"] if n == RKME_DEFAULT_SIZE else [name]):
             method = methods.setdefault(label, _Method())
-            method.spec_seconds = float(np.mean(seconds))
-            method.spec_points = float(np.mean([len(s.get_z()) for s in specs]))
-            method.spec_bytes = float(np.mean([_spec_bytes(s) for s in specs]))
+            for field_name, value in summary.items():
+                setattr(method, field_name, value)
 
     lane_learnwares = {k: [_in_memory_learnware(f"lane-{k}-{t}", models[t], dim, {"LANESpecification": s})
                            for t, s in enumerate(specs)] for k, specs in lane_specs.items()}
