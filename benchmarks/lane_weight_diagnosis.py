@@ -29,7 +29,7 @@ def main(argv=None):
     from k2v_learnware import generate_lane_spec
     from k2v_learnware.bench.reuse import LANE_DEFAULT_K, draw_users
     from k2v_learnware.bench.settings import load_setting
-    from k2v_learnware.search import _weights_from_embeddings, embed_requirement_and_classes
+    from k2v_learnware.search.mixture_qp import _weights_from_embeddings, embed_requirement_and_classes
 
     setting = load_setting("fashion-mnist")
     specs, real = [], []

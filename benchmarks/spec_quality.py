@@ -28,7 +28,7 @@ from sklearn.svm import SVC
 from k2v_learnware import generate_lane_spec
 from k2v_learnware.bench.rkme_baselines import median_gamma, rkme_spec
 from k2v_learnware.datasets import load_digits, load_fashion_mnist, stratified_subset
-from k2v_learnware.networks import EmbeddingConfig, RandomEmbedding
+from k2v_learnware.specification.networks import EmbeddingConfig, RandomEmbedding
 
 HELD_OUT_SEED = 987_654
 

@@ -1,5 +1,12 @@
 """k2v-learnware: LANE and Know2Vec specifications for the learnware (Beimingwu) market.
 
+The folders follow the learnware paradigm, as ``learnware``'s own do:
+``specification/`` (what a developer submits) -> ``packaging`` (the zip) ->
+``market/`` (store, check, search) with ``search/`` (mixture weights) ->
+``reuse/`` (use what the search returned); ``retrieval/`` (Know2Vec's proxy and
+the transferability baselines), ``compare/`` and ``plots`` (researchers'
+tools), ``cli/`` and ``bench/``.
+
 Importing the package is cheap; the parts that need ``learnware`` or torch are
 loaded on first use of the names below.
 """
@@ -9,8 +16,10 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _LAZY = {
-    "LANESpecification": "k2v_learnware.lane",
-    "generate_lane_spec": "k2v_learnware.lane",
+    "LANESpecification": "k2v_learnware.specification.lane",
+    "generate_lane_spec": "k2v_learnware.specification.lane",
+    "Know2VecSpecification": "k2v_learnware.specification.know2vec",
+    "generate_know2vec_spec": "k2v_learnware.specification.know2vec",
     "pack_learnware": "k2v_learnware.packaging",
 }
 

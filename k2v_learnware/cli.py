@@ -46,9 +46,9 @@ PREDICTION_SUFFIXES = (".npy", ".csv")
 ESTIMATORS = ("svm", "logistic")
 #: Specification types the CLI can load, by the ``type`` field of their JSON: (module, class).
 SPEC_CLASSES = {
-    "LANESpecification": ("k2v_learnware.lane", "LANESpecification"),
+    "LANESpecification": ("k2v_learnware.specification.lane", "LANESpecification"),
     "RKMETableSpecification": ("learnware.specification", "RKMETableSpecification"),
-    "Know2VecSpecification": ("k2v_learnware.know2vec", "Know2VecSpecification"),
+    "Know2VecSpecification": ("k2v_learnware.specification.know2vec", "Know2VecSpecification"),
 }
 
 
@@ -329,7 +329,7 @@ def _data_from_args(args, need_labels=False, path=None) -> Data:
 # ------------------------------------------------------------- specification files
 def _peek_type(path) -> tuple[Path, str]:
     """The ``type`` field of a specification file, read without importing the class that loads it."""
-    from .formats import SpecificationFormatError
+    from .specification.formats import SpecificationFormatError
 
     path = _existing_file(path, "specification file")
     try:
@@ -344,7 +344,7 @@ def _peek_type(path) -> tuple[Path, str]:
 def check_spec_file(path) -> tuple[Path, str]:
     """Check a specification file a command will load: it exists, has a known type, and (for our formats)
     matches its schema and format version. JSON and jsonschema only, so bad files fail fast."""
-    from .formats import SCHEMA_FILES, SpecificationFormatError, read_json
+    from .specification.formats import SCHEMA_FILES, SpecificationFormatError, read_json
 
     path, type_name = _peek_type(path)
     if type_name not in SPEC_CLASSES:
@@ -359,7 +359,7 @@ def load_spec(path, quiet: bool = True):
     """Load a specification file with the class its ``type`` names (LANE, RKME table or Know2Vec)."""
     from importlib import import_module
 
-    from .formats import SpecificationFormatError
+    from .specification.formats import SpecificationFormatError
 
     path, type_name = check_spec_file(path)
     _init_learnware(quiet)
@@ -376,7 +376,7 @@ def load_spec(path, quiet: bool = True):
 
 def _schema_version(type_name: str) -> int:
     """The format version our schema for ``type_name`` fixes (its ``format_version`` const)."""
-    from .formats import schema_for
+    from .specification.formats import schema_for
 
     return schema_for(type_name)["properties"]["format_version"]["const"]
 
@@ -409,7 +409,7 @@ def _search(args, data: Data, market):
 
     import numpy as np
 
-    from .lane import generate_lane_spec, lane_spec_of
+    from .specification.lane import generate_lane_spec, lane_spec_of
     from .market import user_info
 
     learnwares = market.get_learnwares()
@@ -468,7 +468,7 @@ def cmd_generate(args) -> Outcome:
     data = _data_from_args(args)
     y = None if args.unlabelled else data.y
     _init_learnware(args.quiet)
-    from .lane import generate_lane_spec
+    from .specification.lane import generate_lane_spec
 
     _say(args, f"condensing {len(data.X)} rows of {data.path} "
                f"({'unlabelled' if y is None else f'{len(set(y))} classes'}) ...")
@@ -554,7 +554,7 @@ def cmd_pack(args) -> Outcome:
             _load_model_file(args.model, trust=False)  # raises the explanation
 
     specs = [load_spec(p, args.quiet) for p in args.specs]
-    from .lane import LANESpecification
+    from .specification.lane import LANESpecification
     from .packaging import default_semantic_spec, output_dimension, pack_learnware
 
     lanes = [s for s in specs if isinstance(s, LANESpecification)]
@@ -641,7 +641,7 @@ def cmd_add(args) -> Outcome:
 def cmd_list(args) -> Outcome:
     """The learnwares of a market: id, name, specification types, input shape and classes."""
     market, root = _open_market(args)
-    from .lane import lane_spec_of
+    from .specification.lane import lane_spec_of
 
     rows = []
     for lw in sorted(market.get_learnwares(), key=lambda lw: lw.id):
@@ -728,7 +728,7 @@ def cmd_compare(args) -> Outcome:
                        "give its folder with --proxy DIR (e.g. <market>/know2vec/proxy)")
     proxy = None
     if args.proxy:
-        from .proxy import Know2VecProxy
+        from .retrieval.proxy import Know2VecProxy
 
         folder = Path(args.proxy)
         if not folder.is_dir():
@@ -746,7 +746,7 @@ def cmd_compare(args) -> Outcome:
 def _summarise_lane(data) -> tuple[dict, list[str]]:
     from math import prod
 
-    from .formats import SpecificationFormatError
+    from .specification.formats import SpecificationFormatError
 
     flat = prod(data["input_shape"])
     problems = []
@@ -815,7 +815,7 @@ def cmd_inspect(args) -> Outcome:
 
     Light on purpose: JSON and jsonschema only, no torch or ``learnware``.
     """
-    from .formats import SCHEMA_FILES, SpecificationFormatError, read_json
+    from .specification.formats import SCHEMA_FILES, SpecificationFormatError, read_json
 
     spec = Path(args.spec)
     if spec.is_dir() and (spec / "proxy.json").is_file():  # a Know2Vec proxy folder
@@ -989,7 +989,7 @@ def main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return 2
 
-    from .formats import SpecificationFormatError
+    from .specification.formats import SpecificationFormatError
 
     try:
         with (_stdout_to_stderr() if args.json else contextlib.nullcontext()):

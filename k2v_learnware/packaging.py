@@ -4,6 +4,10 @@ A learnware zip holds ``learnware.yaml`` (which names the model class and every
 statistical specification by ``module_path`` and ``class_name``), the spec JSON
 files, the model and its ``__init__.py`` loader, and a semantic specification.
 ``learnware``'s own loader resolves our classes by importing ``k2v_learnware``.
+
+Submission stage, kept at the top of the package on purpose: every stored
+learnware's ``__init__.py`` imports ``k2v_learnware.packaging.PickledModel``, so
+this module's path is part of the stored format and never moves.
 """
 
 from __future__ import annotations
@@ -113,7 +117,7 @@ def pack_learnware(model, specs, path, semantic_spec: dict | None = None, name: 
     stock markets can read the learnware too). Without ``semantic_spec`` a
     classification one is derived from the LANE specification.
     """
-    from .lane import LANESpecification
+    from .specification.lane import LANESpecification
 
     if not callable(getattr(model, "predict", None)):
         raise TypeError(f"model must have a predict method, got {type(model).__name__}")

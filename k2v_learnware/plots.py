@@ -73,8 +73,8 @@ def _spec_points(spec):
     """``(points (M, D), labels or None, sizes (M,), marker per point, legend title)`` of any spec kind."""
     from learnware.specification import RKMETableSpecification
 
-    from .know2vec import Know2VecSpecification
-    from .lane import LANESpecification
+    from .specification.know2vec import Know2VecSpecification
+    from .specification.lane import LANESpecification
 
     if isinstance(spec, LANESpecification):
         z = spec.get_z()

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from k2v_learnware.boundary import bisect_segments
+from k2v_learnware.specification.boundary import bisect_segments
 from k2v_learnware.datasets import load_digits
-from k2v_learnware.formats import SpecificationFormatError
+from k2v_learnware.specification.formats import SpecificationFormatError
 from k2v_learnware.know2vec import Know2VecSpecification, generate_know2vec_spec
 from k2v_learnware.proxy import Know2VecProxy, Know2VecQuery, ModelEncoder, QueryEncoder
 
@@ -174,7 +174,7 @@ def test_proxy_validates_input():
 
 # ------------------------------------------------------------------ baselines
 def test_leep_hand_computed_cases():
-    from k2v_learnware.transferability import leep
+    from k2v_learnware.retrieval.transferability import leep
 
     assert leep(np.eye(3)[[0, 1, 2, 1]], ["a", "b", "c", "b"]) == pytest.approx(0.0)  # a perfect source
     assert leep(np.full((2, 2), 0.5), ["a", "b"]) == pytest.approx(np.log(0.5))
@@ -185,7 +185,7 @@ def test_leep_hand_computed_cases():
 
 
 def test_silhouette_hand_computed_case():
-    from k2v_learnware.transferability import neuralrank_silhouette
+    from k2v_learnware.retrieval.transferability import neuralrank_silhouette
 
     expected = np.mean([1 - 1 / 10.5, 1 - 1 / 9.5, 1 - 1 / 9.5, 1 - 1 / 10.5])
     assert neuralrank_silhouette([[0.0], [1.0], [10.0], [11.0]], ["a", "a", "b", "b"]) == pytest.approx(expected)

@@ -10,7 +10,7 @@ import pytest
 from sklearn.svm import SVC
 
 from k2v_learnware import generate_lane_spec
-from k2v_learnware.networks import EmbeddingConfig, RandomEmbedding
+from k2v_learnware.specification.networks import EmbeddingConfig, RandomEmbedding
 
 from .conftest import as_images
 

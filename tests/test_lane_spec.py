@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from k2v_learnware import LANESpecification, generate_lane_spec
-from k2v_learnware.formats import SpecificationFormatError
+from k2v_learnware.specification.formats import SpecificationFormatError
 
 from .conftest import as_images
 

@@ -15,7 +15,8 @@ from k2v_learnware import generate_lane_spec, pack_learnware
 from k2v_learnware.datasets import load_digits
 from k2v_learnware.packaging import read_semantic_spec
 from k2v_learnware.demo import TASKS
-from k2v_learnware.search import _simplex_least_squares, mixture_weights
+from k2v_learnware.search import mixture_weights
+from k2v_learnware.search.mixture_qp import _simplex_least_squares
 
 MIX = {0: 0.7, 2: 0.3}
 

@@ -5,7 +5,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from k2v_learnware.transferability import h_score, leep, logme, nce, neuralrank_silhouette, nleep
+from k2v_learnware.retrieval.transferability import h_score, leep, logme, nce, neuralrank_silhouette, nleep
 
 FEATURE_SCORES = [logme, h_score, nleep]
 

@@ -109,10 +109,10 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     from tqdm.auto import tqdm
 
     from .. import __version__
-    from .. import transferability as tr
-    from ..know2vec import generate_know2vec_spec
-    from ..lane import generate_lane_spec
-    from ..proxy import Know2VecProxy, Know2VecQuery
+    from ..retrieval import transferability as tr
+    from ..specification.know2vec import generate_know2vec_spec
+    from ..specification.lane import generate_lane_spec
+    from ..retrieval.proxy import Know2VecProxy, Know2VecQuery
     from ..search import single_residuals
     from .zoo import build_zoo, load_zoo_data
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..formats import saved_size
+from ..specification.formats import saved_size
 from .settings import ReuseSetting
 
 LANE_DEFAULT_K = 10
@@ -144,7 +144,7 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
     from sklearn.svm import SVC
     from tqdm.auto import tqdm
 
-    from ..lane import generate_lane_spec
+    from ..specification.lane import generate_lane_spec
     from ..reuse import LANEJobSelectorReuser
     from ..search import mixture_weights
     from . import rkme_baselines as rb

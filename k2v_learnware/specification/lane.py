@@ -19,7 +19,7 @@ from functools import cached_property
 import numpy as np
 from learnware.specification import RegularStatSpecification
 
-from ._checks import as_data_array, as_labels, one_of, positive_float, positive_int
+from .._checks import as_data_array, as_labels, one_of, positive_float, positive_int
 from .condensation import INITS, OPTIMIZERS, condense
 from .formats import read_json, write_json
 from .networks import EMBEDDING_KINDS, EmbeddingConfig, RandomEmbedding

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_data_array, as_labels, positive_float, positive_int
+from .._checks import as_data_array, as_labels, positive_float, positive_int
 
 _EPS = 1e-5  # LogME's guard in the alpha / beta updates (thuml/LogME)
 

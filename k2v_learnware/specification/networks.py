@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import one_of, positive_int
+from .._checks import one_of, positive_int
 
 EMBEDDING_KINDS = ("convnet", "mlp")
 

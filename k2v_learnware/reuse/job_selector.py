@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from learnware.reuse.base import BaseReuser
 
-from ._checks import as_data_array, positive_float, positive_int
-from .lane import lane_spec_of
+from .._checks import as_data_array, positive_float, positive_int
+from ..specification.lane import lane_spec_of
 
 
 def _lane_spec(learnware):
@@ -65,7 +65,7 @@ class LANEJobSelectorReuser(BaseReuser):
     def _weights_for(self, X) -> np.ndarray:
         if self.weights is not None:
             return self.weights / self.weights.sum()
-        from .search import mixture_weights
+        from ..search import mixture_weights
 
         return mixture_weights(X, self.specs).learnware_weights
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .lane import LANESpecification
-from .networks import RandomEmbedding
+from ..specification.lane import LANESpecification
+from ..specification.networks import RandomEmbedding
 
 SOLVERS = ("clarabel", "cvxpy")
 
@@ -96,7 +96,7 @@ def embed_requirement_and_classes(user, specs, family: RandomEmbedding | None = 
 
 def _check_inputs(user, learnware_specs):
     if not isinstance(user, LANESpecification):
-        from ._checks import as_data_array
+        from .._checks import as_data_array
 
         user = as_data_array(user, "user data")
     specs = list(learnware_specs)
@@ -156,7 +156,7 @@ def _check_solver(solver):
 
 
 def _weights_from_embeddings(u, class_means, specs, solver, top_k) -> MixtureWeights:
-    from ._checks import positive_int
+    from .._checks import positive_int
 
     candidates = list(range(len(specs)))
     if top_k is not None and positive_int(top_k, "top_k") < len(specs):

@@ -1,0 +1,132 @@
+"""Search stage inside the market: the searchers for LANE requirements and Know2Vec queries.
+
+``LANEStatSearcher`` answers a user who brings a LANE specification with ranked
+single learnwares and a weighted mixture (Eq. 9, :mod:`k2v_learnware.search`);
+``Know2VecSearcher`` ranks learnwares by cosine in a fitted proxy's space (Eq. 17).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from learnware.logger import get_module_logger
+from learnware.market.base import AtomicSearcher, MultipleSearchItem, SearchResults, SingleSearchItem
+
+from ..retrieval.proxy import Know2VecProxy, Know2VecQuery
+from ..search.mixture_qp import (
+    MixtureWeights,
+    _check_solver,
+    _single_residuals,
+    _weights_from_embeddings,
+    embed_requirement_and_classes,
+)
+from ..specification.know2vec import Know2VecSpecification
+from ..specification.lane import LANESpecification, lane_spec_of
+
+logger = get_module_logger("k2v_learnware.market")
+
+LANE = "LANESpecification"
+KNOW2VEC = "Know2VecSpecification"
+
+
+def _same_input_size(learnware_list, spec_of, size: int, requirement: str):
+    """Learnwares whose spec takes ``size`` input values, and those specs; others skipped with a logged reason."""
+    kept, specs = [], []
+    for lw in learnware_list:
+        spec = spec_of(lw)
+        if int(np.prod(spec.input_shape)) != size:
+            logger.warning(f"learnware {lw.id} filtered: its input shape {spec.input_shape} differs from {requirement}")
+            continue
+        kept.append(lw)
+        specs.append(spec)
+    return kept, specs
+
+
+
+@dataclass
+class LANEMultipleSearchItem(MultipleSearchItem):
+    """A mixture result that keeps its weights (the stock item drops them)."""
+
+    weights: list = field(default_factory=list)
+    mixture: MixtureWeights | None = None
+
+
+class LANEStatSearcher(AtomicSearcher):
+    """Answers ``BaseUserInfo(stat_info={"LANESpecification": user_spec})``.
+
+    Single results are ranked by the squared MMD left when a learnware alone
+    explains the requirement (score ``1 - residual / |u|^2``); the mixture
+    result holds the learnwares whose Eq. 9 weight reaches
+    ``weight_threshold``, with their renormalised weights. Learnwares whose
+    feature dimension differs from the requirement's are skipped with a logged
+    reason.
+    """
+
+    def __init__(self, organizer, solver: str = "clarabel", weight_threshold: float = 0.05,
+                 top_k: int | None = None):
+        _check_solver(solver)
+        self.solver, self.weight_threshold, self.top_k = solver, float(weight_threshold), top_k
+        super().__init__(organizer)
+
+    def is_applicable_user(self, user_info, **kwargs) -> bool:
+        return isinstance(user_info.stat_info.get(LANE), LANESpecification)
+
+    def is_applicable_learnware(self, learnware, **kwargs) -> bool:
+        return isinstance(lane_spec_of(learnware), LANESpecification)
+
+    def __call__(self, learnware_list, user_info, max_search_num: int = 5, search_method: str = "greedy"):
+        user = user_info.stat_info[LANE]
+        kept, specs = _same_input_size(learnware_list, lane_spec_of, int(np.prod(user.input_shape)),
+                                       f"the requirement's {user.input_shape}")
+        if not kept:
+            return SearchResults()
+        u, class_means = embed_requirement_and_classes(user, specs)
+        base = float(u @ u) or 1.0
+
+        residuals = _single_residuals(u, class_means, self.solver)
+        order = np.argsort(residuals, kind="stable")[:max_search_num]
+        results = SearchResults(single_results=[
+            SingleSearchItem(kept[i], score=max(0.0, 1.0 - residuals[i] / base)) for i in order
+        ])
+
+        mixture = _weights_from_embeddings(u, class_means, specs, self.solver, self.top_k)
+        by_weight = np.argsort(-mixture.learnware_weights, kind="stable")
+        chosen = [i for i in by_weight if mixture.learnware_weights[i] >= self.weight_threshold][:max_search_num]
+        if chosen:
+            w = mixture.learnware_weights[chosen]
+            results.update_multiple_results([LANEMultipleSearchItem(
+                learnwares=[kept[i] for i in chosen],
+                score=max(0.0, 1.0 - mixture.mmd2 / base),
+                weights=(w / w.sum()).tolist(),
+                mixture=mixture,
+            )])
+        return results
+
+
+class Know2VecSearcher(AtomicSearcher):
+    """Answers ``BaseUserInfo(stat_info={"Know2VecQuery": query})`` by cosine in a fitted proxy's space (Eq. 17).
+
+    The user reveals only per-class mean features. Single results are every
+    learnware with a Know2Vec specification, best first, scored by cosine.
+    """
+
+    def __init__(self, organizer, proxy: Know2VecProxy | None = None):
+        self.proxy = proxy
+        super().__init__(organizer)
+
+    def is_applicable_user(self, user_info, **kwargs) -> bool:
+        return self.proxy is not None and isinstance(user_info.stat_info.get(Know2VecQuery.type), Know2VecQuery)
+
+    def is_applicable_learnware(self, learnware, **kwargs) -> bool:
+        return isinstance(learnware.get_specification().get_stat_spec().get(KNOW2VEC), Know2VecSpecification)
+
+    def __call__(self, learnware_list, user_info, max_search_num: int = 5, search_method: str = "greedy"):
+        query = user_info.stat_info[Know2VecQuery.type]
+        kept, specs = _same_input_size(learnware_list, lambda lw: lw.get_specification().get_stat_spec()[KNOW2VEC],
+                                       query.means.shape[1], f"the query's {query.means.shape[1]} features")
+        if not kept:
+            return SearchResults()
+        scores = self.proxy.scores(query, specs)
+        order = np.argsort(-scores, kind="stable")[:max_search_num]
+        return SearchResults(single_results=[SingleSearchItem(kept[i], score=float(scores[i])) for i in order])

@@ -1,0 +1,103 @@
+"""Retrieval: the query tasks Know2Vec's proxy learns from, and the query a user sends.
+
+A user reveals only :class:`Know2VecQuery` (per-class mean features, Eq. 13).
+For training, :class:`TaskSampler` draws tasks a market may build for one model
+(the paper's regime: the task's positive is that model) and
+:class:`LabelledTaskSampler` cuts tasks from a labelled probe set whose
+positives are the models most accurate on them (black-box predictions only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._checks import as_data_array, as_labels
+from ..specification.lane import LANESpecification
+
+
+@dataclass
+class Know2VecQuery:
+    """What a user reveals: the classes of their task and the mean feature vector of each (Eq. 13)."""
+
+    classes: list
+    means: np.ndarray  # (C, D)
+
+    type = "Know2VecQuery"
+
+    @classmethod
+    def from_data(cls, X, y) -> "Know2VecQuery":
+        X = as_data_array(X)
+        labels = as_labels(y, len(X))
+        classes = sorted(dict.fromkeys(labels))
+        if len(classes) < 2:
+            raise ValueError(f"a query task needs at least 2 classes, got {classes}")
+        flat = X.reshape(len(X), -1)
+        lab = np.array(labels, dtype=object)
+        return cls(classes, np.stack([flat[lab == c].mean(axis=0) for c in classes]))
+
+
+class TaskSampler:
+    """Draws labelled query tasks a market may build for one model, as per-class mean features.
+
+    From the model's LANE specification when it has one (samples from its class
+    Gaussians), else from the probe set labelled by the model itself. Every draw
+    is fresh, so the proxy never sees the same training task twice.
+    """
+
+    def __init__(self, source, probe_X=None):
+        if isinstance(source, LANESpecification):
+            self.lane, self.classes = source, sorted(source.classes)
+        else:
+            flat = np.asarray(probe_X, dtype=np.float32).reshape(len(probe_X), -1)
+            labels = np.asarray(source.predict(probe_X))
+            self.lane, self.classes = None, sorted(np.unique(labels).tolist())
+            self.rows = [flat[labels == c] for c in self.classes]
+
+    def draw(self, rng, samples_per_class) -> np.ndarray:
+        n = int(rng.integers(samples_per_class[0], samples_per_class[1] + 1))
+        if self.lane is not None:
+            return np.stack([self.lane.sample_class(c, n, random_state=rng).reshape(n, -1).mean(axis=0)
+                             for c in self.classes])
+        return np.stack([r[rng.choice(len(r), size=min(n, len(r)), replace=False)].mean(axis=0) for r in self.rows])
+
+
+class LabelledTaskSampler:
+    """Tasks cut from the market's labelled probe set; positives are the models most accurate on them.
+
+    ``groups`` lists the class groups a task's classes are drawn from (e.g. one
+    group per data domain); by default one group of every probe class. Each
+    model predicts the probe set once, up front (black-box access only).
+    """
+
+    def __init__(self, models, probe_X, probe_y, groups=None, classes_per_task=(2, 5)):
+        X = as_data_array(probe_X, "probe_X")
+        labels = np.array(as_labels(probe_y, len(X), "probe_y"), dtype=object)
+        self.flat = X.reshape(len(X), -1)
+        self.correct = np.stack([np.asarray(m.predict(X), dtype=object).reshape(-1) == labels for m in models])
+        known = list(dict.fromkeys(labels.tolist()))
+        groups = [known] if groups is None else [list(g) for g in groups]
+        for g in groups:
+            missing = [c for c in g if c not in known]
+            if missing:
+                raise ValueError(f"task group classes {missing} have no rows in the labelled probe set")
+            if len(g) < 2:
+                raise ValueError(f"a task group needs at least 2 classes, got {g}")
+        low, high = (int(v) for v in classes_per_task)
+        if not 2 <= low <= high:
+            raise ValueError(f"classes_per_task must be (low, high) with 2 <= low <= high, got {classes_per_task}")
+        self.groups = groups
+        self.rows = {c: np.flatnonzero(labels == c) for c in known}
+        self.classes_per_task = (low, high)
+
+    def draw(self, rng, samples_per_class) -> tuple[np.ndarray, np.ndarray]:
+        """``(C, D)`` class means of a fresh task and the boolean mask of its best models."""
+        group = self.groups[int(rng.integers(len(self.groups)))]
+        k = int(rng.integers(self.classes_per_task[0], min(self.classes_per_task[1], len(group)) + 1))
+        # the order Know2VecQuery.from_data gives a user's classes: the encoder reads them in sequence
+        classes = sorted(group[i] for i in rng.choice(len(group), size=k, replace=False))
+        n = int(rng.integers(samples_per_class[0], samples_per_class[1] + 1))
+        picks = [rng.choice(self.rows[c], size=min(n, len(self.rows[c])), replace=False) for c in classes]
+        accuracy = self.correct[:, np.concatenate(picks)].mean(axis=1)
+        return np.stack([self.flat[p].mean(axis=0) for p in picks]), accuracy >= accuracy.max() - 1e-12

@@ -1,0 +1,202 @@
+"""The Know2Vec specification: a model's boundary graph, found through black-box queries.
+
+The market builds it when a learnware arrives, from the model (called only
+through ``predict`` / ``predict_proba``) and a probe set the market owns. For a
+model with classes ``c_1..c_K`` it holds the ``K x K`` grid of Eq. 4: the
+centroid sample of each class on the diagonal (the probe the model is most sure
+of, or the one nearest the class mean when it gives only labels), and off the
+diagonal the boundary sample between classes ``i`` and ``j`` found by bisection
+from the centroid of ``i`` towards a sample of ``j``. Classes the probe set
+never reaches, and pairs whose boundary was not found within the budget, are
+recorded as missing rather than invented.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from learnware.specification.system.base import SystemStatSpecification
+
+from .._checks import as_data_array, canonical_label, positive_float, positive_int
+from .boundary import bisect_segments
+from .formats import read_json, write_json
+
+FORMAT_VERSION = 1
+
+
+class Know2VecSpecification(SystemStatSpecification):
+    """Boundary graph of one model (Know2Vec, Eq. 3-4). Build with :func:`generate_know2vec_spec`."""
+
+    def __init__(self):
+        self.classes: list = []  # the model's label space, sorted
+        self.present: list[bool] = []  # whether the probe set reached each class
+        self.nodes = None  # (K, K, *input_shape) float32, NaN where missing
+        self.queries = 0  # samples sent to the model, probe set included
+        self.settings: dict = {}
+        super().__init__(type=self.__class__.__name__)
+
+    # ------------------------------------------------------------------ build
+    def generate_stat_spec_from_system(self, model, probe_X, *, classes=None, tol: float | None = None,
+                                       max_retries: int = 3, max_queries: int = 20000, seed: int = 0):
+        """Query ``model`` on ``probe_X`` and bisect every ordered class pair.
+
+        ``classes`` is the model's label space (default: ``model.classes_`` if it
+        has one, else the labels it gives the probes). ``tol`` is the bracket
+        length in input units (default: 1e-3 of the median distance between
+        centroids). Each pair tries up to ``max_retries`` endpoints;
+        ``max_queries`` caps all model calls together.
+        """
+        if not callable(getattr(model, "predict", None)):
+            raise TypeError(f"model must have a predict method, got {type(model).__name__}")
+        X = as_data_array(probe_X, "probe_X")
+        if len(X) < 2:
+            raise ValueError("probe_X needs at least 2 samples")
+        max_retries = positive_int(max_retries, "max_retries")
+        max_queries = positive_int(max_queries, "max_queries")
+        if tol is not None:
+            tol = positive_float(tol, "tol")
+        if len(X) > max_queries:
+            raise ValueError(f"the probe set ({len(X)} samples) alone exceeds max_queries={max_queries}")
+
+        predicted = np.asarray(model.predict(X))
+        queries = len(X)
+        proba = None
+        if callable(getattr(model, "predict_proba", None)) and hasattr(model, "classes_"):
+            proba = np.asarray(model.predict_proba(X))
+        if classes is None:
+            classes = getattr(model, "classes_", None)
+        if classes is None:
+            classes = np.unique(predicted)
+        classes = sorted(dict.fromkeys(canonical_label(c, "classes") for c in np.asarray(classes).tolist()))
+        K = len(classes)
+        if K < 2:
+            raise ValueError(f"the model knows one class only ({classes}); a boundary graph needs two")
+
+        members = [np.flatnonzero(predicted == c) for c in classes]
+        present = [len(m) > 0 for m in members]
+        centroids = {}
+        for k, (c, m) in enumerate(zip(classes, members)):
+            if not len(m):
+                continue
+            if proba is not None:
+                column = list(np.asarray(model.classes_).tolist()).index(c)
+                centroids[k] = m[np.argmax(proba[m, column])]
+            else:
+                mean = X[m].mean(axis=0)
+                centroids[k] = m[np.argmin(((X[m] - mean) ** 2).reshape(len(m), -1).sum(axis=1))]
+
+        nodes = np.full((K, K) + X.shape[1:], np.nan, dtype=np.float32)
+        for k, row in centroids.items():
+            nodes[k, k] = X[row]
+        if tol is None:
+            pts = np.stack([X[r].ravel() for r in centroids.values()])
+            dists = np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1))[np.triu_indices(len(pts), 1)]
+            tol = 1e-3 * float(np.median(dists)) if dists.size and np.median(dists) > 0 else 1e-3
+
+        # Candidate end points for pair (i, j): the centroid of j, then j-labelled probes nearest the centroid of i.
+        rng = np.random.default_rng(seed)
+        pairs = [(i, j) for i in centroids for j in centroids if i != j]
+        candidates = {}
+        for i, j in pairs:
+            others = members[j][members[j] != centroids[j]]
+            d = ((X[others] - X[centroids[i]]) ** 2).reshape(len(others), -1).sum(axis=1)
+            order = others[np.argsort(d + 1e-12 * rng.random(len(d)), kind="stable")]
+            candidates[(i, j)] = [centroids[j]] + order[: max_retries - 1].tolist()
+
+        pending = list(pairs)
+        third_class_retries = 0
+        for attempt in range(max_retries):
+            # Bisection halves the bracket each query, so a segment of length L costs
+            # at most ceil(log2(L / tol)) queries: admit only what the budget covers.
+            batch, cost = [], 0
+            for i, j in pending:
+                if attempt >= len(candidates[(i, j)]):
+                    continue
+                length = float(np.linalg.norm(X[candidates[(i, j)][attempt]] - X[centroids[i]]))
+                steps = max(0, int(np.ceil(np.log2(max(length, tol) / tol))))
+                if queries + cost + steps > max_queries:
+                    break
+                batch.append((i, j))
+                cost += steps
+            if not batch:
+                break
+            starts = np.stack([X[centroids[i]] for i, _ in batch])
+            ends = np.stack([X[candidates[(i, j)][attempt]] for i, j in batch])
+            result = bisect_segments(
+                model.predict, starts, ends, [classes[i] for i, _ in batch], [classes[j] for _, j in batch],
+                tol=tol, max_steps=64,
+            )
+            queries += result.queries
+            third_class_retries += int(result.third_class.sum())
+            for (i, j), ok, point in zip(batch, result.found, result.points):
+                if ok:
+                    nodes[i, j] = point
+            pending = [(i, j) for i, j in pending if np.isnan(nodes[i, j]).any()]
+
+        self.classes = classes
+        self.present = present
+        self.nodes = nodes
+        self.queries = int(queries)
+        self.settings = {"tol": float(tol), "max_retries": max_retries, "max_queries": max_queries, "seed": int(seed),
+                         "probe_size": int(len(X)), "used_predict_proba": proba is not None,
+                         "missing_pairs": len(pending), "third_class_retries": third_class_retries}
+        return self
+
+    # ------------------------------------------------------------- accessors
+    def _require_content(self):
+        if self.nodes is None:
+            raise RuntimeError("this Know2VecSpecification is empty: generate it from a model or load it")
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        self._require_content()
+        return tuple(self.nodes.shape[2:])
+
+    def graph(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(nodes, mask)``: nodes ``(K, K, D)`` flattened, mask ``(K, K)`` True where a node exists."""
+        self._require_content()
+        K = len(self.classes)
+        flat = self.nodes.reshape(K, K, -1)
+        return flat, ~np.isnan(flat).any(axis=2)
+
+    def dist(self, other, omit_term1: bool = False):
+        raise NotImplementedError("Know2Vec specifications are compared through a fitted Know2VecProxy")
+
+    # ------------------------------------------------------------------- I/O
+    def to_dict(self) -> dict:
+        self._require_content()
+        K = len(self.classes)
+        flat = self.nodes.reshape(K, K, -1)
+        nodes = [[None if np.isnan(flat[i, j]).any() else [float(f"{v:.9g}") for v in flat[i, j].tolist()]
+                  for j in range(K)] for i in range(K)]
+        return {"type": self.type, "format_version": FORMAT_VERSION, "input_shape": list(self.input_shape),
+                "classes": list(self.classes), "present": list(self.present), "nodes": nodes,
+                "queries": self.queries, "settings": dict(self.settings)}
+
+    def save(self, filepath) -> None:
+        write_json(filepath, self.to_dict())
+
+    def load(self, filepath) -> bool:
+        from .formats import SpecificationFormatError
+
+        data = read_json(filepath, self.type, supported_versions=(FORMAT_VERSION,))
+        K, shape = len(data["classes"]), tuple(data["input_shape"])
+        D = int(np.prod(shape))
+        if len(data["present"]) != K or len(data["nodes"]) != K or any(len(r) != K for r in data["nodes"]):
+            raise SpecificationFormatError(f"{filepath} is inconsistent: nodes must be a {K} x {K} grid")
+        nodes = np.full((K, K, D), np.nan, dtype=np.float32)
+        for i, row in enumerate(data["nodes"]):
+            for j, node in enumerate(row):
+                if node is not None:
+                    if len(node) != D:
+                        raise SpecificationFormatError(f"{filepath} is inconsistent: node ({i}, {j}) has "
+                                                       f"{len(node)} values, input_shape needs {D}")
+                    nodes[i, j] = node
+        self.classes, self.present = list(data["classes"]), [bool(p) for p in data["present"]]
+        self.nodes = nodes.reshape((K, K) + shape)
+        self.queries, self.settings = int(data["queries"]), dict(data["settings"])
+        return True
+
+
+def generate_know2vec_spec(model, probe_X, **options) -> Know2VecSpecification:
+    """Build a :class:`Know2VecSpecification` of ``model`` on the market's probe set."""
+    return Know2VecSpecification().generate_stat_spec_from_system(model, probe_X, **options)
