@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench-spec bench clean
+.PHONY: demo test bench-spec bench clean postgresql
 
 # Fashion-MNIST ships as a Debian package (30 MB, no download at run time).
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
@@ -20,12 +20,23 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m k2v_learnware.demo
 
-test: $(STAMP) $(FASHION_MNIST)
+test: $(STAMP) $(FASHION_MNIST) postgresql
 	$(BIN)/python -m pytest -q
 
 $(FASHION_MNIST):
 	apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist || \
 	  echo "Fashion-MNIST could not be installed (apt-get needs root): the tests that need it are skipped"
+
+# PostgreSQL server binaries (Debian package postgresql) for the tests that run the
+# market on a real server: tests/_postgres.py starts its own throw-away cluster from
+# /usr/lib/postgresql/<version>/bin on a free port, so the package's own "main"
+# cluster and its service are never used (running or not, they do not matter).
+# Phony because the path holds the major version; the check is a single ls.
+POSTGRES_INITDB := /usr/lib/postgresql/*/bin/initdb
+postgresql:
+	@ls $(POSTGRES_INITDB) >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq postgresql; } || \
+	  echo "PostgreSQL could not be installed (apt-get needs root): the tests that need it are skipped"
 
 # The full benchmark runs whose tables the README shows (tens of minutes; run alone).
 bench: $(STAMP) $(FASHION_MNIST)

@@ -1,5 +1,6 @@
 """Shared fixtures: real bundled data (scikit-learn's digits), split once."""
 
+import uuid
 import warnings
 
 import numpy as np
@@ -19,3 +20,52 @@ def digits():
 
 def as_images(X):
     return X.reshape(-1, 1, 8, 8)
+
+
+# ---------------------------------------------------------------------------
+# A real PostgreSQL server for the market's database (see tests/_postgres.py).
+
+from tests._postgres import PostgresServer, PostgresUnavailable  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throw-away PostgreSQL server for the whole session (a PostgresServer).
+
+    Skipped, with the reason, only when no PostgreSQL server binaries are installed
+    (`make test` installs Debian's postgresql package as root); any other failure to
+    start is an error.
+    """
+    server = PostgresServer()
+    try:
+        server.start()
+    except PostgresUnavailable as reason:
+        pytest.skip(str(reason))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server):
+    """``postgresql://postgres@127.0.0.1:<port>``: the session's server, no database name."""
+    return postgres_server.url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    """Each test twice: None (the market's default SQLite under its root), then PostgreSQL.
+
+    The PostgreSQL URL names a database of its own for this test,
+    ``postgresql://postgres@127.0.0.1:<port>/k2v_test_<hex>``, which the market
+    creates on first use; every non-built-in database is dropped afterwards.
+    """
+    if request.param == "sqlite":
+        yield None
+        return
+    server = request.getfixturevalue("postgres_server")
+    try:
+        yield f"{server.url}/k2v_test_{uuid.uuid4().hex[:12]}"
+    finally:
+        server.drop_databases()
