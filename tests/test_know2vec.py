@@ -1,6 +1,7 @@
 """Know2Vec: black-box boundary graphs, their storage, and the encoders and proxy over them."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,7 +217,8 @@ def test_market_builds_know2vec_specs_keeps_them_and_searches(tmp_path):
     for learnware_id, s in zip(ids, subsets):
         spec = market.get_learnware_by_ids(learnware_id).get_specification().get_stat_spec()["Know2VecSpecification"]
         assert spec.classes == list(s) and spec.settings["used_predict_proba"]
-        assert (tmp_path / "k2v" / "know2vec" / f"{learnware_id}.json").exists()
+        folder = Path(market.learnware_organizer.learnware_folder_list[learnware_id])
+        assert (folder.parent / "know2vec.json").exists()  # stored with the learnware's own files
 
     market.fit_know2vec_proxy(hidden=16, embedding_dim=32, epochs=60, batch_size=16, verbose=False)
     query = Know2VecQuery.from_data(X[np.isin(y, subsets[2])][:40], y[np.isin(y, subsets[2])][:40])

@@ -9,7 +9,7 @@ turn. ``K2VMarket`` keeps the message of every check, so a rejection says why.
 
 from __future__ import annotations
 
-import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -27,8 +27,12 @@ from ..specification.lane import lane_spec_of
 from .checker import K2VStatChecker
 from .organizer import K2VOrganizer
 from .searchers import KNOW2VEC, Know2VecSearcher, LANEStatSearcher
+from .store import normalise_url
 
 logger = get_module_logger("k2v_learnware.market")
+
+#: Market ids: safe as a folder name and as a bound SQL parameter.
+MARKET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class K2VMarket(LearnwareMarket):
@@ -60,6 +64,37 @@ class K2VMarket(LearnwareMarket):
                     return result
                 status = max(status, result)
         return status
+
+    def add_learnware(self, zip_path, semantic_spec, checker_names=None, **kwargs):
+        """Check, then store; when the organizer refuses, ``rejection_message`` says why."""
+        learnware_id, status = super().add_learnware(zip_path, semantic_spec, checker_names, **kwargs)
+        self._note_organizer_refusal(status)
+        return learnware_id, status
+
+    def update_learnware(self, id, zip_path=None, semantic_spec=None, checker_names=None, check_status=None,
+                         **kwargs):
+        """Check the new version, then switch the learnware to it; ``rejection_message`` says why not."""
+        self.last_check = []
+        organizer = self.learnware_organizer
+        current = organizer.get_learnware_by_ids(id)
+        if current is None:
+            return self._reject("organizer", f"market {self.market_id!r} has no learnware {id!r}")
+        zip_for_check = organizer.get_learnware_zip_path_by_ids(id) if zip_path is None else zip_path
+        if semantic_spec is None:
+            semantic_spec = current.get_specification().get_semantic_spec()
+        names = list(self.learnware_checker) if checker_names is None else checker_names
+        checked = self.check_learnware(zip_for_check, semantic_spec, names)
+        if check_status is None or checked == BaseChecker.INVALID_LEARNWARE:
+            check_status = checked
+        status = organizer.update_learnware(id, zip_path=zip_path, semantic_spec=semantic_spec,
+                                            check_status=check_status, **kwargs)
+        self._note_organizer_refusal(status)
+        return status
+
+    def _note_organizer_refusal(self, status) -> None:
+        reason = getattr(self.learnware_organizer, "last_error", None)
+        if status == BaseChecker.INVALID_LEARNWARE and reason and self.rejection_message is None:
+            self.last_check.append(("organizer", BaseChecker.INVALID_LEARNWARE, reason))
 
     def _reject(self, name, message):
         self.last_check.append((name, BaseChecker.INVALID_LEARNWARE, message))
@@ -99,33 +134,44 @@ class K2VMarket(LearnwareMarket):
         return "; ".join(bad) or None
 
 
+def _market_id(market_id) -> str:
+    if not isinstance(market_id, str):
+        raise TypeError(f"market_id must be a str, got {type(market_id).__name__}")
+    if not MARKET_ID.fullmatch(market_id):
+        raise ValueError(f"market_id must be 1-64 letters, digits, '.', '_' or '-' starting with a letter or "
+                         f"digit, got {market_id!r}")
+    return market_id
+
+
 def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None, database_url: str | None = None,
                        weight_threshold: float = 0.05, solver: str = "clarabel", probe_X=None,
                        know2vec_options: dict | None = None) -> K2VMarket:
     """A market of our checker, organizer and searchers beside the stock ones.
 
     Learnware files live under ``root`` (default: ``learnware``'s
-    ``market_root_path``); the index is SQLite under ``root`` unless a
-    ``database_url`` (for example ``postgresql://user:pw@host:5432``) is given.
+    ``market_root_path``). The index is the SQLite file
+    ``<root>/database/market_<market_id>.db`` unless ``database_url`` names
+    another database: ``postgresql://user:pw@host:5432/db`` (psycopg 3; the
+    database is created when the server lets us) or ``sqlite:///path.db``. One
+    database may hold many markets. Several processes may open the same market
+    at once: each sees the others' additions, updates and deletions.
+    ``rebuild=True`` removes every learnware of this market (rows and files).
+
     With ``probe_X`` the market keeps a probe set and builds a Know2Vec
     specification of every learnware added (``know2vec_options`` go to
-    :func:`~k2v_learnware.know2vec.generate_know2vec_spec`); a market reopened
-    later finds its probe set and its saved proxy again.
+    :func:`~k2v_learnware.specification.know2vec.generate_know2vec_spec`); a
+    market reopened later finds its probe set and its saved proxy again.
     """
-    if not isinstance(market_id, str) or not market_id or os.sep in market_id:
-        raise ValueError(f"market_id must be a non-empty name without path separators, got {market_id!r}")
+    market_id = _market_id(market_id)
+    if database_url is not None:
+        normalise_url(database_url)  # a clear ValueError before anything is created
     if root is not None:
         root = Path(root).expanduser().resolve()
         root.mkdir(parents=True, exist_ok=True)
         C.market_root_path = str(root)
-        C.database_url = database_url or f"sqlite:///{root / 'database'}"
-    elif database_url is not None:
-        C.database_url = database_url
-
-    # The stock organizer logs a spurious ERROR when asked to clear a market that does not exist yet.
-    exists = Path(C.market_root_path, market_id, "learnware_pool").exists()
-    organizer = K2VOrganizer(market_id=market_id, rebuild=rebuild and exists, probe_X=probe_X,
-                             know2vec_options=know2vec_options)
+    root = Path(C.market_root_path)
+    organizer = K2VOrganizer(market_id=market_id, rebuild=bool(rebuild), root=root, database_url=database_url,
+                             probe_X=probe_X, know2vec_options=know2vec_options)
     proxy_dir = organizer.know2vec_path / "proxy"
     know2vec_searcher = Know2VecSearcher(organizer, Know2VecProxy.load(proxy_dir) if proxy_dir.exists() else None)
     searcher = SeqCombinedSearcher(

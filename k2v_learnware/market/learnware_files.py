@@ -1,0 +1,109 @@
+"""Market stage: where a stored learnware's files live, and how they get there without clobbering anything.
+
+Every stored version of a learnware has a folder of its own,
+``learnware_pool/learnwares/<id>/<token>/`` (``token`` a fresh random name), holding
+the submitted ``learnware.zip``, its unzipped ``files/`` and the market-side
+``know2vec.json`` when the market built one. A submission is first unpacked under
+``learnware_pool/staging/<token>/`` and moved into place with one ``rename`` only
+after the database has given it an id, so no write ever lands on another
+learnware's files, and a failed add removes exactly the folder it made.
+
+Markets written by earlier versions keep their absolute ``unzipped_learnwares/<id>``
+folders; :meth:`LearnwareFiles.paths` reads both layouts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ZIP_NAME = "learnware.zip"
+FILES_DIR = "files"
+KNOW2VEC_FILE = "know2vec.json"
+
+
+@dataclass(frozen=True)
+class StoredPaths:
+    """The folder ``learnware``'s loader reads, the zip, and the Know2Vec spec file of one stored version."""
+
+    files: Path
+    zip: Path
+    know2vec: Path
+
+
+class LearnwareFiles:
+    """The files of one market under ``<root>/<market_id>``."""
+
+    def __init__(self, market_path: Path):
+        self.market_path = Path(market_path)
+        self.pool = self.market_path / "learnware_pool"
+        self.staging = self.pool / "staging"
+        self.learnwares = self.pool / "learnwares"
+        self.know2vec = self.market_path / "know2vec"
+        for folder in (self.staging, self.learnwares, self.know2vec):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def stage(self, zip_path) -> Path:
+        """Copy and unzip a submission into a fresh staging folder; returns that folder."""
+        folder = self.staging / uuid.uuid4().hex
+        (folder / FILES_DIR).mkdir(parents=True)
+        try:
+            shutil.copyfile(zip_path, folder / ZIP_NAME)
+            with zipfile.ZipFile(folder / ZIP_NAME) as archive:
+                archive.extractall(folder / FILES_DIR)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return folder
+
+    def place(self, staged: Path, learnware_id: str) -> str:
+        """Move a staged folder to its final, never-used name; returns it relative to the market folder."""
+        target = self.learnwares / learnware_id / staged.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(staged, target)  # atomic; the token is fresh, so nothing is there to replace
+        return target.relative_to(self.market_path).as_posix()
+
+    def paths(self, learnware_id: str, folder: str, zip_path: str) -> StoredPaths:
+        """Paths of a stored row: our layout (relative folder) or an earlier version's (absolute)."""
+        if Path(folder).is_absolute():
+            return StoredPaths(Path(folder), Path(zip_path), self.know2vec / f"{learnware_id}.json")
+        version = self.market_path / folder
+        return StoredPaths(version / FILES_DIR, version / ZIP_NAME, version / KNOW2VEC_FILE)
+
+    def remove_version(self, learnware_id: str, folder: str, zip_path: str) -> None:
+        """Delete one stored version's files (and its learnware folder once it is empty)."""
+        paths = self.paths(learnware_id, folder, zip_path)
+        if Path(folder).is_absolute():
+            shutil.rmtree(paths.files, ignore_errors=True)
+            for leftover in (paths.zip, paths.know2vec):
+                leftover.unlink(missing_ok=True)
+            return
+        shutil.rmtree(self.market_path / folder, ignore_errors=True)
+        try:
+            (self.learnwares / learnware_id).rmdir()
+        except OSError:
+            pass  # not empty (another version) or already gone
+
+    def remove_staged(self, staged: Path) -> None:
+        shutil.rmtree(staged, ignore_errors=True)
+
+    def remove_all_of(self, learnware_id: str) -> None:
+        shutil.rmtree(self.learnwares / learnware_id, ignore_errors=True)
+
+    def remove_stale_staging(self, older_than_s: float) -> None:
+        """Staging folders of adds that died long ago (a live add finishes in seconds)."""
+        cutoff = time.time() - older_than_s
+        for folder in self.staging.iterdir():
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def clear(self) -> None:
+        """Remove every learnware file and Know2Vec file of the market (``rebuild=True``)."""
+        shutil.rmtree(self.pool, ignore_errors=True)
+        shutil.rmtree(self.know2vec, ignore_errors=True)
+        self.__init__(self.market_path)

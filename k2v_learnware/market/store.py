@@ -1,0 +1,284 @@
+"""Market stage: the database index of stored learnwares, safe for many processes at once.
+
+The stock ``EasyOrganizer`` numbers learnwares with a per-process counter and
+keeps one database per market; two processes adding at once get the same id and
+write over each other's files. Here the database allocates every id: a row's
+``seq`` is an autoincrement key that is never handed out twice, not even after a
+delete (SQLite ``AUTOINCREMENT``, a PostgreSQL sequence), and the learnware id
+is that number. Rows are ``pending`` while their files are being moved into
+place and ``ready`` once they are there; readers only ever see ``ready`` rows.
+
+Every change to a market also bumps that market's ``revision`` in the same
+transaction, so a process holding the market open learns that something changed
+with one cheap query and then syncs only the rows that did.
+
+One database holds any number of markets (rows carry their ``market_id``, which
+is only ever a bound parameter, never spliced into SQL), so a PostgreSQL URL
+names one ordinary database: ``postgresql://user:pw@host/db``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+PENDING, READY = "pending", "ready"
+
+metadata = MetaData()
+learnware_table = Table(
+    "k2v_learnware", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("market_id", String(64), nullable=False, index=True),
+    Column("learnware_id", String(40), nullable=False),
+    Column("semantic_spec", Text, nullable=False),
+    Column("folder", Text, nullable=True),  # relative to the market's folder (absolute for migrated rows)
+    Column("zip_path", Text, nullable=True),
+    Column("use_flag", Integer, nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("row_revision", Integer, nullable=False),
+    Column("created", Float, nullable=False),
+    UniqueConstraint("market_id", "learnware_id", name="uq_k2v_learnware_market_id"),
+    sqlite_autoincrement=True,
+)
+market_table = Table(
+    "k2v_market", metadata,
+    Column("market_id", String(64), primary_key=True),
+    Column("revision", Integer, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """One ``ready`` learnware as the database knows it."""
+
+    learnware_id: str
+    semantic_spec: dict
+    folder: str
+    zip_path: str
+    use_flag: int
+    row_revision: int
+
+
+def normalise_url(database_url: str) -> URL:
+    """A SQLAlchemy URL; bare ``postgresql://`` / ``postgres://`` mean psycopg 3 (the declared driver)."""
+    if not isinstance(database_url, str) or not database_url.strip():
+        raise ValueError(f"database_url must be a non-empty SQLAlchemy URL, got {database_url!r}")
+    try:
+        url = make_url(database_url.strip())
+    except Exception as err:
+        raise ValueError(f"database_url is not a database URL ({err}): {database_url!r}") from None
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if not (url.drivername.startswith("sqlite") or url.drivername.startswith("postgresql")):
+        raise ValueError(f"database_url must be sqlite:// or postgresql://, got {url.drivername}://")
+    return url
+
+
+def _create_postgres_database(url: URL) -> None:
+    """Create the URL's database when the server has none of that name (needs CREATEDB)."""
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}).first()
+            if not exists:
+                quoted = admin.dialect.identifier_preparer.quote_identifier(url.database)
+                try:
+                    conn.execute(text(f"CREATE DATABASE {quoted}"))
+                except (IntegrityError, ProgrammingError):
+                    pass  # another process created it first
+    finally:
+        admin.dispose()
+
+
+def open_engine(database_url: str) -> Engine:
+    """An engine for the URL, with SQLite set up for several writing processes (WAL, long busy wait)."""
+    url = normalise_url(database_url)
+    if url.drivername.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout = 60000")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.close()
+
+        return engine
+    engine = create_engine(url, pool_pre_ping=True)
+    try:
+        engine.connect().close()
+    except OperationalError as err:
+        if url.database and "does not exist" in str(err):
+            _create_postgres_database(url)
+        else:
+            raise ValueError(f"cannot connect to {url.render_as_string(hide_password=True)}: "
+                             f"{str(err.orig).strip()}") from None
+    return engine
+
+
+class MarketStore:
+    """The rows of one market in one database; every method is one short transaction."""
+
+    def __init__(self, engine: Engine, market_id: str):
+        self.engine, self.market_id = engine, market_id
+        self._create_tables()
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(market_table.c.revision)
+                                .where(market_table.c.market_id == market_id)).first() is None:
+                    conn.execute(insert(market_table).values(market_id=market_id, revision=0))
+        except IntegrityError:
+            pass  # another process registered the market first
+
+    # ------------------------------------------------------------ plumbing
+    def _create_tables(self) -> None:
+        for attempt in range(5):  # several processes may create the tables at the same moment
+            try:
+                metadata.create_all(self.engine, checkfirst=True)
+                return
+            except (IntegrityError, ProgrammingError, OperationalError):
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    def _bump(self, conn) -> int:
+        conn.execute(update(market_table).where(market_table.c.market_id == self.market_id)
+                     .values(revision=market_table.c.revision + 1))
+        return int(conn.execute(select(market_table.c.revision)
+                                .where(market_table.c.market_id == self.market_id)).scalar_one())
+
+    # ------------------------------------------------------------ reads
+    def revision(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(market_table.c.revision)
+                                    .where(market_table.c.market_id == self.market_id)).scalar_one())
+
+    def ready_rows(self) -> list[StoredRow]:
+        t = learnware_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.learnware_id, t.c.semantic_spec, t.c.folder, t.c.zip_path, t.c.use_flag,
+                                       t.c.row_revision)
+                                .where(t.c.market_id == self.market_id, t.c.state == READY)
+                                .order_by(t.c.seq)).all()
+        return [StoredRow(r[0], json.loads(r[1]), r[2], r[3], int(r[4]), int(r[5])) for r in rows]
+
+    def row(self, learnware_id: str) -> StoredRow | None:
+        return next((r for r in self.ready_rows() if r.learnware_id == learnware_id), None)
+
+    # ------------------------------------------------------------ writes
+    def allocate(self, semantic_spec: dict, use_flag: int) -> str:
+        """Insert a ``pending`` row; the database's key becomes the learnware id."""
+        t = learnware_table
+        with self.engine.begin() as conn:
+            seq = conn.execute(insert(t).values(
+                market_id=self.market_id, learnware_id=f"pending-{uuid.uuid4().hex}"[:40],
+                semantic_spec=json.dumps(semantic_spec), use_flag=int(use_flag), state=PENDING, row_revision=0,
+                created=time.time())).inserted_primary_key[0]
+            learnware_id = f"{int(seq):08d}"
+            conn.execute(update(t).where(t.c.seq == seq).values(learnware_id=learnware_id))
+        return learnware_id
+
+    def publish(self, learnware_id: str, folder: str, zip_path: str) -> None:
+        """Mark a pending row ``ready`` once its files are in place."""
+        if not self._set_row(learnware_id, PENDING, None, state=READY, folder=folder, zip_path=zip_path):
+            raise RuntimeError(f"learnware {learnware_id} vanished from market {self.market_id!r} while being added")
+
+    def discard(self, learnware_id: str) -> bool:
+        """Delete a row (pending or ready); True when there was one."""
+        t = learnware_table
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(t).where(t.c.market_id == self.market_id, t.c.learnware_id == learnware_id))
+            if gone.rowcount:
+                self._bump(conn)
+            return bool(gone.rowcount)
+
+    def replace(self, learnware_id: str, expected_folder: str, *, semantic_spec: dict, use_flag: int,
+                folder: str, zip_path: str) -> bool:
+        """Point a ready row at new files / a new semantic spec, if nobody changed its files meanwhile."""
+        return self._set_row(learnware_id, READY, expected_folder, semantic_spec=json.dumps(semantic_spec),
+                             use_flag=int(use_flag), folder=folder, zip_path=zip_path)
+
+    def _set_row(self, learnware_id: str, in_state: str, expected_folder: str | None, **values) -> bool:
+        """Update one row found in ``in_state`` (and at ``expected_folder``) and bump the market's revision."""
+        t = learnware_table
+        where = [t.c.market_id == self.market_id, t.c.learnware_id == learnware_id, t.c.state == in_state]
+        if expected_folder is not None:
+            where.append(t.c.folder == expected_folder)
+        with self.engine.begin() as conn:
+            if conn.execute(update(t).where(*where).values(**values)).rowcount != 1:
+                return False
+            revision = self._bump(conn)
+            conn.execute(update(t).where(t.c.market_id == self.market_id, t.c.learnware_id == learnware_id)
+                         .values(row_revision=revision))
+        return True
+
+    def clear(self) -> None:
+        """Delete every row of this market (``rebuild=True``)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(learnware_table).where(learnware_table.c.market_id == self.market_id))
+            self._bump(conn)
+
+    def stale_pending(self, older_than_s: float) -> list[str]:
+        """Ids of pending rows left by adds that died before finishing."""
+        t = learnware_table
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(t.c.learnware_id).where(
+                t.c.market_id == self.market_id, t.c.state == PENDING,
+                t.c.created < time.time() - older_than_s)).scalars())
+
+    def import_legacy_rows(self) -> list[tuple[str, dict, str, str, int]]:
+        """Move the stock organizer's ``tb_learnware`` rows (same database) into our table, once.
+
+        A market written by an earlier version (the stock ``EasyOrganizer``
+        schema) keeps every learnware: ids stay as they were and the
+        autoincrement key continues after the largest numeric one.
+        """
+        if "tb_learnware" not in inspect(self.engine).get_table_names():
+            return []
+        try:
+            return self._move_legacy_rows()
+        except IntegrityError:
+            return []  # another process moved them first
+
+    def _move_legacy_rows(self):
+        t = learnware_table
+        with self.engine.begin() as conn:
+            rows = conn.execute(text("SELECT id, semantic_spec, zip_path, folder_path, use_flag FROM tb_learnware"))\
+                .all()
+            moved = []
+            for learnware_id, semantic, zip_path, folder, use_flag in rows:
+                learnware_id = learnware_id.strip()
+                values = dict(market_id=self.market_id, learnware_id=learnware_id, semantic_spec=semantic,
+                              folder=folder, zip_path=zip_path, use_flag=int(use_flag), state=READY,
+                              row_revision=0, created=time.time())
+                if learnware_id.isdigit():
+                    values["seq"] = int(learnware_id) + 1  # keys start at 1; legacy ids at 0
+                conn.execute(insert(t).values(**values))
+                moved.append((learnware_id, json.loads(semantic), folder, zip_path, int(use_flag)))
+            conn.execute(text("DELETE FROM tb_learnware"))
+            if moved:
+                self._bump(conn)
+        return moved
