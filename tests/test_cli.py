@@ -19,7 +19,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from k2v_learnware.cli import CLIError, load_data, main
+from k2v_learnware.cli import CLIError, build_parser, load_data, main
 
 SCRIPT = Path(sys.executable).with_name("k2v-learnware")
 TASKS = {"a": (0, 1), "b": (2, 3), "c": (4, 5)}
@@ -234,6 +234,15 @@ def test_module_entry_point_and_usage_errors():
     assert result.returncode == 0 and "PRED.npy" in result.stdout
     assert main(["frobnicate"]) == 2
     assert main([]) == 2
+
+
+@pytest.mark.parametrize("command", [["add", "lw.zip"], ["list"], ["search", "user.npz"],
+                                     ["reuse", "user.npz", "-o", "pred.npy"]])
+def test_market_commands_take_a_database_url(command):
+    url = "postgresql://postgres:secret@127.0.0.1:5432"
+    args = build_parser().parse_args([*command, *MARKET, "--database-url", url])
+    assert args.database_url == url and args.market == "cli"
+    assert build_parser().parse_args(command).database_url is None  # default: SQLite under --root
 
 
 def test_pickled_model_needs_trust(tmp_path, work, chain, capsys):

@@ -157,6 +157,11 @@ class K2VOrganizer(EasyOrganizer):
         self._revision = None
         self.refresh()
 
+    def owner_of(self, learnware_id: str) -> str | None:
+        self.refresh()
+        row = self._rows.get(learnware_id)
+        return None if row is None else row.owner
+
     def get_learnware_info_from_storage(self, learnware_id: str):
         self.refresh()
         row = self._rows.get(learnware_id)
@@ -170,8 +175,12 @@ class K2VOrganizer(EasyOrganizer):
         return len(self.learnware_list)
 
     # ------------------------------------------------------------ writing
-    def add_learnware(self, zip_path, semantic_spec, check_status, learnware_id=None):
-        """Store a checked learnware under an id the database allocates; (id, status) or (None, INVALID)."""
+    def add_learnware(self, zip_path, semantic_spec, check_status, learnware_id=None, owner: str | None = None):
+        """Store a checked learnware under an id the database allocates; (id, status) or (None, INVALID).
+
+        ``owner`` (the submitting account, kept with the row) is what the market
+        service checks before an update or a delete.
+        """
         self.last_error = None
         if learnware_id is not None:
             raise ValueError("learnware_id cannot be chosen: the market's database allocates ids")
@@ -183,7 +192,7 @@ class K2VOrganizer(EasyOrganizer):
         staged = new_id = placed = None
         try:
             staged = self._stage(zip_path, semantic_spec)
-            new_id = self.store.allocate(semantic_spec, status)
+            new_id = self.store.allocate(semantic_spec, status, owner)
             placed = self.files.place(staged, new_id)
             staged = None
             self.store.publish(new_id, placed, f"{placed}/learnware.zip")

@@ -20,6 +20,7 @@ names one ordinary database: ``postgresql://user:pw@host/db``.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ learnware_table = Table(
     Column("state", String(8), nullable=False),
     Column("row_revision", Integer, nullable=False),
     Column("created", Float, nullable=False),
+    Column("owner", String(320), nullable=True),  # the account that submitted it (the market service)
     UniqueConstraint("market_id", "learnware_id", name="uq_k2v_learnware_market_id"),
     sqlite_autoincrement=True,
 )
@@ -80,16 +82,24 @@ class StoredRow:
     zip_path: str
     use_flag: int
     row_revision: int
+    owner: str | None = None
+
+
+def redacted(database_url: str) -> str:
+    """The URL with any password replaced, for messages."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", database_url)
 
 
 def normalise_url(database_url: str) -> URL:
     """A SQLAlchemy URL; bare ``postgresql://`` / ``postgres://`` mean psycopg 3 (the declared driver)."""
-    if not isinstance(database_url, str) or not database_url.strip():
-        raise ValueError(f"database_url must be a non-empty SQLAlchemy URL, got {database_url!r}")
+    if not isinstance(database_url, str):
+        raise TypeError(f"database_url must be a str, got {type(database_url).__name__}")
+    if not database_url.strip():
+        raise ValueError("database_url must be a non-empty SQLAlchemy URL, got an empty string")
     try:
         url = make_url(database_url.strip())
-    except Exception as err:
-        raise ValueError(f"database_url is not a database URL ({err}): {database_url!r}") from None
+    except Exception:
+        raise ValueError(f"database_url is not a database URL: {redacted(database_url)!r}") from None
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     if not (url.drivername.startswith("sqlite") or url.drivername.startswith("postgresql")):
@@ -180,23 +190,23 @@ class MarketStore:
         t = learnware_table
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.c.learnware_id, t.c.semantic_spec, t.c.folder, t.c.zip_path, t.c.use_flag,
-                                       t.c.row_revision)
+                                       t.c.row_revision, t.c.owner)
                                 .where(t.c.market_id == self.market_id, t.c.state == READY)
                                 .order_by(t.c.seq)).all()
-        return [StoredRow(r[0], json.loads(r[1]), r[2], r[3], int(r[4]), int(r[5])) for r in rows]
+        return [StoredRow(r[0], json.loads(r[1]), r[2], r[3], int(r[4]), int(r[5]), r[6]) for r in rows]
 
     def row(self, learnware_id: str) -> StoredRow | None:
         return next((r for r in self.ready_rows() if r.learnware_id == learnware_id), None)
 
     # ------------------------------------------------------------ writes
-    def allocate(self, semantic_spec: dict, use_flag: int) -> str:
+    def allocate(self, semantic_spec: dict, use_flag: int, owner: str | None = None) -> str:
         """Insert a ``pending`` row; the database's key becomes the learnware id."""
         t = learnware_table
         with self.engine.begin() as conn:
             seq = conn.execute(insert(t).values(
                 market_id=self.market_id, learnware_id=f"pending-{uuid.uuid4().hex}"[:40],
                 semantic_spec=json.dumps(semantic_spec), use_flag=int(use_flag), state=PENDING, row_revision=0,
-                created=time.time())).inserted_primary_key[0]
+                created=time.time(), owner=owner)).inserted_primary_key[0]
             learnware_id = f"{int(seq):08d}"
             conn.execute(update(t).where(t.c.seq == seq).values(learnware_id=learnware_id))
         return learnware_id

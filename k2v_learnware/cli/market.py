@@ -1,0 +1,105 @@
+"""The market's storage commands: open a market, ``add`` learnwares to it, ``list`` what it holds.
+
+Serves the market stage of the learnware paradigm: learnwares are submitted
+to a market that checks them (a rejection says why) and keeps their files
+under ``--root`` and their index in a database: SQLite under ``--root`` by
+default, or the server ``--database-url`` names. Reading commands refuse to
+create an empty market by a typo in a name.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .common import PROG, CLIError, Outcome, existing_file, init_learnware
+
+
+def open_market(args, must_exist: bool = True):
+    """The market named by --market under --root; reading commands refuse to create an empty one.
+
+    A market exists when its learnware files do (``<root>/<market>/learnware_pool``):
+    they stay under --root whichever database holds the index, so the check
+    holds with --database-url too, and a read command never opens (or makes
+    the server create) a database for a mistyped market name. The URL itself
+    is checked by :func:`~k2v_learnware.market.instantiate_market`, whose
+    ``ValueError`` is reported as bad input.
+    """
+    database_url = args.database_url
+    init_learnware(args.quiet)
+    from learnware.config import C
+
+    from ..market import instantiate_market
+
+    root = Path(args.root).expanduser().resolve() if args.root else Path(C.market_root_path)
+    if must_exist and not (root / args.market / "learnware_pool").is_dir():
+        same_database = " --database-url URL" if database_url is not None else ""
+        raise CLIError(f"no market {args.market!r} under {root}; create it with "
+                       f"`{PROG} add LW.zip --market {args.market} --root {root}{same_database}`")
+    return instantiate_market(args.market, root=root, database_url=database_url), root
+
+
+def name_of(learnware) -> str:
+    """A learnware's name from its semantic specification; empty when it has none (names are optional)."""
+    try:
+        return str(learnware.get_specification().get_semantic_spec()["Name"]["Values"])
+    except (KeyError, TypeError, AttributeError):
+        return ""
+
+
+def cmd_add(args) -> Outcome:
+    """Submit learnware zips to a market; each is checked, and a rejection says why."""
+    import zipfile
+
+    paths = [existing_file(p, "learnware zip") for p in args.zips]
+    for p in paths:
+        if not zipfile.is_zipfile(p):
+            raise CLIError(f"{p} is not a zip file")
+    market, root = open_market(args, must_exist=False)
+    from tqdm.auto import tqdm
+
+    from ..packaging import read_semantic_spec
+
+    added, rejected = [], []
+    status_names = {1: "usable", 0: "nonusable", -1: "invalid"}
+    for path in tqdm(paths, desc="adding learnwares", unit="lw", disable=args.quiet, leave=False):
+        try:
+            semantic = read_semantic_spec(path)
+        except (ValueError, KeyError, zipfile.BadZipFile) as exc:
+            rejected.append({"zip": str(path), "reason": str(exc)})
+            continue
+        learnware_id, status = market.add_learnware(str(path), semantic)
+        if learnware_id is None:
+            rejected.append({"zip": str(path), "reason": market.rejection_message or "rejected by the market"})
+        else:
+            added.append({"zip": str(path), "id": learnware_id, "status": status_names.get(status, str(status)),
+                          "name": str(semantic.get("Name", {}).get("Values", ""))})
+    payload = {"market": args.market, "root": str(root), "added": added, "rejected": rejected,
+               "size": len(market)}
+    lines = [f"added {a['zip']} as {a['id']} ({a['status']})" for a in added]
+    lines += [f"rejected {r['zip']}: {r['reason']}" for r in rejected]
+    lines.append(f"market {args.market!r} under {root} holds {len(market)} learnware(s)")
+    if rejected:
+        print(f"{PROG}: error: {len(rejected)} learnware(s) rejected: "
+              + "; ".join(f"{r['zip']}: {r['reason']}" for r in rejected), file=sys.stderr)
+    return Outcome(payload, "\n".join(lines), code=2 if rejected else 0)
+
+
+def cmd_list(args) -> Outcome:
+    """The learnwares of a market: id, name, specification types, input shape and classes."""
+    market, root = open_market(args)
+    from ..specification.lane import lane_spec_of
+
+    rows = []
+    for lw in sorted(market.get_learnwares(), key=lambda lw: lw.id):
+        lane = lane_spec_of(lw)
+        rows.append({"id": lw.id, "name": name_of(lw),
+                     "specifications": sorted(lw.get_specification().get_stat_spec()),
+                     "input_shape": list(lane.input_shape) if lane is not None else None,
+                     "classes": list(lane.classes) if lane is not None else None})
+    payload = {"market": args.market, "root": str(root), "learnwares": rows}
+    lines = [f"market {args.market!r} under {root}: {len(rows)} learnware(s)"]
+    lines += [f"  {r['id']}  {r['name'] or '-'}  [{', '.join(r['specifications'])}]"
+              + (f"  input {tuple(r['input_shape'])}, classes {r['classes']}" if r["input_shape"] else "")
+              for r in rows]
+    return Outcome(payload, "\n".join(lines))

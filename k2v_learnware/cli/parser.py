@@ -1,0 +1,157 @@
+"""The ``k2v-learnware`` argument parser: every command, its options and its ``--help``.
+
+Serves every stage of the learnware paradigm by naming them as commands
+(``generate`` a specification, ``pack`` and ``add`` a learnware, ``list`` a
+market, ``search`` and ``reuse`` as a user, ``compare`` and ``inspect``
+specifications). Kept apart from the work so ``--help`` and usage errors
+cost nothing: the command modules import torch, scikit-learn and
+``learnware`` only inside the commands, when one runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from .common import PROG
+from .market import cmd_add, cmd_list
+from .pack import ESTIMATORS, cmd_pack
+from .search import cmd_reuse, cmd_search
+from .specs import cmd_compare, cmd_generate, cmd_inspect
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (no heavy imports: ``--help`` must be instant)."""
+    from .. import __version__
+
+    common = _output_flags()
+    data_opts, market_opts, search_opts = _data_options(), _market_options(), _requirement_options()
+    parser = argparse.ArgumentParser(
+        prog=PROG, parents=[common],
+        description="LANE specifications and a learnware market (Beimingwu) from the command line.",
+        epilog="Exit codes: 0 success, 2 bad input or usage, 1 other failures. "
+               f"`{PROG} COMMAND --help` describes each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name, func, help_text, parents=()):
+        """A subcommand whose --help description is its function's docstring."""
+        p = sub.add_parser(name, parents=[common, *parents], help=help_text, description=func.__doc__)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("generate", cmd_generate, "condense a .npz/.npy/.csv data file into a LANE specification", [data_opts])
+    p.add_argument("data", metavar="DATA", help="data file (.npz, .npy or .csv)")
+    p.add_argument("-o", "--output", required=True, metavar="SPEC.json", help="specification file to write")
+    p.add_argument("--per-class", type=_count(1), default=10, metavar="K", help="synthetic points per class (default 10)")
+    p.add_argument("--iterations", type=_count(0), metavar="N",
+                   help="condensation iterations (default 200 labelled, 600 unlabelled)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--init", choices=("real", "kmeans", "noise"), default="real",
+                   help="starting points; kmeans and noise never copy a real row into the spec (default real)")
+    p.add_argument("--unlabelled", action="store_true", help="ignore labels: a user's requirement")
+
+    p = add("pack", cmd_pack, "pack a model and its specification files into a learnware zip", [data_opts])
+    p.add_argument("specs", nargs="+", metavar="SPEC", help="specification files: one LANE, optionally an RKME")
+    p.add_argument("-o", "--output", required=True, metavar="LW.zip", help="learnware zip to write")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--train", nargs=2, metavar=("ESTIMATOR", "DATA"),
+                        help=f"train a scikit-learn model ({', '.join(ESTIMATORS)}) on a labelled data file here")
+    source.add_argument("--model", metavar="FILE", help="a fitted model saved as .joblib or .pkl (needs --trust-model)")
+    p.add_argument("--trust-model", action="store_true",
+                   help="allow loading --model: unpickling executes code from the file, use only files you trust")
+    p.add_argument("--name", help="learnware name (default: the zip's file name)")
+    p.add_argument("--description", help="learnware description")
+
+    p = add("add", cmd_add, "submit learnware zips to a market", [market_opts])
+    p.add_argument("zips", nargs="+", metavar="LW.zip", help="learnware zips")
+
+    add("list", cmd_list, "list the learnwares of a market", [market_opts])
+
+    p = add("search", cmd_search, "search a market with a user's data", [market_opts, search_opts, data_opts])
+    p.add_argument("data", metavar="DATA", help="the user's data file (labels, if any, are ignored)")
+
+    p = add("reuse", cmd_reuse, "search, then predict the user's rows with the learnwares found",
+            [market_opts, search_opts, data_opts])
+    p.add_argument("data", metavar="DATA", help="the user's data file (with labels, accuracy is reported)")
+    p.add_argument("-o", "--output", required=True, metavar="PRED.npy", help="predictions file (.npy or .csv)")
+
+    p = add("compare", cmd_compare, "distance and similarity of two specification files")
+    p.add_argument("a", metavar="A.json")
+    p.add_argument("b", metavar="B.json")
+    p.add_argument("--proxy", metavar="DIR",
+                   help="a fitted Know2Vec proxy folder (proxy.json + proxy.pt), to compare two Know2Vec specs")
+
+    p = add("inspect", cmd_inspect, "validate a specification file and summarise it")
+    p.add_argument("spec", metavar="SPEC.json", help="a LANE, Know2Vec or RKME file, or a proxy folder")
+    return parser
+
+
+def _output_flags() -> argparse.ArgumentParser:
+    """--json, --quiet and --debug, accepted before or after the subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    flags = common.add_argument_group("output")
+    # SUPPRESS: a flag given before the subcommand is not reset by the subcommand's default.
+    flags.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                       help="print one JSON document on stdout and nothing else there")
+    flags.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+                       help="no progress bars or chatter; errors still go to stderr")
+    flags.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show a traceback on errors")
+    return common
+
+
+def _data_options() -> argparse.ArgumentParser:
+    """How to read a data file: which arrays, which labels, which image shape."""
+    data_opts = argparse.ArgumentParser(add_help=False)
+    group = data_opts.add_argument_group("data file")
+    group.add_argument("--x-key", metavar="KEY", help=".npz: the array holding X (default 'X', else the first)")
+    group.add_argument("--y-key", metavar="KEY", help=".npz: the array holding labels (default 'y', else the second)")
+    group.add_argument("--labels", metavar="FILE.npy", help="labels from a separate .npy file")
+    group.add_argument("--label-column", metavar="NAME|INDEX", help=".csv: the label column (by header name or index)")
+    group.add_argument("--images", metavar="C,H,W", help="reshape each row into an image of this shape")
+    return data_opts
+
+
+def _market_options() -> argparse.ArgumentParser:
+    """Which market: its name, the folder of its files, and the database of its index."""
+    market_opts = argparse.ArgumentParser(add_help=False)
+    group = market_opts.add_argument_group("market")
+    group.add_argument("--market", default=os.environ.get("K2V_MARKET", "k2v"),
+                       help="market name (default: $K2V_MARKET or 'k2v')")
+    group.add_argument("--root", default=os.environ.get("K2V_MARKET_ROOT"),
+                       help="folder holding the market's files and SQLite index "
+                            "(default: $K2V_MARKET_ROOT, else learnware's ~/.learnware)")
+    group.add_argument("--database-url", metavar="URL",
+                       help="database holding the market's index instead of SQLite under --root, e.g. "
+                            "postgresql://USER:PASSWORD@HOST:PORT (the learnware files stay under --root)")
+    return market_opts
+
+
+def _requirement_options() -> argparse.ArgumentParser:
+    """How a user's rows are condensed into a requirement, and how many learnwares come back."""
+    search_opts = argparse.ArgumentParser(add_help=False)
+    group = search_opts.add_argument_group("requirement")
+    group.add_argument("--per-class", type=_count(1), default=50, metavar="K",
+                       help="points in the user's condensed requirement (default 50)")
+    group.add_argument("--iterations", type=_count(0), metavar="N",
+                       help="condensation iterations (default 600 for a requirement)")
+    group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    group.add_argument("--max", type=_count(1), default=5, metavar="N", help="at most N learnwares returned (default 5)")
+    return search_opts
+
+
+def _count(minimum: int):
+    """An argparse type: an integer >= ``minimum`` (a usage error otherwise)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse

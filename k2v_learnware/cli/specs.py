@@ -1,0 +1,177 @@
+"""The specification commands: ``generate`` a LANE specification, ``compare`` two, ``inspect`` one.
+
+Serves the specification stage of the learnware paradigm: a developer
+condenses labelled data into a specification that describes it without
+sharing it (a user condenses unlabelled rows into a requirement the same
+way), and both can check what a file holds or how close two are before
+anything reaches a market.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .common import CLIError, Outcome, init_learnware, say
+from .data import data_from_args
+from .spec_files import check_spec_file, load_spec, peek_type, schema_version
+
+
+def cmd_generate(args) -> Outcome:
+    """Condense a data file into a LANE specification (labelled: a developer's; unlabelled: a requirement)."""
+    data = data_from_args(args)
+    y = None if args.unlabelled else data.y
+    init_learnware(args.quiet)
+    from ..specification.lane import generate_lane_spec
+
+    say(args, f"condensing {len(data.X)} rows of {data.path} "
+              f"({'unlabelled' if y is None else f'{len(set(y))} classes'}) ...")
+    spec = generate_lane_spec(data.X, y, num_per_class=args.per_class, iterations=args.iterations,
+                              seed=args.seed, init=args.init, verbose=not args.quiet)
+    spec.save(args.output)
+    payload = {
+        "output": str(args.output), "type": spec.type, "input_shape": list(spec.input_shape),
+        "classes": spec.classes, "class_counts": spec.class_counts, "points": len(spec.labels),
+        "embedding": spec.embedding["kind"], "iterations": spec.condensation["iterations"],
+        "seconds": spec.condensation["seconds"], "bytes": Path(args.output).stat().st_size,
+    }
+    text = (f"wrote {args.output}: LANE specification, {len(spec.classes)} class(es), {payload['points']} points "
+            f"of shape {spec.input_shape} ({spec.embedding['kind']} embedding), {payload['seconds']:.1f} s")
+    return Outcome(payload, text)
+
+
+def cmd_compare(args) -> Outcome:
+    """Distance and similarity of two specification files, by ``k2v_learnware.compare``."""
+    for p in (args.a, args.b):
+        check_spec_file(p)  # missing or malformed files fail before anything heavy is imported
+    a, b = load_spec(args.a, args.quiet), load_spec(args.b, args.quiet)
+    try:
+        from ..compare import compare_specifications
+    except ImportError as exc:
+        raise CLIError(f"this installation has no k2v_learnware.compare: {exc}", code=1) from exc
+    if a.type == b.type == "Know2VecSpecification" and not args.proxy:
+        raise CLIError("two Know2Vec specifications are compared in a trained proxy's space: "
+                       "give its folder with --proxy DIR (e.g. <market>/know2vec/proxy)")
+    proxy = None
+    if args.proxy:
+        from ..retrieval.proxy import Know2VecProxy
+
+        folder = Path(args.proxy)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"proxy folder not found: {folder}")
+        proxy = Know2VecProxy.load(folder)
+    result = compare_specifications(a, b, proxy=proxy)
+    payload = {"a": str(args.a), "b": str(args.b), "type_a": a.type, "type_b": b.type,
+               "method": result.method, "distance": float(result.distance), "similarity": float(result.similarity),
+               "details": dict(getattr(result, "details", None) or {})}
+    text = (f"{args.a} ({a.type}) vs {args.b} ({b.type}): distance {payload['distance']:.6g}, "
+            f"similarity {payload['similarity']:.4f} ({result.method})")
+    return Outcome(payload, text)
+
+
+def cmd_inspect(args) -> Outcome:
+    """Validate one specification file against its schema and format version, and summarise it.
+
+    Light on purpose: JSON and jsonschema only, no torch or ``learnware``.
+    """
+    from ..specification.formats import SCHEMA_FILES, SpecificationFormatError, read_json
+
+    spec = Path(args.spec)
+    if spec.is_dir() and (spec / "proxy.json").is_file():  # a Know2Vec proxy folder
+        spec = spec / "proxy.json"
+    path, type_name = peek_type(spec)
+    summarisers = {"LANESpecification": _summarise_lane, "Know2VecSpecification": _summarise_know2vec,
+                   "Know2VecProxy": _summarise_proxy}
+    if type_name in SCHEMA_FILES:
+        version = schema_version(type_name)
+        data = read_json(path, type_name, supported_versions=(version,))
+        try:
+            info, lines = summarisers[type_name](data)
+        except SpecificationFormatError as exc:
+            raise SpecificationFormatError(f"{path} is {exc}") from exc
+        schema = SCHEMA_FILES[type_name]
+    elif type_name == "RKMETableSpecification":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        info, lines = _summarise_rkme(data)
+        schema = None
+    else:
+        raise SpecificationFormatError(f"{path} holds a {type_name!r} file; inspect reads "
+                                       f"{sorted(SCHEMA_FILES) + ['RKMETableSpecification']}")
+    size = path.stat().st_size
+    payload = {"file": str(path), "type": type_name, "format_version": data.get("format_version"),
+               "schema": schema, "valid": True, "bytes": size, **info}
+    head = (f"{path}: {type_name}, format version {data.get('format_version', '-')}"
+            + (f", valid against specs/{schema}" if schema else "") + f", {size:,} bytes")
+    return Outcome(payload, "\n".join([head] + ["  " + line for line in lines]))
+
+
+
+def _summarise_lane(data) -> tuple[dict, list[str]]:
+    """A LANE file's shape, classes and settings, after the consistency checks its schema cannot state."""
+    from math import prod
+
+    from ..specification.formats import SpecificationFormatError
+
+    flat = prod(data["input_shape"])
+    problems = []
+    if any(len(row) != flat for row in data["z"]):
+        problems.append(f"z rows must have {flat} values for input_shape {data['input_shape']}")
+    if len(data["labels"]) != len(data["z"]):
+        problems.append(f"{len(data['labels'])} labels for {len(data['z'])} samples")
+    if len(data["class_counts"]) != len(data["classes"]):
+        problems.append("class_counts and classes differ in length")
+    if problems:
+        raise SpecificationFormatError("inconsistent: " + "; ".join(problems))
+    per_class = {str(c): sum(1 for v in data["labels"] if v == c) for c in data["classes"]}
+    info = {"input_shape": data["input_shape"], "classes": data["classes"], "class_counts": data["class_counts"],
+            "points": len(data["z"]), "points_per_class": per_class, "embedding": data["embedding"],
+            "condensation": data["condensation"], "feature_range": data["feature_range"]}
+    cond, emb = data["condensation"], data["embedding"]
+    lines = [
+        f"input shape {tuple(data['input_shape'])}, {len(data['z'])} points",
+        "classes (real samples / points): " + ", ".join(
+            f"{c!r} ({n} / {per_class[str(c)]})" for c, n in zip(data["classes"], data["class_counts"])),
+        f"embedding: {emb['kind']} width {emb['width']} depth {emb['depth']}, "
+        f"family seed {emb['seed']}, {emb['num_nets']} networks",
+        f"condensation: {cond['num_per_class']} per class, {cond['iterations']} iterations, batch {cond['batch_real']}, "
+        f"{cond['optimizer']} lr {cond['lr']}, init {cond['init']}, seed {cond['seed']}"
+        + (f", {cond['seconds']:.1f} s" if isinstance(cond.get("seconds"), (int, float)) else ""),
+        f"feature range [{data['feature_range'][0]:g}, {data['feature_range'][1]:g}]",
+    ]
+    return info, lines
+
+
+def _summarise_know2vec(data) -> tuple[dict, list[str]]:
+    """A Know2Vec file's classes and how much of its boundary graph the probe set found."""
+    K = len(data["classes"])
+    found = sum(node is not None for row in data["nodes"] for node in row)
+    info = {"input_shape": data["input_shape"], "classes": data["classes"], "present": data["present"],
+            "nodes_found": found, "nodes_total": K * K, "queries": data["queries"], "settings": data["settings"]}
+    lines = [f"input shape {tuple(data['input_shape'])}, classes {data['classes']} "
+             f"({sum(data['present'])} reached by the probe set)",
+             f"boundary graph: {found} of {K * K} nodes, {data['queries']} model queries",
+             "settings: " + ", ".join(f"{k} {v}" for k, v in data["settings"].items())]
+    return info, lines
+
+
+def _summarise_proxy(data) -> tuple[dict, list[str]]:
+    """A Know2Vec proxy's training settings: what a reader needs to tell two proxies apart."""
+    keys = ("in_features", "num_models", "hidden", "embedding_dim", "margin", "alpha", "lr", "epochs",
+            "samples_per_class", "batch_size", "seed", "final_loss")
+    info = {k: data.get(k) for k in keys}
+    return info, ["proxy settings: " + ", ".join(f"{k} {info[k]}" for k in keys)]
+
+
+def _summarise_rkme(data) -> tuple[dict, list[str]]:
+    """A stock RKME file's size and shape; no schema of ours checks it, so this reads what is there."""
+    z = data.get("z") or []
+    info = {"points": len(z), "gamma": data.get("gamma"), "num_points": data.get("num_points")}
+    shape = None
+    if z and isinstance(z[0], list):
+        shape, row = [], z[0]
+        while isinstance(row, list):
+            shape.append(len(row))
+            row = row[0] if row else None
+    info["input_shape"] = shape
+    return info, [f"stock learnware format (no schema of ours): {len(z)} points of shape {tuple(shape or ())}, "
+                  f"gamma {data.get('gamma')}"]
