@@ -17,6 +17,7 @@ from .common import PROG
 from .market import cmd_add, cmd_list
 from .pack import ESTIMATORS, cmd_pack
 from .search import cmd_reuse, cmd_search
+from .service import cmd_serve, cmd_token
 from .specs import cmd_compare, cmd_generate, cmd_inspect
 
 
@@ -71,11 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("search", cmd_search, "search a market with a user's data", [market_opts, search_opts, data_opts])
     p.add_argument("data", metavar="DATA", help="the user's data file (labels, if any, are ignored)")
+    p.add_argument("--server", metavar="URL", help="search a market service (k2v-learnware serve) at URL instead "
+                                                   "of a local market")
 
     p = add("reuse", cmd_reuse, "search, then predict the user's rows with the learnwares found",
             [market_opts, search_opts, data_opts])
     p.add_argument("data", metavar="DATA", help="the user's data file (with labels, accuracy is reported)")
     p.add_argument("-o", "--output", required=True, metavar="PRED.npy", help="predictions file (.npy or .csv)")
+
+    p = add("serve", cmd_serve, "serve a market over HTTP for the stock learnware client", [market_opts])
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=_count(1), default=8000, help="port (default 8000)")
+    p.add_argument("--workers", type=_count(1), default=1, metavar="N", help="worker processes (default 1)")
+    p.add_argument("--max-upload-mb", type=_count(1), default=200, metavar="MB",
+                   help="largest learnware zip accepted (default 200; unpacked at most 5x that)")
+
+    p = add("token", cmd_token, "create a developer account of a market and print its token", [market_opts])
+    p.add_argument("action", choices=("add",), help="add: create the account, or give it a new token")
+    p.add_argument("email", metavar="EMAIL")
 
     p = add("compare", cmd_compare, "distance and similarity of two specification files")
     p.add_argument("a", metavar="A.json")

@@ -18,14 +18,23 @@ from .market import name_of, open_market
 PREDICTION_SUFFIXES = (".npy", ".csv")
 
 
+def _condense(args, data: Data):
+    from ..specification.lane import generate_lane_spec
+
+    per_class = min(args.per_class, len(data.X))
+    say(args, f"condensing {len(data.X)} rows into a {per_class}-point requirement ...")
+    return generate_lane_spec(data.X, None, num_per_class=per_class, iterations=args.iterations,
+                              seed=args.seed, verbose=not args.quiet), per_class
+
+
 def _search(args, data: Data, market):
     """Condense the user's rows into a LANE requirement and search the market with it."""
     import time
 
     import numpy as np
 
-    from ..specification.lane import generate_lane_spec, lane_spec_of
     from ..market import user_info
+    from ..specification.lane import lane_spec_of
 
     learnwares = market.get_learnwares()
     if not learnwares:
@@ -37,11 +46,8 @@ def _search(args, data: Data, market):
     if size not in sizes:
         raise CLIError(f"{data.path} has {size} features per row, but the learnwares in market "
                        f"{args.market!r} take {', '.join(map(str, sizes))}")
-    per_class = min(args.per_class, len(data.X))
-    say(args, f"condensing {len(data.X)} rows into a {per_class}-point requirement ...")
     start = time.perf_counter()
-    spec = generate_lane_spec(data.X, None, num_per_class=per_class, iterations=args.iterations,
-                              seed=args.seed, verbose=not args.quiet)
+    spec, per_class = _condense(args, data)
     result = market.search_learnware(user_info(spec), max_search_num=args.max)
     seconds = time.perf_counter() - start
     singles = [{"id": item.learnware.id, "name": name_of(item.learnware), "score": float(item.score)}
@@ -78,12 +84,20 @@ def _search_text(payload) -> list[str]:
     return lines
 
 
-
 def cmd_search(args) -> Outcome:
     """Search a market with a user's data: LANE mixture weights (Eq. 9) and single learnwares ranked."""
     data = data_from_args(args)
-    market, _ = open_market(args)
-    payload, _ = _search(args, data, market)
+    if args.server:
+        import time
+
+        from .service import search_server
+
+        start = time.perf_counter()
+        spec, per_class = _condense(args, data)
+        payload = search_server(args, data, spec, per_class, time.perf_counter() - start)
+    else:
+        market, _ = open_market(args)
+        payload, _ = _search(args, data, market)
     return Outcome(payload, "\n".join(_search_text(payload)))
 
 

@@ -192,7 +192,7 @@ def user_info(spec, semantic_spec: dict | None = None, **extra_stat_info) -> Bas
     from learnware.specification import generate_semantic_spec
 
     if semantic_spec is None:  # the fields pack_learnware's default gives, without a name to match
-        image = len(spec.input_shape) == 3
+        image = len(getattr(spec, "input_shape", ())) == 3  # RKME table specs have none: tables
         semantic_spec = generate_semantic_spec(data_type="Image" if image else "Table", task_type="Classification",
                                                library_type="Scikit-learn", scenarios=["Others"], license="MIT")
     return BaseUserInfo(semantic_spec=semantic_spec, stat_info={spec.type: spec, **extra_stat_info})

@@ -157,6 +157,11 @@ class K2VOrganizer(EasyOrganizer):
         self._revision = None
         self.refresh()
 
+    def stored_rows(self) -> list[StoredRow]:
+        """Every stored learnware's row (id, semantic spec, status, owner), oldest first."""
+        self.refresh()
+        return list(self._rows.values())
+
     def owner_of(self, learnware_id: str) -> str | None:
         self.refresh()
         row = self._rows.get(learnware_id)

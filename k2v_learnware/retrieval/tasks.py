@@ -37,6 +37,32 @@ class Know2VecQuery:
         lab = np.array(labels, dtype=object)
         return cls(classes, np.stack([flat[lab == c].mean(axis=0) for c in classes]))
 
+    def to_dict(self) -> dict:
+        return {"type": self.type, "classes": list(self.classes), "means": np.asarray(self.means).tolist()}
+
+    @classmethod
+    def from_dict(cls, doc) -> "Know2VecQuery":
+        """The query a JSON document describes; refuses anything malformed or non-finite."""
+        if not isinstance(doc, dict) or doc.get("type") != cls.type:
+            raise ValueError(f"a Know2VecQuery document needs type {cls.type!r}")
+        classes = as_labels(doc.get("classes"), len(doc.get("classes") or []), "classes")
+        try:
+            means = np.asarray(doc.get("means"), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError("Know2VecQuery means must be a list of equally long lists of numbers") from None
+        if means.ndim != 2 or len(means) != len(classes) or len(classes) < 2 or len(set(map(repr, classes))) \
+                != len(classes) or not np.isfinite(means).all():
+            raise ValueError(f"Know2VecQuery needs >= 2 distinct classes and one finite mean row per class; got "
+                             f"{len(classes)} classes and means of shape {means.shape}")
+        return cls(classes, means.astype(np.float32))
+
+    def save(self, path) -> None:
+        """JSON, as the stock ``LearnwareClient`` saves a user's specification before a search."""
+        import json
+
+        with open(path, "w") as f:
+            json.dump(self.to_dict(), f)
+
 
 class TaskSampler:
     """Draws labelled query tasks a market may build for one model, as per-class mean features.

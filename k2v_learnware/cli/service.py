@@ -1,0 +1,83 @@
+"""The market-service commands: ``serve`` a market over HTTP, ``token add`` an account, search a server.
+
+Serves the market stage as a service: developers upload and users search over
+the HTTP API the stock ``learnware`` client speaks (:mod:`k2v_learnware.service`).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from .common import CLIError, Outcome, init_learnware, say
+from .market import name_of, open_market
+
+
+def cmd_serve(args) -> Outcome:
+    """Serve a market over HTTP for the stock LearnwareClient (Ctrl-C stops it)."""
+    from ..service.server import serve
+    from ..service.settings import ServiceSettings
+
+    init_learnware(args.quiet)
+    settings = ServiceSettings(root=args.root, market=args.market, database_url=args.database_url,
+                               max_upload_bytes=args.max_upload_mb * 1024 * 1024,
+                               max_unzipped_bytes=5 * args.max_upload_mb * 1024 * 1024)
+    say(args, f"serving market {args.market!r} on http://{args.host}:{args.port} with {args.workers} worker(s)")
+    serve(settings, host=args.host, port=args.port, workers=args.workers, log_level="warning" if args.quiet
+          else "info")
+    return Outcome({"served": args.market}, "server stopped")
+
+
+def cmd_token(args) -> Outcome:
+    """Create a developer account (or give it a new token) and print the token as the last line."""
+    from ..service.accounts import Accounts, check_email
+
+    check_email(args.email)
+    market, _ = open_market(args, must_exist=False)
+    token = Accounts(market.learnware_organizer.store.engine).issue_token(args.email)
+    return Outcome({"email": args.email, "token": token},
+                   f"account {args.email} of market {args.market!r}; its token (shown once):\n{token}")
+
+
+def search_server(args, data, spec, per_class: int, seconds_so_far: float) -> dict:
+    """Send a LANE requirement to a market service; the reply in ``cmd_search``'s payload shape."""
+    import time
+
+    import requests
+
+    from ..market import user_info
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="k2v_search_") as folder:
+        path = Path(folder) / "requirement.json"
+        spec.save(path)
+        url = args.server.rstrip("/") + "/engine/search_learnware"
+        try:
+            with open(path, "rb") as handle:
+                response = requests.post(url, files={"statistical_specification": handle}, timeout=600, data={
+                    "semantic_specification": json.dumps(user_info(spec).get_semantic_spec()),
+                    "limit": args.max, "page": 0})
+            reply = response.json()
+        except (requests.RequestException, ValueError) as err:
+            raise CLIError(f"--server {args.server}: no answer from a market service ({err})", code=1) from None
+    if reply.get("code") != 0:
+        raise CLIError(f"--server {args.server} refused the search: {reply.get('msg')}", code=1)
+    found = reply["data"]
+
+    def named(entry):
+        values = (entry.get("semantic_specification") or {}).get("Name", {}).get("Values", "")
+        return {"id": entry["learnware_id"], "name": str(values)}
+
+    multi = found.get("learnware_list_multi") or []
+    mixture = None if not multi else {
+        "score": float(multi[0]["matching"]), "mmd2": None,
+        "learnwares": [{**named(e), "weight": float(e.get("weight", 1.0 / len(multi)))} for e in multi]}
+    singles = [{**named(e), "score": float(e["matching"])} for e in found.get("learnware_list_single", [])]
+    requirement = {"rows": len(data.X), "input_shape": list(data.X.shape[1:]), "points": per_class,
+                   "iterations": spec.condensation["iterations"],
+                   "seconds": seconds_so_far + time.perf_counter() - start}
+    return {"market": args.server, "requirement": requirement, "mixture": mixture, "singles": singles}
+
+
+__all__ = ["cmd_serve", "cmd_token", "name_of", "search_server"]

@@ -1,0 +1,11 @@
+"""Market service: the HTTP API the stock ``learnware.client.LearnwareClient`` speaks, over our market.
+
+- :mod:`.settings`: what a server serves (root, market, database, limits), passed
+  to every worker process through the environment;
+- :mod:`.accounts`: developer accounts and their hashed tokens;
+- :mod:`.uploads`: chunked uploads, bounded in size and checked by hash;
+- :mod:`.user_specs`: the user's specification file a search brings (LANE, RKME, Know2Vec query);
+- :mod:`.replies`: ``{"code": 0, ...}`` replies and the errors every endpoint answers with;
+- :mod:`.app`: the FastAPI application and its endpoints;
+- :mod:`.server`: ``k2v-learnware serve`` (uvicorn, several worker processes).
+"""

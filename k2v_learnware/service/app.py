@@ -1,0 +1,298 @@
+"""Market service: the FastAPI application answering every call of the stock ``LearnwareClient``.
+
+Endpoints, payloads and ``{"code": 0, ...}`` replies follow Beimingwu's backend
+(``shared/notes/beimingwu-api.md``); the search reply also carries the mixture
+weights (``weight`` per mixture entry and ``mixture_weights``), which the stock
+client ignores and our CLI shows. Reads are open; uploads, updates and deletes
+need a token, and only a learnware's owner may update or delete it.
+
+Each worker process holds one market object; calls into it are serialised by a
+lock (the market's searchers cache embeddings on shared objects), and workers
+share the store, so they see each other's changes (see :mod:`..market.organizer`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import uuid
+
+from fastapi import Depends, FastAPI, File, Form, Header, Query, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from learnware.logger import get_module_logger
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+from .. import __version__
+from .accounts import Accounts
+from .replies import (
+    BAD_REQUEST,
+    FORBIDDEN,
+    INTERNAL,
+    NOT_FOUND,
+    REJECTED,
+    TOO_LARGE,
+    UNAUTHORISED,
+    ServiceError,
+    ok,
+)
+from .settings import ServiceSettings
+from .uploads import UploadArea, check_zip
+from .user_specs import read_user_spec
+
+logger = get_module_logger("k2v_learnware.service")
+LEARNWARE_ID = re.compile(r"[A-Za-z0-9._-]{1,40}")
+MAX_SEMANTIC_CHARS = 1 << 20
+MAX_SPEC_BYTES = 64 << 20
+
+
+class LoginBody(BaseModel):
+    email: str = Field(max_length=320)
+    token: str = Field(max_length=256)
+
+
+class ListBody(BaseModel):
+    page: int = Field(0, ge=0, le=10**6)
+    limit: int = Field(10000, ge=1, le=100000)
+
+
+class LearnwareBody(BaseModel):
+    learnware_id: str = Field(max_length=40)
+
+
+class AddUploadedBody(BaseModel):
+    file_hash: str = Field(max_length=64)
+    semantic_specification: str = Field(max_length=MAX_SEMANTIC_CHARS)
+
+
+def _semantic(text) -> dict:
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as err:
+        raise ServiceError(BAD_REQUEST, f"semantic_specification is not JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise ServiceError(BAD_REQUEST, f"semantic_specification must be a JSON object, got "
+                                        f"{type(value).__name__}")
+    return value
+
+
+def _learnware_id(value) -> str:
+    if not isinstance(value, str) or not LEARNWARE_ID.fullmatch(value):
+        raise ServiceError(BAD_REQUEST, f"learnware_id must be 1-40 letters, digits, '.', '_' or '-', got "
+                                        f"{str(value)[:80]!r}")
+    return value
+
+
+def _read_bounded(upload: UploadFile, limit: int, what: str) -> bytes:
+    data = upload.file.read(limit + 1)
+    if len(data) > limit:
+        raise ServiceError(TOO_LARGE, f"{what} is larger than the market's limit of {limit} bytes")
+    return data
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service_error(_request, err: ServiceError):
+        return err.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request, err: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in err.errors())
+        return ServiceError(BAD_REQUEST, f"bad request: {problems[:2000]}").response()
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request, err: HTTPException):
+        code = NOT_FOUND if err.status_code == 404 else BAD_REQUEST
+        return JSONResponse({"code": code, "msg": str(err.detail)}, status_code=err.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request, err: Exception):
+        logger.error(f"internal error: {type(err).__name__}: {err}", exc_info=err)
+        return JSONResponse({"code": INTERNAL, "msg": "internal error; the server's log has the details"},
+                            status_code=500)
+
+
+def create_app(settings: ServiceSettings, market=None) -> FastAPI:
+    """The service for ``settings`` (or for an already open ``market``)."""
+    from learnware.config import C
+    from learnware.market import BaseUserInfo
+
+    if market is None:
+        from ..market import instantiate_market
+
+        market = instantiate_market(settings.market, root=settings.root, database_url=settings.database_url)
+    organizer = market.learnware_organizer
+    accounts = Accounts(organizer.store.engine)
+    uploads = UploadArea(os.path.join(organizer.market_store_path, "uploads"), settings.max_upload_bytes)
+    lock = threading.RLock()
+    app = FastAPI(title="k2v-learnware market service", version=__version__,
+                  description="The Beimingwu HTTP API of learnware's LearnwareClient, over a k2v-learnware market.")
+    app.state.market, app.state.accounts = market, accounts
+    _install_error_handlers(app)
+
+    def account(authorization: str | None = Header(None, max_length=400)) -> str:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise ServiceError(UNAUTHORISED, "log in first: send 'Authorization: Bearer <token>'")
+        email = accounts.email_for(authorization[len("Bearer "):].strip())
+        if email is None:
+            raise ServiceError(UNAUTHORISED, "the token is not valid")
+        return email
+
+    def owned(learnware_id: str, email: str) -> str:
+        with lock:
+            exists = _learnware_id(learnware_id) in organizer.get_learnware_ids()
+            owner = organizer.owner_of(learnware_id)
+        if not exists:
+            raise ServiceError(NOT_FOUND, f"no learnware {learnware_id}")
+        if owner != email:
+            raise ServiceError(FORBIDDEN, f"learnware {learnware_id} belongs to another developer")
+        return learnware_id
+
+    def stored(learnware_id: str):
+        with lock:
+            learnware = organizer.get_learnware_by_ids(_learnware_id(learnware_id))
+        if learnware is None:
+            raise ServiceError(NOT_FOUND, f"no learnware {learnware_id}")
+        return learnware
+
+    @app.post("/auth/login_by_token")
+    def login(body: LoginBody | None = None):
+        if body is None:
+            raise ServiceError(BAD_REQUEST, "send JSON {email, token}")
+        if accounts.email_for(body.token) != body.email:
+            raise ServiceError(UNAUTHORISED, "wrong email or token")
+        return ok(token=body.token)
+
+    @app.post("/auth/logout")
+    def logout(email: str = Depends(account)):
+        return ok()
+
+    @app.post("/user/chunked_upload")
+    def chunked_upload(chunk_file: UploadFile = File(...), file_hash: str = Form(..., max_length=64),
+                       chunk_begin: int = Form(..., ge=0), email: str = Depends(account)):
+        data = _read_bounded(chunk_file, settings.max_upload_bytes, "the chunk")
+        return ok(received=uploads.write_chunk(email, file_hash, chunk_begin, data))
+
+    @app.post("/user/add_learnware_uploaded")
+    def add_uploaded(body: AddUploadedBody, email: str = Depends(account)):
+        semantic = _semantic(body.semantic_specification)
+        path = uploads.complete(email, body.file_hash)
+        try:
+            check_zip(path, settings.max_unzipped_bytes)
+            with lock:
+                learnware_id, status = market.add_learnware(str(path), semantic, owner=email)
+                reason = market.rejection_message
+        finally:
+            path.unlink(missing_ok=True)
+        if learnware_id is None:
+            raise ServiceError(REJECTED, f"the learnware was refused: {reason or 'no reason given'}")
+        return ok(learnware_id=learnware_id, check_status=status)
+
+    @app.post("/user/update_learnware")
+    def update(learnware_id: str = Form(..., max_length=40),
+               semantic_specification: str = Form(..., max_length=MAX_SEMANTIC_CHARS),
+               learnware_file: UploadFile | None = File(None), email: str = Depends(account)):
+        semantic = _semantic(semantic_specification)
+        owned(learnware_id, email)
+        path = None
+        try:
+            if learnware_file is not None:
+                path = uploads.folder / f"update-{uuid.uuid4().hex}.zip"
+                path.write_bytes(_read_bounded(learnware_file, settings.max_upload_bytes, "the learnware file"))
+                check_zip(path, settings.max_unzipped_bytes)
+            with lock:
+                status = market.update_learnware(learnware_id, zip_path=None if path is None else str(path),
+                                                 semantic_spec=semantic)
+                reason = market.rejection_message
+        finally:
+            if path is not None:
+                path.unlink(missing_ok=True)
+        if status == -1:
+            raise ServiceError(REJECTED, f"the update was refused: {reason or 'no reason given'}")
+        return ok(learnware_id=learnware_id, check_status=status)
+
+    @app.post("/user/list_learnware")
+    def list_learnware(body: ListBody | None = None, email: str = Depends(account)):
+        body = body or ListBody()
+        with lock:
+            mine = [row for row in organizer.stored_rows() if row.owner == email]
+        page = mine[body.page * body.limit:(body.page + 1) * body.limit]
+        return ok(learnware_list=[{"learnware_id": r.learnware_id, "semantic_specification": r.semantic_spec,
+                                   "check_status": r.use_flag} for r in page], total=len(mine))
+
+    @app.post("/user/delete_learnware")
+    def delete(body: LearnwareBody, email: str = Depends(account)):
+        owned(body.learnware_id, email)
+        with lock:
+            market.delete_learnware(body.learnware_id)
+        return ok(learnware_id=body.learnware_id)
+
+    @app.get("/engine/learnware_info")
+    def learnware_info(learnware_id: str = Query(..., max_length=40)):
+        learnware = stored(learnware_id)
+        return ok(learnware_info={"learnware_id": learnware_id,
+                                  "semantic_specification": learnware.get_specification().get_semantic_spec()})
+
+    @app.get("/engine/download_learnware")
+    def download(learnware_id: str = Query(..., max_length=40)):
+        stored(learnware_id)
+        with lock:
+            handle = open(organizer.get_learnware_zip_path_by_ids(learnware_id), "rb")  # survives a later delete
+        size = os.fstat(handle.fileno()).st_size
+
+        def chunks():
+            with handle:
+                yield from iter(lambda: handle.read(1 << 20), b"")
+
+        return StreamingResponse(chunks(), media_type="application/zip", headers={
+            "Content-Length": str(size), "Content-Disposition": f'attachment; filename="{learnware_id}.zip"'})
+
+    @app.get("/engine/semantic_specification")
+    def semantic_vocabulary():
+        return ok(semantic_specification=C.semantic_specs)
+
+    @app.post("/engine/search_learnware")
+    def search(statistical_specification: UploadFile | None = File(None),
+               semantic_specification: str = Form("{}", max_length=MAX_SEMANTIC_CHARS),
+               limit: int = Form(10, ge=1, le=1000), page: int = Form(0, ge=0, le=10**6)):
+        semantic = _semantic(semantic_specification)
+        stat_info = {}
+        if statistical_specification is not None:
+            kind, spec = read_user_spec(_read_bounded(statistical_specification, MAX_SPEC_BYTES, "the specification"))
+            stat_info[kind] = spec
+        try:
+            with lock:
+                result = market.search_learnware(BaseUserInfo(semantic_spec=semantic, stat_info=stat_info),
+                                                 max_search_num=min((page + 1) * limit, 1000))
+        except (TypeError, ValueError, KeyError) as err:
+            raise ServiceError(BAD_REQUEST, f"the search could not use this request: {type(err).__name__}: {err}") \
+                from None
+        return ok(**_search_reply(result, page, limit))
+
+    return app
+
+
+def _search_reply(result, page: int, limit: int) -> dict:
+    def entry(learnware, score, **extra):
+        return {"learnware_id": learnware.id, "semantic_specification": learnware.get_specification()
+                .get_semantic_spec(), "matching": float(score), **extra}
+
+    singles = result.get_single_results()[page * limit:(page + 1) * limit]
+    multiple, weights = [], {}
+    mixes = result.get_multiple_results()
+    if mixes:
+        mix = mixes[0]
+        mix_weights = getattr(mix, "weights", None) or [1.0 / len(mix.learnwares)] * len(mix.learnwares)
+        weights = {lw.id: float(w) for lw, w in zip(mix.learnwares, mix_weights)}
+        multiple = [entry(lw, mix.score, weight=weights[lw.id]) for lw in mix.learnwares]
+    return {"learnware_list_single": [entry(item.learnware, item.score) for item in singles],
+            "learnware_list_multi": multiple, "mixture_weights": weights,
+            "total_single": len(result.get_single_results())}
+
+
+def app_from_environ() -> FastAPI:
+    """The factory each uvicorn worker calls (settings from ``K2V_SERVICE_*``)."""
+    return create_app(ServiceSettings.from_environ())

@@ -1,0 +1,30 @@
+"""Market service: the reply shape of Beimingwu's backend and the errors every endpoint may answer.
+
+Success is ``{"code": 0, "msg": "ok", "data": {...}}``. Every refusal is a
+:class:`ServiceError` with a non-zero ``code``, a message that says what was
+wrong, and a fitting HTTP status (4xx for anything the request got wrong); the
+stock client looks only at ``code``.
+"""
+
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse
+
+BAD_REQUEST, UNAUTHORISED, FORBIDDEN, NOT_FOUND, TOO_LARGE, REJECTED, INTERNAL = 1, 2, 3, 4, 5, 6, 99
+_STATUS = {BAD_REQUEST: 400, UNAUTHORISED: 401, FORBIDDEN: 403, NOT_FOUND: 404, TOO_LARGE: 413, REJECTED: 422,
+           INTERNAL: 500}
+
+
+class ServiceError(Exception):
+    """A request the market refuses; becomes ``{"code": code, "msg": message}``."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"code": self.code, "msg": self.message}, status_code=_STATUS[self.code])
+
+
+def ok(**data) -> dict:
+    return {"code": 0, "msg": "ok", "data": data}

@@ -1,0 +1,86 @@
+"""Market service: chunked uploads, bounded in size and checked against the client's hash.
+
+The stock client sends a zip in 1 MB chunks (``chunk_begin`` offsets) under the
+file's MD5, then asks for it to be added. Chunks land in a per-account file
+under ``<market>/uploads/``; the add goes ahead only when the file is complete
+(its MD5 matches), is a zip, and unpacks to a bounded size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import zipfile
+from pathlib import Path
+
+from .replies import BAD_REQUEST, TOO_LARGE, ServiceError
+
+FILE_HASH = re.compile(r"[0-9a-f]{32}")
+
+
+def check_zip(path: Path, max_unzipped_bytes: int) -> None:
+    """Refuse what is not a zip, unpacks outside its folder, or unpacks too large (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as err:
+        raise ServiceError(BAD_REQUEST, f"the learnware file is not a zip: {err}") from None
+    total = sum(e.file_size for e in entries)
+    if total > max_unzipped_bytes:
+        raise ServiceError(TOO_LARGE, f"the learnware unpacks to {total} bytes, more than the market's limit "
+                                      f"of {max_unzipped_bytes}")
+    for entry in entries:
+        name = entry.filename
+        if name.startswith(("/", "\\")) or ".." in Path(name).parts:
+            raise ServiceError(BAD_REQUEST, f"the learnware zip holds a path outside its folder: {name!r}")
+
+
+class UploadArea:
+    """Partial uploads of every account of one market."""
+
+    def __init__(self, folder: Path, max_bytes: int):
+        self.folder, self.max_bytes = Path(folder), int(max_bytes)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, email: str, file_hash: str) -> Path:
+        if not isinstance(file_hash, str) or not FILE_HASH.fullmatch(file_hash):
+            raise ServiceError(BAD_REQUEST, f"file_hash must be the 32 hex digits of the file's MD5, got "
+                                            f"{str(file_hash)[:80]!r}")
+        account = hashlib.sha256(email.encode()).hexdigest()[:16]
+        return self.folder / account / f"{file_hash}.part"
+
+    def write_chunk(self, email: str, file_hash: str, begin: int, data: bytes) -> int:
+        """Write one chunk at ``begin``; returns the bytes received so far."""
+        path = self._path(email, file_hash)
+        if begin < 0:
+            raise ServiceError(BAD_REQUEST, f"chunk_begin must be >= 0, got {begin}")
+        if begin + len(data) > self.max_bytes:
+            raise ServiceError(TOO_LARGE, f"the upload would reach {begin + len(data)} bytes, more than the "
+                                          f"market's limit of {self.max_bytes}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            size = os.fstat(fd).st_size
+            if begin > size:
+                raise ServiceError(BAD_REQUEST, f"chunk_begin {begin} leaves a gap: only {size} bytes of this "
+                                                "file have arrived")
+            os.pwrite(fd, data, begin)
+            return max(size, begin + len(data))
+        finally:
+            os.close(fd)
+
+    def complete(self, email: str, file_hash: str) -> Path:
+        """The uploaded file, once every byte has arrived (its MD5 is ``file_hash``)."""
+        path = self._path(email, file_hash)
+        if not path.exists():
+            raise ServiceError(BAD_REQUEST, f"no upload with file_hash {file_hash} from this account; send it "
+                                            "to /user/chunked_upload first")
+        digest = hashlib.md5()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != file_hash:
+            raise ServiceError(BAD_REQUEST, f"the upload with file_hash {file_hash} is incomplete or corrupt "
+                                            f"(its {path.stat().st_size} bytes hash to {digest.hexdigest()})")
+        return path

@@ -1,0 +1,242 @@
+"""The market service against the stock ``learnware.client.LearnwareClient``, over real HTTP.
+
+A real ``k2v-learnware serve`` runs on a free local port; accounts come from
+``k2v-learnware token add``. Learnwares are told apart by content: a download
+must return the very bytes that were uploaded under that id.
+"""
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from k2v_learnware import generate_lane_spec, pack_learnware
+from k2v_learnware.datasets import load_digits
+from k2v_learnware.packaging import read_semantic_spec
+from tests._service_helpers import issue_token, running_server
+
+TASKS = [(0, 1), (2, 3), (4, 5)]
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def digits_split():
+    X, y = load_digits()
+    train = np.arange(len(y)) % 3 != 0
+    return X[train], y[train], X[~train], y[~train]
+
+
+def median_gamma(X) -> float:
+    sq = ((X[:300, None] - X[None, :300]) ** 2).sum(-1)
+    return float(1.0 / np.median(sq[np.triu_indices(len(X[:300]), 1)]))
+
+
+def stock_rkme_zip(model, X, path: Path) -> Path:
+    """A learnware made only with the learnware package's own tools (RKME spec, pickle template)."""
+    import pickle
+    import tempfile
+
+    from learnware.specification import generate_rkme_table_spec
+    from learnware.tests.templates import LearnwareTemplate, PickleModelTemplate, StatSpecTemplate
+
+    np.random.seed(0), torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as folder:
+        rkme = generate_rkme_table_spec(X, gamma=median_gamma(X), cuda_idx=-1)
+        rkme.save(f"{folder}/rkme.json")
+        with open(f"{folder}/model.pkl", "wb") as f:
+            pickle.dump(model, f)
+        LearnwareTemplate.generate_learnware_zipfile(
+            str(path), PickleModelTemplate(pickle_filepath=f"{folder}/model.pkl",
+                                           model_kwargs={"input_shape": (64,), "output_shape": (1,)}),
+            StatSpecTemplate(filepath=f"{folder}/rkme.json", type="RKMETableSpecification"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def learnwares(tmp_path_factory, digits_split):
+    """Three learnwares: LANE only (task 0), LANE + RKME (task 1), stock RKME only (task 2)."""
+    from learnware.specification import generate_rkme_table_spec, generate_semantic_spec
+
+    Xtr, ytr, _, _ = digits_split
+    folder = tmp_path_factory.mktemp("service-zips")
+    out = {}
+    for t, classes in enumerate(TASKS):
+        rows = np.isin(ytr, classes)
+        model = LogisticRegression(max_iter=500).fit(Xtr[rows], ytr[rows])
+        if t == 2:
+            path = stock_rkme_zip(model, Xtr[rows], folder / "rkme.zip")
+            semantic = generate_semantic_spec(name="stock-rkme", description="4 vs 5", data_type="Table",
+                                              task_type="Classification", library_type="Scikit-learn",
+                                              scenarios=["Others"], license="MIT",
+                                              input_description={"Dimension": 64, "Description": {}},
+                                              output_description={"Dimension": 6, "Description": {}})
+        else:
+            lane = generate_lane_spec(Xtr[rows], ytr[rows], num_per_class=10, iterations=60, verbose=False)
+            specs = [lane]
+            if t == 1:
+                np.random.seed(0), torch.manual_seed(0)
+                specs.append(generate_rkme_table_spec(Xtr[rows], gamma=median_gamma(Xtr[rows]), cuda_idx=-1))
+            path = pack_learnware(model, specs, folder / f"task{t}.zip", name=f"task-{t}")
+            semantic = read_semantic_spec(path)
+        out[t] = (path, semantic)
+    return out
+
+
+def test_the_stock_client_uploads_searches_downloads_reuses_and_deletes(tmp_path, learnwares, digits_split):
+    from learnware.client import LearnwareClient
+    from learnware.specification import generate_rkme_table_spec
+
+    from k2v_learnware.market import user_info
+    from k2v_learnware.reuse import LANEJobSelectorReuser
+
+    _, _, Xte, yte = digits_split
+    alice = issue_token(tmp_path, "svc", "alice@example.org")
+    bob = issue_token(tmp_path, "svc", "bob@example.org")
+    with running_server(tmp_path, "svc") as url:
+        with pytest.raises(Exception, match="login failed"):
+            LearnwareClient(host=url).login("alice@example.org", bob)  # another account's token
+        client = LearnwareClient(host=url)
+        client.login("alice@example.org", alice)
+        ids = {t: client.upload_learnware(str(path), semantic) for t, (path, semantic) in learnwares.items()}
+        assert len(set(ids.values())) == 3
+        assert sorted(e["learnware_id"] for e in client.list_learnware()) == sorted(ids.values())
+        assert client.get_semantic_specification(ids[0])["Name"]["Values"] == "task-0"
+
+        # a LANE user whose rows mix tasks 0 and 1, 60/40
+        rows = np.concatenate([np.flatnonzero(np.isin(yte, TASKS[0]))[:90], np.flatnonzero(np.isin(yte, TASKS[1]))[:60]])
+        requirement = generate_lane_spec(Xte[rows], None, num_per_class=30, iterations=200, verbose=False)
+        found = client.search_learnware(user_info(requirement))
+        assert set(found["multiple"]["learnware_ids"]) == {ids[0], ids[1]}
+        raw = _search_raw(url, requirement)
+        weights = raw["mixture_weights"]
+        assert weights[ids[0]] > weights[ids[1]] > 0.2 and sum(weights.values()) == pytest.approx(1.0)
+
+        # an RKME user with task-2 rows finds the stock RKME learnware first
+        task2 = Xte[np.isin(yte, TASKS[2])]
+        np.random.seed(0), torch.manual_seed(0)
+        rkme_user = generate_rkme_table_spec(task2, gamma=median_gamma(task2), cuda_idx=-1)
+        found = client.search_learnware(user_info(rkme_user))
+        assert found["single"]["learnware_ids"][0] == ids[2]
+
+        # download, load by id and reuse what the search returned
+        client.storage_path = str(tmp_path / "client")
+        client.default_zip_path, client.default_unzip_path = str(tmp_path / "cz"), str(tmp_path / "cu")
+        Path(client.default_zip_path).mkdir(), Path(client.default_unzip_path).mkdir()
+        client.download_learnware(ids[1], str(tmp_path / "copy.zip"))
+        assert sha256(tmp_path / "copy.zip") == sha256(learnwares[1][0])
+        loaded = client.load_learnware(learnware_id=[ids[0], ids[1]])
+        reused = LANEJobSelectorReuser(loaded, [weights[ids[0]], weights[ids[1]]]).predict(Xte[rows])
+        assert np.mean(reused == yte[rows]) > 0.9
+
+        # updates and deletes: only the owner
+        other = LearnwareClient(host=url)
+        other.login("bob@example.org", bob)
+        with pytest.raises(Exception, match="another developer"):
+            other.delete_learnware(ids[0])
+        with pytest.raises(Exception, match="another developer"):
+            other.update_learnware(ids[0], learnwares[0][1])
+        assert other.list_learnware() == []
+        semantic = json.loads(json.dumps(learnwares[0][1]))
+        semantic["Description"]["Values"] = "updated by its owner"
+        client.update_learnware(ids[0], semantic)
+        assert client.get_semantic_specification(ids[0])["Description"]["Values"] == "updated by its owner"
+        client.delete_learnware(ids[2])
+        assert sorted(e["learnware_id"] for e in client.list_learnware()) == sorted([ids[0], ids[1]])
+        reply = requests.get(f"{url}/engine/learnware_info", params={"learnware_id": ids[2]}, timeout=30).json()
+        assert reply["code"] != 0 and ids[2] in reply["msg"]
+        client.logout()
+        with pytest.raises(Exception, match="Please login first"):
+            client.list_learnware()
+        unauthorised = requests.post(f"{url}/user/delete_learnware", json={"learnware_id": ids[0]}, timeout=30)
+        assert unauthorised.status_code == 401 and unauthorised.json()["code"] != 0
+
+
+def _search_raw(url, spec) -> dict:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        spec.save(f"{folder}/spec.json")
+        with open(f"{folder}/spec.json", "rb") as handle:
+            reply = requests.post(f"{url}/engine/search_learnware", files={"statistical_specification": handle},
+                                  data={"semantic_specification": "{}", "limit": 5, "page": 0}, timeout=300).json()
+    assert reply["code"] == 0, reply
+    return reply["data"]
+
+
+def test_a_refused_upload_says_why(tmp_path, learnwares):
+    from learnware.client import LearnwareClient
+
+    token = issue_token(tmp_path, "svc", "carol@example.org")
+    with running_server(tmp_path, "svc") as url:
+        client = LearnwareClient(host=url)
+        client.login("carol@example.org", token)
+        broken = tmp_path / "broken.zip"
+        broken.write_bytes(b"not a zip at all")
+        with pytest.raises(Exception, match="not a zip"):
+            client.upload_learnware(str(broken), learnwares[0][1])
+        assert client.list_learnware() == []
+
+
+@pytest.fixture(scope="module")
+def forty_zips(tmp_path_factory, digits_split):
+    Xtr, ytr, _, _ = digits_split
+    folder = tmp_path_factory.mktemp("forty")
+    pairs = [(a, b) for a in range(10) for b in range(a + 1, 10)][:40]
+    out = []
+    for k, (a, b) in enumerate(pairs):
+        rows = np.isin(ytr, (a, b))
+        model = LogisticRegression(max_iter=200).fit(Xtr[rows], ytr[rows])
+        spec = generate_lane_spec(Xtr[rows], ytr[rows], num_per_class=3, iterations=3, seed=k, verbose=False)
+        out.append(pack_learnware(model, spec, folder / f"pair-{a}-{b}.zip", name=f"pair-{a}-{b}"))
+    return out
+
+
+def test_eight_clients_uploading_at_once_through_two_workers(tmp_path, database_url, forty_zips):
+    from learnware.client import LearnwareClient
+
+    tokens = [issue_token(tmp_path, "busy", f"dev{k}@example.org", database_url) if k == 0 else None
+              for k in range(8)]
+    from k2v_learnware.market import instantiate_market
+    from k2v_learnware.service.accounts import Accounts
+
+    accounts = Accounts(instantiate_market("busy", root=tmp_path, database_url=database_url)
+                        .learnware_organizer.store.engine)
+    tokens = [tokens[0]] + [accounts.issue_token(f"dev{k}@example.org") for k in range(1, 8)]
+    uploaded, errors = {}, []
+
+    def developer(k):
+        try:
+            client = LearnwareClient(host=url, timeout=300)
+            client.login(f"dev{k}@example.org", tokens[k])
+            for path in forty_zips[k::8]:
+                learnware_id = client.upload_learnware(str(path), read_semantic_spec(path))
+                uploaded.setdefault(learnware_id, []).append(path)
+        except Exception as err:  # reported below, with the others
+            errors.append(f"dev{k}: {err}")
+
+    with running_server(tmp_path, "busy", database_url, workers=2) as url:
+        threads = [threading.Thread(target=developer, args=(k,)) for k in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=900)
+        assert not errors, errors
+        assert len(uploaded) == 40 and all(len(paths) == 1 for paths in uploaded.values())
+        for learnware_id, (path,) in uploaded.items():  # every id holds exactly what was uploaded under it
+            download = requests.get(f"{url}/engine/download_learnware", params={"learnware_id": learnware_id},
+                                    timeout=60)
+            assert download.status_code == 200
+            assert hashlib.sha256(download.content).hexdigest() == sha256(path), learnware_id
+        for k in range(8):
+            mine = requests.post(f"{url}/user/list_learnware", json={"page": 0, "limit": 100}, timeout=60,
+                                 headers={"Authorization": f"Bearer {tokens[k]}"}).json()["data"]["learnware_list"]
+            assert len(mine) == 5
