@@ -7,6 +7,8 @@ must return the very bytes that were uploaded under that id.
 
 import hashlib
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from k2v_learnware import generate_lane_spec, pack_learnware
 from k2v_learnware.datasets import load_digits
 from k2v_learnware.packaging import read_semantic_spec
-from tests._service_helpers import issue_token, running_server
+from tests._service_helpers import REPO, issue_token, running_server
 
 TASKS = [(0, 1), (2, 3), (4, 5)]
 
@@ -119,6 +121,15 @@ def test_the_stock_client_uploads_searches_downloads_reuses_and_deletes(tmp_path
         raw = _search_raw(url, requirement)
         weights = raw["mixture_weights"]
         assert weights[ids[0]] > weights[ids[1]] > 0.2 and sum(weights.values()) == pytest.approx(1.0)
+
+        # our command line searches a server too, and shows the weights
+        np.savez(tmp_path / "user.npz", X=Xte[rows])
+        cli = subprocess.run([sys.executable, "-m", "k2v_learnware.cli", "--json", "--quiet", "search",
+                              str(tmp_path / "user.npz"), "--server", url, "--per-class", "30", "--iterations", "200"],
+                             capture_output=True, text=True, timeout=300, cwd=REPO)
+        assert cli.returncode == 0, cli.stderr[-3000:]
+        shown = {m["id"]: m["weight"] for m in json.loads(cli.stdout)["mixture"]["learnwares"]}
+        assert set(shown) == {ids[0], ids[1]} and shown[ids[0]] > shown[ids[1]]
 
         # an RKME user with task-2 rows finds the stock RKME learnware first
         task2 = Xte[np.isin(yte, TASKS[2])]
