@@ -205,6 +205,8 @@ def test_rebuild_really_clears_the_market_and_any_market_id_is_safe(tmp_path, da
     assert len(rebuilt) == 0 and len(open_market(tmp_path, database_url, market_id="my-market")) == 0
     assert not [f for f in stored_folders(tmp_path, "my-market") if f.startswith("learnwares/")]
     assert len(open_market(tmp_path, database_url, market_id="their.market_2")) == 1  # other markets untouched
+    theirs.reload_market()  # the stock reload, with no settings, keeps the market's own database
+    assert len(theirs) == 1 and theirs.learnware_organizer.database_url.startswith((database_url or "sqlite")[:8])
     for bad in ("", "../up", "a b", "x'; DROP TABLE k2v_learnware; --", "-lead", "é"):
         with pytest.raises(ValueError, match="market_id"):
             open_market(tmp_path, database_url, market_id=bad)

@@ -29,6 +29,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from learnware.config import C
 from learnware.learnware import get_learnware_from_dirpath
 from learnware.logger import get_module_logger
 from learnware.market import EasyOrganizer
@@ -54,6 +55,10 @@ class K2VOrganizer(EasyOrganizer):
 
     def reload_market(self, rebuild: bool = False, root=None, database_url: str | None = None, probe_X=None,
                       know2vec_options: dict | None = None) -> bool:
+        # market.reload_market() passes no settings: keep the ones this organizer was opened with
+        root = root if root is not None else getattr(self, "root", None) or C.market_root_path
+        database_url = database_url or getattr(self, "database_url", None)
+        know2vec_options = know2vec_options if know2vec_options is not None else getattr(self, "know2vec_options", None)
         self._lock = threading.RLock()
         self.root = Path(root)
         self.market_store_path = str(self.root / self.market_id)
