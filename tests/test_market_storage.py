@@ -247,3 +247,61 @@ def test_database_url_errors_are_clear(tmp_path):
                        ("", "non-empty")]:
         with pytest.raises(ValueError, match=match):
             open_market(tmp_path, bad)
+
+
+def test_a_reader_loading_while_another_process_updates_is_not_broken(tmp_path, database_url, zips):
+    a, b = (zips[n] for n in sorted(zips)[:2])
+    writer = open_market(tmp_path, database_url)
+    id_a = add(writer, a)
+    reader = open_market(tmp_path, database_url)
+    writer.update_learnware(id_a, semantic_spec=read_semantic_spec(a))  # the reader must load id_a again
+    organizer, load = reader.learnware_organizer, reader.learnware_organizer._load
+    raced = []
+
+    def load_while_updated(row):  # the update lands between the reader's row read and its file load
+        if not raced:
+            raced.append(writer.update_learnware(id_a, zip_path=str(b), semantic_spec=read_semantic_spec(b)))
+        return load(row)
+
+    organizer._load = load_while_updated
+    assert_holds_exactly(reader, {id_a: b})
+    assert raced == [1] and organizer.unloadable == {}
+
+
+def test_an_update_based_on_a_stale_read_is_refused(tmp_path, database_url, zips, monkeypatch):
+    a, b = (zips[n] for n in sorted(zips)[:2])
+    mine, theirs = open_market(tmp_path, database_url), open_market(tmp_path, database_url)
+    id_a = add(mine, a)
+    semantic = read_semantic_spec(a)
+    semantic["Description"]["Values"] = "theirs"
+    check = mine.check_learnware
+
+    def check_while_they_update(*args, **kwargs):  # their change lands while mine is being checked
+        assert theirs.update_learnware(id_a, semantic_spec=semantic) == 1
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(mine, "check_learnware", check_while_they_update)
+    assert mine.update_learnware(id_a, zip_path=str(b)) == -1
+    assert "changed by another process" in mine.rejection_message
+    monkeypatch.undo()
+    kept = open_market(tmp_path, database_url).get_learnware_by_ids(id_a).get_specification().get_semantic_spec()
+    assert kept["Description"]["Values"] == "theirs"  # not silently overwritten
+    assert_holds_exactly(open_market(tmp_path, database_url), {id_a: a})
+
+
+def test_a_learnware_that_cannot_load_is_named_and_can_be_deleted(tmp_path, database_url, zips):
+    from k2v_learnware.market import MarketReloadError
+
+    a, b = (zips[n] for n in sorted(zips)[:2])
+    market = open_market(tmp_path, database_url)
+    id_a, id_b = add(market, a), add(market, b)
+    spec_file = Path(market.learnware_organizer.learnware_folder_list[id_a]) / "lane_spec.json"
+    spec_file.write_text("{broken")
+    with pytest.raises(MarketReloadError, match=id_a):
+        open_market(tmp_path, database_url)
+    lenient = open_market(tmp_path, database_url, strict=False)
+    assert id_a in lenient.learnware_organizer.unloadable
+    assert_holds_exactly(lenient, {id_b: b})
+    assert lenient.delete_learnware(id_a)
+    assert_holds_exactly(open_market(tmp_path, database_url), {id_b: b})
+    assert [f for f in stored_folders(tmp_path) if f.startswith("learnwares/")] == [f"learnwares/{id_b}"]

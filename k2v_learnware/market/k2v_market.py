@@ -79,6 +79,7 @@ class K2VMarket(LearnwareMarket):
         current = organizer.get_learnware_by_ids(id)
         if current is None:
             return self._reject("organizer", f"market {self.market_id!r} has no learnware {id!r}")
+        revision = organizer.row_revision(id)  # what this update is based on; a change meanwhile refuses it
         zip_for_check = organizer.get_learnware_zip_path_by_ids(id) if zip_path is None else zip_path
         if semantic_spec is None:
             semantic_spec = current.get_specification().get_semantic_spec()
@@ -87,7 +88,7 @@ class K2VMarket(LearnwareMarket):
         if check_status is None or checked == BaseChecker.INVALID_LEARNWARE:
             check_status = checked
         status = organizer.update_learnware(id, zip_path=zip_path, semantic_spec=semantic_spec,
-                                            check_status=check_status, **kwargs)
+                                            check_status=check_status, expected_revision=revision, **kwargs)
         self._note_organizer_refusal(status)
         return status
 
@@ -145,7 +146,7 @@ def _market_id(market_id) -> str:
 
 def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None, database_url: str | None = None,
                        weight_threshold: float = 0.05, solver: str = "clarabel", probe_X=None,
-                       know2vec_options: dict | None = None) -> K2VMarket:
+                       know2vec_options: dict | None = None, strict: bool = True) -> K2VMarket:
     """A market of our checker, organizer and searchers beside the stock ones.
 
     Learnware files live under ``root`` (default: ``learnware``'s
@@ -156,6 +157,9 @@ def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None,
     database may hold many markets. Several processes may open the same market
     at once: each sees the others' additions, updates and deletions.
     ``rebuild=True`` removes every learnware of this market (rows and files).
+    A stored learnware that cannot be loaded makes opening fail
+    (:class:`MarketReloadError`) unless ``strict=False``, which leaves it out
+    (``market.learnware_organizer.unloadable`` says why) so it can be deleted.
 
     With ``probe_X`` the market keeps a probe set and builds a Know2Vec
     specification of every learnware added (``know2vec_options`` go to
@@ -171,7 +175,7 @@ def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None,
         C.market_root_path = str(root)
     root = Path(C.market_root_path)
     organizer = K2VOrganizer(market_id=market_id, rebuild=bool(rebuild), root=root, database_url=database_url,
-                             probe_X=probe_X, know2vec_options=know2vec_options)
+                             probe_X=probe_X, know2vec_options=know2vec_options, strict=bool(strict))
     proxy_dir = organizer.know2vec_path / "proxy"
     know2vec_searcher = Know2VecSearcher(organizer, Know2VecProxy.load(proxy_dir) if proxy_dir.exists() else None)
     searcher = SeqCombinedSearcher(

@@ -93,17 +93,32 @@ class LearnwareFiles:
         shutil.rmtree(staged, ignore_errors=True)
 
     def remove_all_of(self, learnware_id: str) -> None:
+        """Every version of a learnware (ids are never reused, so the whole folder is its own)."""
         shutil.rmtree(self.learnwares / learnware_id, ignore_errors=True)
+
+    def remove_learnware(self, learnware_id: str, folder: str, zip_path: str) -> None:
+        """A deleted learnware's files, whichever version another process may have switched it to."""
+        if Path(folder).is_absolute():
+            self.remove_version(learnware_id, folder, zip_path)
+        self.remove_all_of(learnware_id)
+
+    def remove_legacy(self, learnware_ids) -> None:
+        """Files an earlier version kept for these ids (only the stock organizer wrote there)."""
+        for learnware_id in learnware_ids:
+            shutil.rmtree(self.pool / "unzipped_learnwares" / learnware_id, ignore_errors=True)
+            (self.pool / "zips" / f"{learnware_id}.zip").unlink(missing_ok=True)
+            (self.know2vec / f"{learnware_id}.json").unlink(missing_ok=True)
+
+    def remove_proxy(self) -> None:
+        """The Know2Vec proxy, trained on learnwares a rebuild removed (the probe set stays)."""
+        shutil.rmtree(self.know2vec / "proxy", ignore_errors=True)
 
     def remove_stale_staging(self, older_than_s: float) -> None:
         """Staging folders of adds that died long ago (a live add finishes in seconds)."""
         cutoff = time.time() - older_than_s
         for folder in self.staging.iterdir():
-            if folder.stat().st_mtime < cutoff:
-                shutil.rmtree(folder, ignore_errors=True)
-
-    def clear(self) -> None:
-        """Remove every learnware file and Know2Vec file of the market (``rebuild=True``)."""
-        shutil.rmtree(self.pool, ignore_errors=True)
-        shutil.rmtree(self.know2vec, ignore_errors=True)
-        self.__init__(self.market_path)
+            try:
+                if folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except FileNotFoundError:
+                pass  # another process opening the market removed it first

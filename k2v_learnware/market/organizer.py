@@ -54,7 +54,12 @@ class K2VOrganizer(EasyOrganizer):
     """Learnware storage safe for many processes, on SQLite or PostgreSQL (see the module docstring)."""
 
     def reload_market(self, rebuild: bool = False, root=None, database_url: str | None = None, probe_X=None,
-                      know2vec_options: dict | None = None) -> bool:
+                      know2vec_options: dict | None = None, strict: bool = True) -> bool:
+        """(Re)open the market; ``strict``: a stored learnware that cannot be loaded is an error.
+
+        With ``strict=False`` such learnwares are left out (``unloadable`` says
+        why), so an operator can open the market and delete them.
+        """
         # market.reload_market() passes no settings: keep the ones this organizer was opened with
         root = root if root is not None else getattr(self, "root", None) or C.market_root_path
         database_url = database_url or getattr(self, "database_url", None)
@@ -64,14 +69,19 @@ class K2VOrganizer(EasyOrganizer):
         self.market_store_path = str(self.root / self.market_id)
         self.files = LearnwareFiles(Path(self.market_store_path))
         self.learnware_pool_path = str(self.files.pool)
-        self.database_url = database_url or f"sqlite:///{self.root / 'database' / f'market_{self.market_id}.db'}"
+        default_url = f"sqlite:///{self.root / 'database' / f'market_{self.market_id}.db'}"
+        self.database_url = database_url or default_url
         (self.root / "database").mkdir(parents=True, exist_ok=True)
         self.store = MarketStore(open_engine(self.database_url), self.market_id)
-        self.store.import_legacy_rows()
+        if self.database_url == default_url:  # where the stock organizer kept this market's rows
+            self.store.import_legacy_rows()
         if rebuild:
             logger.info(f"rebuilding market {self.market_id!r}: every stored learnware is removed")
-            self.store.clear()
-            self.files.clear()
+            removed = self.store.clear()  # only what it deleted: a concurrent add keeps its files
+            for learnware_id in removed:
+                self.files.remove_all_of(learnware_id)
+            self.files.remove_legacy(removed)
+            self.files.remove_proxy()
         self._remove_abandoned_adds()
         self.know2vec_path = self.files.know2vec
         self.know2vec_options = dict(know2vec_options or {})
@@ -79,37 +89,57 @@ class K2VOrganizer(EasyOrganizer):
         self.last_error: str | None = None
         self.learnware_list, self.learnware_zip_list, self.learnware_folder_list, self.use_flags = {}, {}, {}, {}
         self._rows: dict[str, StoredRow] = {}
+        self.unloadable: dict[str, str] = {}
         self._revision = None
-        self.refresh()
+        self.refresh(strict=strict)
         return True
 
     # ------------------------------------------------------------ reading
-    def refresh(self) -> None:
-        """Bring this process's view up to date with the database (cheap when nothing changed)."""
+    def refresh(self, strict: bool = False) -> None:
+        """Bring this process's view up to date with the database (one small query when nothing changed).
+
+        A learnware another process updates or deletes while it is being loaded
+        here is read again on the next pass; one whose files cannot be loaded
+        is left out and named in ``unloadable`` (``strict``: raise instead).
+        """
         with self._lock:
-            revision = self.store.revision()
-            if revision == self._revision:
-                return
-            rows = {row.learnware_id: row for row in self.store.ready_rows()}
-            failed = {}
-            for learnware_id, row in rows.items():
-                known = self._rows.get(learnware_id)
-                if known is None or known.row_revision != row.row_revision:
-                    try:
-                        self._remember(row, self._load(row))
-                    except Exception as err:  # the loader's own error names the class or file
-                        failed[learnware_id] = f"{type(err).__name__}: {err}"
-            for learnware_id in set(self._rows) - set(rows):
-                self._forget(learnware_id)
-            if failed:
-                still_there = {row.learnware_id for row in self.store.ready_rows()}
-                failed = {i: why for i, why in failed.items() if i in still_there}  # not deleted meanwhile
-            if failed:
-                raise MarketReloadError(
-                    f"market {self.market_id!r} holds {len(rows)} learnwares but {len(failed)} could not be "
-                    "reloaded (is the package that defines their specification installed?): "
-                    + "; ".join(f"{i}: {why}" for i, why in sorted(failed.items())))
-            self._revision = revision
+            for _ in range(10):
+                revision = self.store.revision()
+                if revision == self._revision:
+                    return
+                rows = {row.learnware_id: row for row in self.store.ready_rows()}
+                failed = {}
+                for learnware_id, row in rows.items():
+                    known = self._rows.get(learnware_id)
+                    if known is None or known.row_revision != row.row_revision:
+                        try:
+                            self._remember(row, self._load(row))
+                        except Exception as err:  # the loader's own error names the class or file
+                            failed[learnware_id] = (row.row_revision, f"{type(err).__name__}: {err}")
+                for learnware_id in set(self._rows) - set(rows):
+                    self._forget(learnware_id)
+                if self.store.revision() != revision:
+                    continue  # changed while loading: a failure may be a version removed meanwhile
+                self.unloadable = {i: why for i, (_, why) in failed.items()}
+                for learnware_id in failed:
+                    self._forget(learnware_id)
+                self._revision = revision
+                break
+            if self.unloadable:
+                message = (f"market {self.market_id!r} holds {len(self.unloadable) + len(self._rows)} learnwares but "
+                           f"{len(self.unloadable)} could not be loaded (is the package that defines their "
+                           "specification installed?): "
+                           + "; ".join(f"{i}: {why}" for i, why in sorted(self.unloadable.items())))
+                if strict:
+                    raise MarketReloadError(message + "; open it with strict=False to delete them")
+                logger.warning(message)
+
+    def _refresh_after_write(self) -> None:
+        """Refresh after a committed change; a failure to load others must not undo or hide it."""
+        try:
+            self.refresh()
+        except Exception as err:
+            logger.warning(f"market {self.market_id!r}: refresh after a change failed: {type(err).__name__}: {err}")
 
     def _load(self, row: StoredRow):
         paths = self.files.paths(row.learnware_id, row.folder, row.zip_path)
@@ -211,7 +241,7 @@ class K2VOrganizer(EasyOrganizer):
             self.last_error = f"the market could not store the learnware: {type(err).__name__}: {err}"
             logger.warning(self.last_error)
             return None, BaseChecker.INVALID_LEARNWARE
-        self.refresh()
+        self._refresh_after_write()
         return new_id, status
 
     def _stage(self, zip_path, semantic_spec) -> Path:
@@ -237,23 +267,36 @@ class K2VOrganizer(EasyOrganizer):
     def delete_learnware(self, id: str) -> bool:
         """Remove a learnware's row, then its files; False when the market has no such learnware."""
         self.refresh()
-        row = self._rows.get(id)
+        row = self._rows.get(id) or self.store.row(id)  # an unloadable learnware can be deleted too
         if row is None:
             logger.warning(f"learnware {id!r} not found in market {self.market_id!r}")
             return False
         if self.store.discard(id):  # False: another process deleted it first, and its files
-            self.files.remove_version(id, row.folder, row.zip_path)
-        self.refresh()
+            self.files.remove_learnware(id, row.folder, row.zip_path)
+        self.unloadable.pop(id, None)
+        self._refresh_after_write()
         return True
 
-    def update_learnware(self, id: str, zip_path=None, semantic_spec=None, check_status=None):
-        """Replace a learnware's files and/or semantic spec / status; returns the new status."""
+    def row_revision(self, learnware_id: str) -> int | None:
+        """The revision of a learnware's row as this process last read it (for optimistic updates)."""
+        self.refresh()
+        row = self._rows.get(learnware_id)
+        return None if row is None else row.row_revision
+
+    def update_learnware(self, id: str, zip_path=None, semantic_spec=None, check_status=None,
+                         expected_revision: int | None = None):
+        """Replace a learnware's files and/or semantic spec / status; returns the new status.
+
+        ``expected_revision`` (from :meth:`row_revision` when the caller read
+        the learnware) refuses the update when anyone changed it since.
+        """
         self.last_error = None
         self.refresh()
         row = self._rows.get(id)
         if row is None:
             self.last_error = f"market {self.market_id!r} has no learnware {id!r}"
             return BaseChecker.INVALID_LEARNWARE
+        expected_revision = row.row_revision if expected_revision is None else int(expected_revision)
         if check_status == BaseChecker.INVALID_LEARNWARE:
             self.last_error = "the update failed the market's checks"
             return BaseChecker.INVALID_LEARNWARE
@@ -268,8 +311,8 @@ class K2VOrganizer(EasyOrganizer):
                 staged = self._stage(zip_path, semantic_spec)
                 placed = self.files.place(staged, id)
                 staged, folder, zip_file = None, placed, f"{placed}/learnware.zip"
-            if not self.store.replace(id, row.folder, semantic_spec=semantic_spec, use_flag=status, folder=folder,
-                                      zip_path=zip_file):
+            if not self.store.replace(id, expected_revision, semantic_spec=semantic_spec, use_flag=status,
+                                      folder=folder, zip_path=zip_file):
                 raise RuntimeError(f"learnware {id} was deleted or changed by another process meanwhile")
         except Exception as err:
             if staged is not None:
@@ -281,7 +324,7 @@ class K2VOrganizer(EasyOrganizer):
             return BaseChecker.INVALID_LEARNWARE
         if placed is not None:
             self.files.remove_version(id, row.folder, row.zip_path)
-        self.refresh()
+        self._refresh_after_write()
         return status
 
     # ------------------------------------------------------------ housekeeping

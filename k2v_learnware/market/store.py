@@ -85,6 +85,14 @@ class StoredRow:
     owner: str | None = None
 
 
+def _dumps(semantic_spec: dict) -> str:
+    """JSON of a semantic specification; NaN and infinities are refused (they would never load back)."""
+    try:
+        return json.dumps(semantic_spec, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"semantic_spec must be JSON without NaN or infinities: {err}") from None
+
+
 def redacted(database_url: str) -> str:
     """The URL with any password replaced, for messages."""
     return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", database_url)
@@ -104,6 +112,9 @@ def normalise_url(database_url: str) -> URL:
         url = url.set(drivername="postgresql+psycopg")
     if not (url.drivername.startswith("sqlite") or url.drivername.startswith("postgresql")):
         raise ValueError(f"database_url must be sqlite:// or postgresql://, got {url.drivername}://")
+    if url.drivername.startswith("sqlite") and url.database in (None, "", ":memory:"):
+        raise ValueError("database_url must name a SQLite file (sqlite:///path/market.db): an in-memory "
+                         "database is private to one connection and would lose the market")
     return url
 
 
@@ -117,8 +128,10 @@ def _create_postgres_database(url: URL) -> None:
                 quoted = admin.dialect.identifier_preparer.quote_identifier(url.database)
                 try:
                     conn.execute(text(f"CREATE DATABASE {quoted}"))
-                except (IntegrityError, ProgrammingError):
-                    pass  # another process created it first
+                except (IntegrityError, ProgrammingError) as err:
+                    if "already exists" not in str(err) and "duplicate key" not in str(err):
+                        raise ValueError(f"database {url.database!r} does not exist and cannot be created: "
+                                         f"{str(getattr(err, 'orig', err)).strip()}") from None
     finally:
         admin.dispose()
 
@@ -205,7 +218,7 @@ class MarketStore:
         with self.engine.begin() as conn:
             seq = conn.execute(insert(t).values(
                 market_id=self.market_id, learnware_id=f"pending-{uuid.uuid4().hex}"[:40],
-                semantic_spec=json.dumps(semantic_spec), use_flag=int(use_flag), state=PENDING, row_revision=0,
+                semantic_spec=_dumps(semantic_spec), use_flag=int(use_flag), state=PENDING, row_revision=0,
                 created=time.time(), owner=owner)).inserted_primary_key[0]
             learnware_id = f"{int(seq):08d}"
             conn.execute(update(t).where(t.c.seq == seq).values(learnware_id=learnware_id))
@@ -219,37 +232,49 @@ class MarketStore:
     def discard(self, learnware_id: str) -> bool:
         """Delete a row (pending or ready); True when there was one."""
         t = learnware_table
-        with self.engine.begin() as conn:
-            gone = conn.execute(delete(t).where(t.c.market_id == self.market_id, t.c.learnware_id == learnware_id))
-            if gone.rowcount:
+        try:
+            with self.engine.begin() as conn:
                 self._bump(conn)
-            return bool(gone.rowcount)
-
-    def replace(self, learnware_id: str, expected_folder: str, *, semantic_spec: dict, use_flag: int,
-                folder: str, zip_path: str) -> bool:
-        """Point a ready row at new files / a new semantic spec, if nobody changed its files meanwhile."""
-        return self._set_row(learnware_id, READY, expected_folder, semantic_spec=json.dumps(semantic_spec),
-                             use_flag=int(use_flag), folder=folder, zip_path=zip_path)
-
-    def _set_row(self, learnware_id: str, in_state: str, expected_folder: str | None, **values) -> bool:
-        """Update one row found in ``in_state`` (and at ``expected_folder``) and bump the market's revision."""
-        t = learnware_table
-        where = [t.c.market_id == self.market_id, t.c.learnware_id == learnware_id, t.c.state == in_state]
-        if expected_folder is not None:
-            where.append(t.c.folder == expected_folder)
-        with self.engine.begin() as conn:
-            if conn.execute(update(t).where(*where).values(**values)).rowcount != 1:
-                return False
-            revision = self._bump(conn)
-            conn.execute(update(t).where(t.c.market_id == self.market_id, t.c.learnware_id == learnware_id)
-                         .values(row_revision=revision))
+                if not conn.execute(delete(t).where(t.c.market_id == self.market_id,
+                                                    t.c.learnware_id == learnware_id)).rowcount:
+                    raise _NoSuchRow
+        except _NoSuchRow:
+            return False
         return True
 
-    def clear(self) -> None:
-        """Delete every row of this market (``rebuild=True``)."""
+    def replace(self, learnware_id: str, expected_revision: int, *, semantic_spec: dict, use_flag: int,
+                folder: str, zip_path: str) -> bool:
+        """Point a ready row at new files / a new semantic spec, if nobody changed the row meanwhile."""
+        return self._set_row(learnware_id, READY, expected_revision, semantic_spec=_dumps(semantic_spec),
+                             use_flag=int(use_flag), folder=folder, zip_path=zip_path)
+
+    def _set_row(self, learnware_id: str, in_state: str, expected_revision: int | None, **values) -> bool:
+        """Update one row found in ``in_state`` (at ``expected_revision``) and bump the market's revision.
+
+        Every writing transaction takes the market's row first (``_bump``), so
+        writers of one market queue in one order and never deadlock.
+        """
+        t = learnware_table
+        where = [t.c.market_id == self.market_id, t.c.learnware_id == learnware_id, t.c.state == in_state]
+        if expected_revision is not None:
+            where.append(t.c.row_revision == expected_revision)
+        try:
+            with self.engine.begin() as conn:
+                revision = self._bump(conn)
+                if conn.execute(update(t).where(*where).values(row_revision=revision, **values)).rowcount != 1:
+                    raise _NoSuchRow
+        except _NoSuchRow:
+            return False
+        return True
+
+    def clear(self) -> list[str]:
+        """Delete every row of this market (``rebuild=True``); returns the ids deleted."""
+        t = learnware_table
         with self.engine.begin() as conn:
-            conn.execute(delete(learnware_table).where(learnware_table.c.market_id == self.market_id))
-            self._bump(conn)
+            self._bump(conn)  # takes the write lock first, so no add publishes in between
+            ids = list(conn.execute(select(t.c.learnware_id).where(t.c.market_id == self.market_id)).scalars())
+            conn.execute(delete(t).where(t.c.market_id == self.market_id))
+        return ids
 
     def stale_pending(self, older_than_s: float) -> list[str]:
         """Ids of pending rows left by adds that died before finishing."""
@@ -291,4 +316,11 @@ class MarketStore:
             conn.execute(text("DELETE FROM tb_learnware"))
             if moved:
                 self._bump(conn)
+                if self.engine.dialect.name == "postgresql":  # explicit keys do not advance the sequence
+                    conn.execute(text("SELECT setval(pg_get_serial_sequence('k2v_learnware', 'seq'), "
+                                      "(SELECT max(seq) FROM k2v_learnware))"))
         return moved
+
+
+class _NoSuchRow(Exception):
+    """Rolls a writing transaction back when the row it meant to change is not there."""
