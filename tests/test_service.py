@@ -183,18 +183,38 @@ def _search_raw(url, spec) -> dict:
     return reply["data"]
 
 
-def test_a_refused_upload_says_why(tmp_path, learnwares):
+def test_bad_requests_get_a_clear_4xx_never_a_5xx(tmp_path, learnwares):
     from learnware.client import LearnwareClient
 
     token = issue_token(tmp_path, "svc", "carol@example.org")
-    with running_server(tmp_path, "svc") as url:
+    with running_server(tmp_path, "svc", extra=("--max-upload-mb", "2")) as url:
         client = LearnwareClient(host=url)
-        client.login("carol@example.org", token)
+        client.login("Carol@Example.org", token)  # addresses are one account however capitalised
         broken = tmp_path / "broken.zip"
         broken.write_bytes(b"not a zip at all")
         with pytest.raises(Exception, match="not a zip"):
             client.upload_learnware(str(broken), learnwares[0][1])
         assert client.list_learnware() == []
+        learnware_id = client.upload_learnware(str(learnwares[0][0]), learnwares[0][1])
+
+        def search(semantic: str):
+            return requests.post(f"{url}/engine/search_learnware", data={"semantic_specification": semantic},
+                                 timeout=60)
+
+        semantic_only = search(json.dumps(learnwares[0][1]))  # no statistical spec: the semantic search alone
+        assert semantic_only.status_code == 200, semantic_only.text
+        assert [e["learnware_id"] for e in semantic_only.json()["data"]["learnware_list_single"]] == [learnware_id]
+        for bad, why in [('{"Name": {"Values": NaN}}', "non-finite"), ('{"Name": {"Values": 1e999}}', "non-finite"),
+                         ("[" * 100000, "nested too deeply"), ('{"Name": 5}', "must be an object"),
+                         ('{"Task": {"Values": [1]}}', "list of strings")]:
+            reply = search(bad)
+            assert reply.status_code == 400 and why in reply.json()["msg"], (bad[:30], reply.text)
+        huge = requests.post(f"{url}/user/chunked_upload", data={"file_hash": "0" * 32, "chunk_begin": 0},
+                             files={"chunk_file": b"x" * (20 << 20)}, timeout=60)  # anonymous, 20 MB
+        assert huge.status_code == 413 and huge.json()["code"] != 0
+        client.delete_learnware(learnware_id)
+        gone = requests.get(f"{url}/engine/download_learnware", params={"learnware_id": learnware_id}, timeout=60)
+        assert gone.status_code == 404 and learnware_id in gone.json()["msg"]
 
 
 @pytest.fixture(scope="module")

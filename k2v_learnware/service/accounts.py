@@ -37,7 +37,7 @@ def check_email(email) -> str:
         raise TypeError(f"email must be a str, got {type(email).__name__}")
     if not EMAIL.fullmatch(email):
         raise ValueError(f"email must look like name@host (at most 320 characters), got {email!r}")
-    return email
+    return email.lower()  # one account per address, however it is capitalised
 
 
 class Accounts:

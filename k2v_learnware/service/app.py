@@ -14,6 +14,7 @@ share the store, so they see each other's changes (see :mod:`..market.organizer`
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import threading
@@ -40,13 +41,14 @@ from .replies import (
     ok,
 )
 from .settings import ServiceSettings
+from .size_limit import BodyLimit
 from .uploads import UploadArea, check_zip
 from .user_specs import read_user_spec
 
 logger = get_module_logger("k2v_learnware.service")
-LEARNWARE_ID = re.compile(r"[A-Za-z0-9._-]{1,40}")
+LEARNWARE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 MAX_SEMANTIC_CHARS = 1 << 20
-MAX_SPEC_BYTES = 64 << 20
+MAX_SPEC_BYTES = 16 << 20
 
 
 class LoginBody(BaseModel):
@@ -68,20 +70,54 @@ class AddUploadedBody(BaseModel):
     semantic_specification: str = Field(max_length=MAX_SEMANTIC_CHARS)
 
 
+def _no_constants(name):
+    raise ValueError(f"non-finite number {name} is not allowed")
+
+
+def _check_finite(value, where="semantic_specification"):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ServiceError(BAD_REQUEST, f"{where} holds a non-finite number")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            _check_finite(item, where)
+
+
 def _semantic(text) -> dict:
+    """A semantic specification: a JSON object of fields, each ``{"Values": str | [str], "Type": str}``."""
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constants)
+    except RecursionError:
+        raise ServiceError(BAD_REQUEST, "semantic_specification is nested too deeply") from None
     except (TypeError, ValueError) as err:
         raise ServiceError(BAD_REQUEST, f"semantic_specification is not JSON: {err}") from None
     if not isinstance(value, dict):
         raise ServiceError(BAD_REQUEST, f"semantic_specification must be a JSON object, got "
                                         f"{type(value).__name__}")
+    try:
+        _check_finite(value)
+    except RecursionError:
+        raise ServiceError(BAD_REQUEST, "semantic_specification is nested too deeply") from None
+    for key, field in value.items():
+        if not isinstance(field, dict):
+            raise ServiceError(BAD_REQUEST, f"semantic_specification.{key} must be an object, got "
+                                            f"{type(field).__name__}")
+        values = field.get("Values", "")
+        if not (isinstance(values, str) or (isinstance(values, list) and all(isinstance(v, str) for v in values))):
+            if key not in ("Input", "Output"):
+                raise ServiceError(BAD_REQUEST, f"semantic_specification.{key}.Values must be a string or a list "
+                                                "of strings")
+        if not isinstance(field.get("Type", ""), str):
+            raise ServiceError(BAD_REQUEST, f"semantic_specification.{key}.Type must be a string")
     return value
 
 
 def _learnware_id(value) -> str:
     if not isinstance(value, str) or not LEARNWARE_ID.fullmatch(value):
-        raise ServiceError(BAD_REQUEST, f"learnware_id must be 1-40 letters, digits, '.', '_' or '-', got "
+        raise ServiceError(BAD_REQUEST, f"learnware_id must be 1-40 letters, digits, '.', '_' or '-' starting "
+                                        f"with a letter or digit, got "
                                         f"{str(value)[:80]!r}")
     return value
 
@@ -132,6 +168,7 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
                   description="The Beimingwu HTTP API of learnware's LearnwareClient, over a k2v-learnware market.")
     app.state.market, app.state.accounts = market, accounts
     _install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=max(settings.max_upload_bytes, MAX_SPEC_BYTES) + (1 << 20))
 
     def account(authorization: str | None = Header(None, max_length=400)) -> str:
         if not authorization or not authorization.startswith("Bearer "):
@@ -162,7 +199,7 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
     def login(body: LoginBody | None = None):
         if body is None:
             raise ServiceError(BAD_REQUEST, "send JSON {email, token}")
-        if accounts.email_for(body.token) != body.email:
+        if accounts.email_for(body.token) != body.email.lower():
             raise ServiceError(UNAUTHORISED, "wrong email or token")
         return ok(token=body.token)
 
@@ -238,9 +275,15 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
 
     @app.get("/engine/download_learnware")
     def download(learnware_id: str = Query(..., max_length=40)):
-        stored(learnware_id)
-        with lock:
-            handle = open(organizer.get_learnware_zip_path_by_ids(learnware_id), "rb")  # survives a later delete
+        _learnware_id(learnware_id)
+        with lock:  # find and open in one step: a later delete or update cannot pull the file away
+            path = organizer.get_learnware_zip_path_by_ids(learnware_id)
+            try:
+                handle = open(path, "rb") if path else None
+            except FileNotFoundError:
+                handle = None
+        if handle is None:
+            raise ServiceError(NOT_FOUND, f"no learnware {learnware_id}")
         size = os.fstat(handle.fileno()).st_size
 
         def chunks():
@@ -267,7 +310,7 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
             with lock:
                 result = market.search_learnware(BaseUserInfo(semantic_spec=semantic, stat_info=stat_info),
                                                  max_search_num=min((page + 1) * limit, 1000))
-        except (TypeError, ValueError, KeyError) as err:
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as err:
             raise ServiceError(BAD_REQUEST, f"the search could not use this request: {type(err).__name__}: {err}") \
                 from None
         return ok(**_search_reply(result, page, limit))
@@ -276,9 +319,9 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
 
 
 def _search_reply(result, page: int, limit: int) -> dict:
-    def entry(learnware, score, **extra):
+    def entry(learnware, score, **extra):  # a semantic-only search has no score
         return {"learnware_id": learnware.id, "semantic_specification": learnware.get_specification()
-                .get_semantic_spec(), "matching": float(score), **extra}
+                .get_semantic_spec(), "matching": None if score is None else float(score), **extra}
 
     singles = result.get_single_results()[page * limit:(page + 1) * limit]
     multiple, weights = [], {}

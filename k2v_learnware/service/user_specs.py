@@ -26,7 +26,7 @@ def _no_constants(name):
 def _finite_array(doc: dict, key: str, ndim: int) -> np.ndarray:
     try:
         value = np.asarray(doc[key], dtype=np.float64)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, RecursionError):
         raise ServiceError(BAD_REQUEST, f"RKMETableSpecification field {key!r} must be a {ndim}-d array of "
                                         "numbers") from None
     if value.ndim != ndim or value.size == 0 or not np.isfinite(value).all():
@@ -39,6 +39,8 @@ def read_user_spec(data: bytes):
     """``(type, specification)`` from the bytes of an uploaded specification file."""
     try:
         doc = json.loads(data, parse_constant=_no_constants)
+    except RecursionError:
+        raise ServiceError(BAD_REQUEST, "statistical_specification is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as err:
         raise ServiceError(BAD_REQUEST, f"statistical_specification is not JSON: {err}") from None
     kind = doc.get("type") if isinstance(doc, dict) else None
@@ -50,7 +52,7 @@ def read_user_spec(data: bytes):
 
         try:
             return kind, Know2VecQuery.from_dict(doc)
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, RecursionError) as err:
             raise ServiceError(BAD_REQUEST, f"statistical_specification: {err}") from None
     if kind == "RKMETableSpecification":
         z, beta = _finite_array(doc, "z", 2), _finite_array(doc, "beta", 1)
@@ -72,6 +74,6 @@ def read_user_spec(data: bytes):
 
                 spec = RKMETableSpecification()
             spec.load(str(path))
-        except (TypeError, ValueError) as err:
-            raise ServiceError(BAD_REQUEST, f"statistical_specification: {err}") from None
+        except Exception as err:  # an untrusted file: whatever the loader trips on, the file is at fault
+            raise ServiceError(BAD_REQUEST, f"statistical_specification: {type(err).__name__}: {err}") from None
     return kind, spec
