@@ -28,16 +28,15 @@ import os
 import threading
 from pathlib import Path
 
-import numpy as np
 from learnware.config import C
 from learnware.learnware import get_learnware_from_dirpath
 from learnware.logger import get_module_logger
 from learnware.market import EasyOrganizer
 from learnware.market.base import BaseChecker
 
-from .._checks import as_data_array
-from ..specification.know2vec import Know2VecSpecification, generate_know2vec_spec
+from ..specification.know2vec import Know2VecSpecification
 from .learnware_files import LearnwareFiles
+from .market_know2vec import probe_set, write_know2vec_spec
 from .store import MarketStore, StoredRow, open_engine
 
 logger = get_module_logger("k2v_learnware.market")
@@ -85,7 +84,7 @@ class K2VOrganizer(EasyOrganizer):
         self._remove_abandoned_adds()
         self.know2vec_path = self.files.know2vec
         self.know2vec_options = dict(know2vec_options or {})
-        self.probe_X = self._probe_set(probe_X)
+        self.probe_X = probe_set(self.files.know2vec / "probe.npy", probe_X)
         self.last_error: str | None = None
         self.learnware_list, self.learnware_zip_list, self.learnware_folder_list, self.use_flags = {}, {}, {}, {}
         self._rows: dict[str, StoredRow] = {}
@@ -251,7 +250,7 @@ class K2VOrganizer(EasyOrganizer):
             learnware = get_learnware_from_dirpath("pending", copy.deepcopy(semantic_spec), str(staged / "files"),
                                                    ignore_error=False)
             if self.probe_X is not None:
-                self._write_know2vec_spec(learnware, staged / "know2vec.json")
+                write_know2vec_spec(learnware, self.probe_X, staged / "know2vec.json", self.know2vec_options)
         except BaseException:
             self.files.remove_staged(staged)
             raise
@@ -333,26 +332,3 @@ class K2VOrganizer(EasyOrganizer):
             self.store.discard(learnware_id)
             self.files.remove_all_of(learnware_id)
         self.files.remove_stale_staging(STALE_AFTER_S)
-
-    def _probe_set(self, probe_X):
-        probe_file = self.files.know2vec / "probe.npy"
-        if probe_X is None:
-            return np.load(probe_file, allow_pickle=False) if probe_file.exists() else None
-        probe_X = as_data_array(probe_X, "probe_X")
-        partial = probe_file.with_name(f".probe-{os.getpid()}-{threading.get_ident()}.npy")
-        np.save(partial, probe_X, allow_pickle=False)
-        os.replace(partial, probe_file)
-        return probe_X
-
-    def _write_know2vec_spec(self, learnware, path: Path) -> None:
-        learnware.instantiate_model()
-        model = learnware.get_model()
-        shape = tuple(getattr(model, "input_shape", ()) or ())
-        probe = self.probe_X
-        if shape and int(np.prod(shape)) != int(np.prod(probe.shape[1:])):
-            logger.warning(f"no Know2Vec specification: the model's input shape {shape} differs from the probe "
-                           f"set's {probe.shape[1:]}")
-            return
-        if shape:
-            probe = probe.reshape((len(probe),) + shape)
-        generate_know2vec_spec(model, probe, **self.know2vec_options).save(path)
