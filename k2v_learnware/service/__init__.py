@@ -5,6 +5,8 @@
 - :mod:`.accounts`: developer accounts and their hashed tokens;
 - :mod:`.uploads`: chunked uploads, bounded in size and checked by hash;
 - :mod:`.user_specs`: the user's specification file a search brings (LANE, RKME, Know2Vec query);
+- :mod:`.request_checks`: what a request may hold (bodies, semantic specs, ids);
+- :mod:`.size_limit`: request bodies over the limit refused before they are read;
 - :mod:`.replies`: ``{"code": 0, ...}`` replies and the errors every endpoint answers with;
 - :mod:`.app`: the FastAPI application and its endpoints;
 - :mod:`.server`: ``k2v-learnware serve`` (uvicorn, several worker processes).

@@ -13,10 +13,7 @@ share the store, so they see each other's changes (see :mod:`..market.organizer`
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import re
 import threading
 import uuid
 
@@ -24,7 +21,6 @@ from fastapi import Depends, FastAPI, File, Form, Header, Query, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from learnware.logger import get_module_logger
-from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from .. import __version__
@@ -40,86 +36,22 @@ from .replies import (
     ServiceError,
     ok,
 )
+from .request_checks import (
+    MAX_SEMANTIC_CHARS,
+    AddUploadedBody,
+    LearnwareBody,
+    ListBody,
+    LoginBody,
+    semantic_spec,
+)
+from .request_checks import learnware_id as learnware_id_checked
 from .settings import ServiceSettings
 from .size_limit import BodyLimit
 from .uploads import UploadArea, check_zip
 from .user_specs import read_user_spec
 
 logger = get_module_logger("k2v_learnware.service")
-LEARNWARE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
-MAX_SEMANTIC_CHARS = 1 << 20
 MAX_SPEC_BYTES = 16 << 20
-
-
-class LoginBody(BaseModel):
-    email: str = Field(max_length=320)
-    token: str = Field(max_length=256)
-
-
-class ListBody(BaseModel):
-    page: int = Field(0, ge=0, le=10**6)
-    limit: int = Field(10000, ge=1, le=100000)
-
-
-class LearnwareBody(BaseModel):
-    learnware_id: str = Field(max_length=40)
-
-
-class AddUploadedBody(BaseModel):
-    file_hash: str = Field(max_length=64)
-    semantic_specification: str = Field(max_length=MAX_SEMANTIC_CHARS)
-
-
-def _no_constants(name):
-    raise ValueError(f"non-finite number {name} is not allowed")
-
-
-def _check_finite(value, where="semantic_specification"):
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ServiceError(BAD_REQUEST, f"{where} holds a non-finite number")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_finite(item, f"{where}.{key}")
-    elif isinstance(value, list):
-        for item in value:
-            _check_finite(item, where)
-
-
-def _semantic(text) -> dict:
-    """A semantic specification: a JSON object of fields, each ``{"Values": str | [str], "Type": str}``."""
-    try:
-        value = json.loads(text, parse_constant=_no_constants)
-    except RecursionError:
-        raise ServiceError(BAD_REQUEST, "semantic_specification is nested too deeply") from None
-    except (TypeError, ValueError) as err:
-        raise ServiceError(BAD_REQUEST, f"semantic_specification is not JSON: {err}") from None
-    if not isinstance(value, dict):
-        raise ServiceError(BAD_REQUEST, f"semantic_specification must be a JSON object, got "
-                                        f"{type(value).__name__}")
-    try:
-        _check_finite(value)
-    except RecursionError:
-        raise ServiceError(BAD_REQUEST, "semantic_specification is nested too deeply") from None
-    for key, field in value.items():
-        if not isinstance(field, dict):
-            raise ServiceError(BAD_REQUEST, f"semantic_specification.{key} must be an object, got "
-                                            f"{type(field).__name__}")
-        values = field.get("Values", "")
-        if not (isinstance(values, str) or (isinstance(values, list) and all(isinstance(v, str) for v in values))):
-            if key not in ("Input", "Output"):
-                raise ServiceError(BAD_REQUEST, f"semantic_specification.{key}.Values must be a string or a list "
-                                                "of strings")
-        if not isinstance(field.get("Type", ""), str):
-            raise ServiceError(BAD_REQUEST, f"semantic_specification.{key}.Type must be a string")
-    return value
-
-
-def _learnware_id(value) -> str:
-    if not isinstance(value, str) or not LEARNWARE_ID.fullmatch(value):
-        raise ServiceError(BAD_REQUEST, f"learnware_id must be 1-40 letters, digits, '.', '_' or '-' starting "
-                                        f"with a letter or digit, got "
-                                        f"{str(value)[:80]!r}")
-    return value
 
 
 def _read_bounded(upload: UploadFile, limit: int, what: str) -> bytes:
@@ -180,7 +112,7 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
 
     def owned(learnware_id: str, email: str) -> str:
         with lock:
-            exists = _learnware_id(learnware_id) in organizer.get_learnware_ids()
+            exists = learnware_id_checked(learnware_id) in organizer.get_learnware_ids()
             owner = organizer.owner_of(learnware_id)
         if not exists:
             raise ServiceError(NOT_FOUND, f"no learnware {learnware_id}")
@@ -190,7 +122,7 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
 
     def stored(learnware_id: str):
         with lock:
-            learnware = organizer.get_learnware_by_ids(_learnware_id(learnware_id))
+            learnware = organizer.get_learnware_by_ids(learnware_id_checked(learnware_id))
         if learnware is None:
             raise ServiceError(NOT_FOUND, f"no learnware {learnware_id}")
         return learnware
@@ -215,7 +147,7 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
 
     @app.post("/user/add_learnware_uploaded")
     def add_uploaded(body: AddUploadedBody, email: str = Depends(account)):
-        semantic = _semantic(body.semantic_specification)
+        semantic = semantic_spec(body.semantic_specification)
         path = uploads.complete(email, body.file_hash)
         try:
             check_zip(path, settings.max_unzipped_bytes)
@@ -232,7 +164,7 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
     def update(learnware_id: str = Form(..., max_length=40),
                semantic_specification: str = Form(..., max_length=MAX_SEMANTIC_CHARS),
                learnware_file: UploadFile | None = File(None), email: str = Depends(account)):
-        semantic = _semantic(semantic_specification)
+        semantic = semantic_spec(semantic_specification)
         owned(learnware_id, email)
         path = None
         try:
@@ -275,7 +207,7 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
 
     @app.get("/engine/download_learnware")
     def download(learnware_id: str = Query(..., max_length=40)):
-        _learnware_id(learnware_id)
+        learnware_id_checked(learnware_id)
         with lock:  # find and open in one step: a later delete or update cannot pull the file away
             path = organizer.get_learnware_zip_path_by_ids(learnware_id)
             try:
@@ -301,7 +233,7 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
     def search(statistical_specification: UploadFile | None = File(None),
                semantic_specification: str = Form("{}", max_length=MAX_SEMANTIC_CHARS),
                limit: int = Form(10, ge=1, le=1000), page: int = Form(0, ge=0, le=10**6)):
-        semantic = _semantic(semantic_specification)
+        semantic = semantic_spec(semantic_specification)
         stat_info = {}
         if statistical_specification is not None:
             kind, spec = read_user_spec(_read_bounded(statistical_specification, MAX_SPEC_BYTES, "the specification"))
