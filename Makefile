@@ -28,7 +28,7 @@ $(FASHION_MNIST):
 	  echo "Fashion-MNIST could not be installed (apt-get needs root): the tests that need it are skipped"
 
 # PostgreSQL server binaries (Debian package postgresql) for the tests that run the
-# market on a real server: tests/_postgres.py starts its own throw-away cluster from
+# market on a real server: k2v_learnware/bench/local_postgres.py starts its own throw-away cluster from
 # /usr/lib/postgresql/<version>/bin on a free port, so the package's own "main"
 # cluster and its service are never used (running or not, they do not matter).
 # Phony because the path holds the major version; the check is a single ls.
@@ -39,11 +39,12 @@ postgresql:
 	  echo "PostgreSQL could not be installed (apt-get needs root): the tests that need it are skipped"
 
 # The full benchmark runs whose tables the README shows (tens of minutes; run alone).
-bench: $(STAMP) $(FASHION_MNIST)
+bench: $(STAMP) $(FASHION_MNIST) postgresql
 	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench reuse --dataset digits --out bench-out/reuse-digits
 	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench reuse --dataset fashion-mnist --out bench-out/reuse-fashion-mnist
 	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench reuse --dataset bbc-news --out bench-out/reuse-bbc-news
 	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench retrieval --out bench-out/retrieval
+	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench service --out bench-out/service
 
 # Spec generation time and quality on digits and Fashion-MNIST, LANE next to RKME
 # (Fashion-MNIST needs the Debian package dataset-fashion-mnist).

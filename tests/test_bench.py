@@ -90,3 +90,61 @@ def test_check_results_rejects_a_broken_document():
     doc["methods"]["LANE"]["accuracy"] = [float("nan")]
     with pytest.raises(ValueError, match="nan"):
         check_results(doc)
+
+
+def _postgres_or_skip():
+    from k2v_learnware.bench.local_postgres import PostgresUnavailable, find_bin_dir
+
+    try:
+        find_bin_dir()
+    except PostgresUnavailable as reason:
+        pytest.skip(str(reason))
+
+
+def test_service_quick(tmp_path):
+    _postgres_or_skip()
+    doc, stdout = _run(["service"], tmp_path)
+    from k2v_learnware.bench.service import OPERATIONS, check_service_results
+
+    check_service_results(doc)
+    assert doc["benchmark"] == "service" and doc["errors"] == 0 and doc["error_samples"] == []
+    assert list(doc["operations"]) == list(OPERATIONS)
+    counts = {name: entry["requests"] for name, entry in doc["operations"].items()}
+    assert counts == {"search (in-process)": 60, "search (one at a time)": 60, "search": 60, "upload": 20,
+                      "search (during uploads)": 20}
+    for name, entry in doc["operations"].items():
+        assert entry["errors"] == 0, name
+        assert entry["throughput_rps"] > 0 and 0 < entry["p50_ms"] <= entry["p99_ms"], name
+    assert doc["operations"]["search"]["concurrency"] == 8 and doc["setup"]["workers"] == 2
+    # every HTTP search found what the same search in-process found, and every upload was stored
+    assert doc["same_results"] == {"compared": 120, "agreeing": 120}
+    assert doc["learnwares_after"] == 20 + 20
+    overhead = doc["http_overhead"]
+    assert overhead["one_at_a_time_p50_ratio"] > 0 and overhead["concurrent_throughput_ratio"] > 0
+    assert "| search (in-process) |" in stdout and "| upload |" in stdout
+    _pngs_written(tmp_path, ["service-load.png"])
+
+
+def test_service_exits_1_after_writing_results_when_requests_failed(tmp_path, monkeypatch):
+    from k2v_learnware.bench import __main__ as bench_main
+    from k2v_learnware.bench import service
+
+    for name in service.SINGLE_THREAD:  # the command pins them for its own process; restore them afterwards
+        monkeypatch.setenv(name, "1")
+    entry = {"requests": 1, "errors": 0, "concurrency": 1, "seconds": 0.1, "throughput_rps": 10.0, "p50_ms": 100.0,
+             "p99_ms": 100.0, "mean_ms": 100.0, "cpu_ms_per_request": None}
+    failed = {**entry, "errors": 1}
+    doc = {"benchmark": "service", "description": "stub", "setup": {"workers": 2, "concurrency": 8, "cpu_count": 2,
+                                                                     "requirement_load_ms": 1.0},
+           "operations": {name: dict(failed if name == "upload" else entry) for name in service.OPERATIONS},
+           "http_overhead": {key: 1.0 for key in ("one_at_a_time_p50_ratio", "one_at_a_time_mean_ratio",
+                                                  "one_at_a_time_extra_ms", "one_at_a_time_cpu_ratio",
+                                                  "concurrent_p50_ratio", "concurrent_throughput_ratio")},
+           "same_results": {"compared": 2, "agreeing": 2}, "errors": 1,
+           "error_samples": ["RuntimeError: /user/add_learnware_uploaded: HTTP 422, code 6: refused"]}
+    monkeypatch.setattr(service, "run_service", lambda options, verbose=True: dict(doc))
+    assert bench_main.main(["service", "--quick", "--quiet", "--out", str(tmp_path)]) == 1
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["errors"] == 1 and "HTTP 422" in (tmp_path / "results.md").read_text()
+    with pytest.raises(ValueError, match="lack the operations"):
+        service.check_service_results({**doc, "operations": {"search": entry}})

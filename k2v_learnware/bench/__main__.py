@@ -1,8 +1,10 @@
-"""Command line of the benchmarks: ``python -m k2v_learnware.bench {reuse,retrieval} ...``."""
+"""Command line of the benchmarks: ``python -m k2v_learnware.bench {reuse,retrieval,service} ...``."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
 
@@ -24,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     reuse = sub.add_parser("reuse", help="mixed-task reuse: LANE against RKME, MAX and the oracle")
     reuse.add_argument("--dataset", choices=("digits", "fashion-mnist", "bbc-news"), default="digits")
     retrieval = sub.add_parser("retrieval", help="model retrieval: Know2Vec against transferability scores")
-    for p in (reuse, retrieval):
+    service = sub.add_parser("service", help="market service under load: HTTP searches and uploads against "
+                                             "the in-process search (starts its own PostgreSQL and server)")
+    for p in (reuse, retrieval, service):
         p.add_argument("--quick", action="store_true", help="small sizes: a smoke test of a few minutes")
         p.add_argument("--out", default=None, help="folder for results.json, results.md and the plots")
         p.add_argument("--seed", type=int, default=0)
@@ -45,11 +49,47 @@ def _quiet_known_warnings():
     warnings.filterwarnings("ignore", message=".*csc_matrix.*")
 
 
+def _exit_on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+def _run_service(args, argv) -> int:
+    """The service benchmark; exits 1 when any request failed (after writing the results)."""
+    from .service import SINGLE_THREAD
+
+    os.environ.update(SINGLE_THREAD)  # before numpy and torch load: this process, and the servers it starts
+    from .local_postgres import PostgresUnavailable
+    from .service import ServiceOptions, run_service, write_service_report
+
+    start = time.perf_counter()
+    options = ServiceOptions.quick(args.seed) if args.quick else ServiceOptions.full(args.seed)
+    stopped = signal.signal(signal.SIGTERM, _exit_on_signal)  # so a terminated run still stops its servers
+    try:
+        doc = run_service(options, verbose=not args.quiet)
+    except PostgresUnavailable as err:
+        print(f"python -m k2v_learnware.bench service: {err}", file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGTERM, stopped)
+    doc["quick"] = bool(args.quick)
+    doc["wall_seconds"] = time.perf_counter() - start
+    doc["command"] = "python -m k2v_learnware.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    paths = write_service_report(doc, args.out or f"bench-out/service{'-quick' if args.quick else ''}")
+    print(paths[1].read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
+    if doc["errors"]:
+        print(f"{doc['errors']} request(s) failed: see error_samples in {paths[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from .report import write_report
 
     _quiet_known_warnings()
+    if args.benchmark == "service":
+        return _run_service(args, argv)
     start = time.perf_counter()
     if args.benchmark == "reuse":
         from .reuse import ReuseOptions, run_reuse

@@ -68,6 +68,10 @@ def _search(args, data: Data, market):
     return {"market": args.market, "requirement": requirement, "mixture": mixture, "singles": singles}, result
 
 
+def _score(value) -> str:
+    return "-" if value is None else f"{value:.3f}"  # a semantic-only match has no score
+
+
 def _search_text(payload) -> list[str]:
     """The human rendering of a search payload; ``reuse`` prints it too, before its own lines."""
     req = payload["requirement"]
@@ -75,12 +79,12 @@ def _search_text(payload) -> list[str]:
              f"{req['points']} points; search took {req['seconds']:.1f} s"]
     mixture = payload["mixture"]
     if mixture:
-        lines.append(f"mixture (score {mixture['score']:.3f}):")
+        lines.append(f"mixture (score {_score(mixture['score'])}):")
         lines += [f"  {m['id']}  weight {m['weight']:.3f}  {m['name']}" for m in mixture["learnwares"]]
     else:
         lines.append("mixture: none (no learnware reached the weight threshold)")
     lines.append("single learnwares, best first:")
-    lines += [f"  {i}. {s['id']}  score {s['score']:.3f}  {s['name']}" for i, s in enumerate(payload["singles"], 1)]
+    lines += [f"  {i}. {s['id']}  score {_score(s['score'])}  {s['name']}" for i, s in enumerate(payload["singles"], 1)]
     return lines
 
 

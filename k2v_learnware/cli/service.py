@@ -69,11 +69,14 @@ def search_server(args, data, spec, per_class: int, seconds_so_far: float) -> di
         values = (entry.get("semantic_specification") or {}).get("Name", {}).get("Values", "")
         return {"id": entry["learnware_id"], "name": str(values)}
 
+    def score(entry):  # None when the server matched on semantics alone
+        return None if entry.get("matching") is None else float(entry["matching"])
+
     multi = found.get("learnware_list_multi") or []
     mixture = None if not multi else {
-        "score": float(multi[0]["matching"]), "mmd2": None,
+        "score": score(multi[0]), "mmd2": None,
         "learnwares": [{**named(e), "weight": float(e.get("weight", 1.0 / len(multi)))} for e in multi]}
-    singles = [{**named(e), "score": float(e["matching"])} for e in found.get("learnware_list_single", [])]
+    singles = [{**named(e), "score": score(e)} for e in found.get("learnware_list_single", [])]
     requirement = {"rows": len(data.X), "input_shape": list(data.X.shape[1:]), "points": per_class,
                    "iterations": spec.condensation["iterations"],
                    "seconds": seconds_so_far + time.perf_counter() - start}

@@ -53,14 +53,19 @@ def _check_finite(value, where="semantic_specification"):
             _check_finite(item, where)
 
 
+def strict_json(text, field: str):
+    """JSON from a request field; NaN, infinities spelled out, bad encodings and deep nesting refused."""
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except RecursionError:
+        raise ServiceError(BAD_REQUEST, f"{field} is nested too deeply") from None
+    except (TypeError, ValueError) as err:  # UnicodeDecodeError is a ValueError
+        raise ServiceError(BAD_REQUEST, f"{field} is not JSON: {err}") from None
+
+
 def semantic_spec(text) -> dict:
     """A semantic specification: a JSON object of fields, each ``{"Values": str | [str], "Type": str}``."""
-    try:
-        value = json.loads(text, parse_constant=_no_constants)
-    except RecursionError:
-        raise ServiceError(BAD_REQUEST, "semantic_specification is nested too deeply") from None
-    except (TypeError, ValueError) as err:
-        raise ServiceError(BAD_REQUEST, f"semantic_specification is not JSON: {err}") from None
+    value = strict_json(text, "semantic_specification")
     if not isinstance(value, dict):
         raise ServiceError(BAD_REQUEST, f"semantic_specification must be a JSON object, got "
                                         f"{type(value).__name__}")

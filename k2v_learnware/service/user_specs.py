@@ -8,19 +8,15 @@ queries with explicit checks, and refuse non-finite numbers in any of them.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .replies import BAD_REQUEST, ServiceError
+from .request_checks import strict_json
 
 SUPPORTED = ("LANESpecification", "RKMETableSpecification", "Know2VecQuery")
-
-
-def _no_constants(name):
-    raise ValueError(f"non-finite number {name} is not allowed")
 
 
 def _finite_array(doc: dict, key: str, ndim: int) -> np.ndarray:
@@ -37,12 +33,7 @@ def _finite_array(doc: dict, key: str, ndim: int) -> np.ndarray:
 
 def read_user_spec(data: bytes):
     """``(type, specification)`` from the bytes of an uploaded specification file."""
-    try:
-        doc = json.loads(data, parse_constant=_no_constants)
-    except RecursionError:
-        raise ServiceError(BAD_REQUEST, "statistical_specification is nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ServiceError(BAD_REQUEST, f"statistical_specification is not JSON: {err}") from None
+    doc = strict_json(data, "statistical_specification")
     kind = doc.get("type") if isinstance(doc, dict) else None
     if kind not in SUPPORTED:
         raise ServiceError(BAD_REQUEST, f"statistical_specification type must be one of {', '.join(SUPPORTED)}; "
