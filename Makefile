@@ -20,8 +20,10 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m k2v_learnware.demo
 
+# One BLAS/torch thread per process: the tests start servers and worker processes beside
+# pytest, and on 2 cores oversubscribed threads made some steps 10-30x slower.
 test: $(STAMP) $(FASHION_MNIST) postgresql
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
 $(FASHION_MNIST):
 	apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist || \
