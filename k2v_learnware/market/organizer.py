@@ -71,6 +71,8 @@ class K2VOrganizer(EasyOrganizer):
         default_url = f"sqlite:///{self.root / 'database' / f'market_{self.market_id}.db'}"
         self.database_url = database_url or default_url
         (self.root / "database").mkdir(parents=True, exist_ok=True)
+        if getattr(self, "store", None) is not None:
+            self.store.engine.dispose()  # a reload opens its own connections
         self.store = MarketStore(open_engine(self.database_url), self.market_id)
         if self.database_url == default_url:  # where the stock organizer kept this market's rows
             self.store.import_legacy_rows()
