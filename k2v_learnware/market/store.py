@@ -199,17 +199,20 @@ class MarketStore:
             return int(conn.execute(select(market_table.c.revision)
                                     .where(market_table.c.market_id == self.market_id)).scalar_one())
 
-    def ready_rows(self) -> list[StoredRow]:
+    def ready_rows(self, learnware_id: str | None = None) -> list[StoredRow]:
+        """Every ``ready`` row of the market, oldest first (or only ``learnware_id``'s)."""
         t = learnware_table
+        where = [t.c.market_id == self.market_id, t.c.state == READY]
+        if learnware_id is not None:
+            where.append(t.c.learnware_id == learnware_id)
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.c.learnware_id, t.c.semantic_spec, t.c.folder, t.c.zip_path, t.c.use_flag,
-                                       t.c.row_revision, t.c.owner)
-                                .where(t.c.market_id == self.market_id, t.c.state == READY)
-                                .order_by(t.c.seq)).all()
+                                       t.c.row_revision, t.c.owner).where(*where).order_by(t.c.seq)).all()
         return [StoredRow(r[0], json.loads(r[1]), r[2], r[3], int(r[4]), int(r[5]), r[6]) for r in rows]
 
     def row(self, learnware_id: str) -> StoredRow | None:
-        return next((r for r in self.ready_rows() if r.learnware_id == learnware_id), None)
+        found = self.ready_rows(learnware_id)
+        return found[0] if found else None
 
     # ------------------------------------------------------------ writes
     def allocate(self, semantic_spec: dict, use_flag: int, owner: str | None = None) -> str:
