@@ -271,3 +271,23 @@ def test_eight_clients_uploading_at_once_through_two_workers(tmp_path, database_
             mine = requests.post(f"{url}/user/list_learnware", json={"page": 0, "limit": 100}, timeout=60,
                                  headers={"Authorization": f"Bearer {tokens[k]}"}).json()["data"]["learnware_list"]
             assert len(mine) == 5
+
+
+def test_abandoned_partial_uploads_expire_when_a_worker_starts(tmp_path):
+    import os
+    import time
+
+    from k2v_learnware.service.replies import ServiceError
+    from k2v_learnware.service.uploads import UploadArea
+
+    area = UploadArea(tmp_path, max_bytes=10)
+    assert area.write_chunk("a@b.c", "a" * 32, 0, b"12345") == 5
+    with pytest.raises(ServiceError, match="gap"):
+        area.write_chunk("a@b.c", "a" * 32, 7, b"x")
+    with pytest.raises(ServiceError, match="limit of 10"):
+        area.write_chunk("a@b.c", "a" * 32, 5, b"x" * 6)
+    fresh = area.write_chunk("a@b.c", "b" * 32, 0, b"1") and next(tmp_path.glob(f"*/{'b' * 32}.part"))
+    old = next(tmp_path.glob(f"*/{'a' * 32}.part"))
+    os.utime(old, (time.time() - 2 * 86400,) * 2)
+    UploadArea(tmp_path, max_bytes=10)
+    assert not old.exists() and fresh.exists()

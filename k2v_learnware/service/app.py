@@ -85,6 +85,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: ServiceSettings, market=None) -> FastAPI:
     """The service for ``settings`` (or for an already open ``market``)."""
+    if not isinstance(settings, ServiceSettings):
+        raise TypeError(f"settings must be a ServiceSettings, got {type(settings).__name__}")
     from learnware.config import C
     from learnware.market import BaseUserInfo
 

@@ -3,7 +3,8 @@
 The stock client sends a zip in 1 MB chunks (``chunk_begin`` offsets) under the
 file's MD5, then asks for it to be added. Chunks land in a per-account file
 under ``<market>/uploads/``; the add goes ahead only when the file is complete
-(its MD5 matches), is a zip, and unpacks to a bounded size.
+(its MD5 matches), is a zip, and unpacks to a bounded size. Partial uploads
+older than a day are removed when a worker starts.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import zipfile
 from pathlib import Path
 
@@ -39,9 +41,20 @@ def check_zip(path: Path, max_unzipped_bytes: int) -> None:
 class UploadArea:
     """Partial uploads of every account of one market."""
 
-    def __init__(self, folder: Path, max_bytes: int):
+    def __init__(self, folder: Path, max_bytes: int, expire_after_s: float = 24 * 3600):
         self.folder, self.max_bytes = Path(folder), int(max_bytes)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._remove_older_than(expire_after_s)
+
+    def _remove_older_than(self, seconds: float) -> None:
+        """Uploads abandoned half-way (or update files of a crashed worker) do not fill the disk forever."""
+        cutoff = time.time() - seconds
+        for path in list(self.folder.glob("*/*.part")) + list(self.folder.glob("update-*.zip")):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except FileNotFoundError:
+                pass  # another worker removed it first
 
     def _path(self, email: str, file_hash: str) -> Path:
         if not isinstance(file_hash, str) or not FILE_HASH.fullmatch(file_hash):
