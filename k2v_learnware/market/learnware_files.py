@@ -115,10 +115,19 @@ class LearnwareFiles:
 
     def remove_stale_staging(self, older_than_s: float) -> None:
         """Staging folders of adds that died long ago (a live add finishes in seconds)."""
-        cutoff = time.time() - older_than_s
-        for folder in self.staging.iterdir():
-            try:
-                if folder.stat().st_mtime < cutoff:
-                    shutil.rmtree(folder, ignore_errors=True)
-            except FileNotFoundError:
-                pass  # another process opening the market removed it first
+        remove_older_than(self.staging.iterdir(), older_than_s)
+
+
+def remove_older_than(paths, seconds: float) -> None:
+    """Files or folders not modified for ``seconds``; another process removing one first is fine."""
+    cutoff = time.time() - seconds
+    for path in paths:
+        try:
+            if path.stat().st_mtime >= cutoff:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink()
+        except FileNotFoundError:
+            pass

@@ -136,6 +136,18 @@ def _create_postgres_database(url: URL) -> None:
         admin.dispose()
 
 
+def create_tables(tables: MetaData, engine: Engine) -> None:
+    """Create missing tables; several processes may try at the same moment (a race is retried)."""
+    for attempt in range(5):
+        try:
+            tables.create_all(engine, checkfirst=True)
+            return
+        except (IntegrityError, ProgrammingError, OperationalError):
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
 def open_engine(database_url: str) -> Engine:
     """An engine for the URL, with SQLite set up for several writing processes (WAL, long busy wait)."""
     url = normalise_url(database_url)
@@ -167,7 +179,7 @@ class MarketStore:
 
     def __init__(self, engine: Engine, market_id: str):
         self.engine, self.market_id = engine, market_id
-        self._create_tables()
+        create_tables(metadata, engine)
         try:
             with self.engine.begin() as conn:
                 if conn.execute(select(market_table.c.revision)
@@ -177,16 +189,6 @@ class MarketStore:
             pass  # another process registered the market first
 
     # ------------------------------------------------------------ plumbing
-    def _create_tables(self) -> None:
-        for attempt in range(5):  # several processes may create the tables at the same moment
-            try:
-                metadata.create_all(self.engine, checkfirst=True)
-                return
-            except (IntegrityError, ProgrammingError, OperationalError):
-                if attempt == 4:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-
     def _bump(self, conn) -> int:
         conn.execute(update(market_table).where(market_table.c.market_id == self.market_id)
                      .values(revision=market_table.c.revision + 1))

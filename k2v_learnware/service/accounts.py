@@ -17,6 +17,8 @@ from sqlalchemy import Column, Float, MetaData, String, Table, insert, select, u
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from ..market.store import create_tables
+
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
 
 metadata = MetaData()
@@ -45,14 +47,7 @@ class Accounts:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        for attempt in range(5):  # several workers may create it at the same moment
-            try:
-                metadata.create_all(engine, checkfirst=True)
-                break
-            except Exception:
-                if attempt == 4:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
+        create_tables(metadata, engine)
 
     def issue_token(self, email: str) -> str:
         """A new token for ``email``, creating the account if needed (an older token stops working)."""

@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import time
 import zipfile
 from pathlib import Path
 
+from ..market.learnware_files import remove_older_than
 from .replies import BAD_REQUEST, TOO_LARGE, ServiceError
 
 FILE_HASH = re.compile(r"[0-9a-f]{32}")
@@ -44,17 +44,8 @@ class UploadArea:
     def __init__(self, folder: Path, max_bytes: int, expire_after_s: float = 24 * 3600):
         self.folder, self.max_bytes = Path(folder), int(max_bytes)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._remove_older_than(expire_after_s)
-
-    def _remove_older_than(self, seconds: float) -> None:
-        """Uploads abandoned half-way (or update files of a crashed worker) do not fill the disk forever."""
-        cutoff = time.time() - seconds
-        for path in list(self.folder.glob("*/*.part")) + list(self.folder.glob("update-*.zip")):
-            try:
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-            except FileNotFoundError:
-                pass  # another worker removed it first
+        # uploads abandoned half-way (or update files of a crashed worker) do not fill the disk forever
+        remove_older_than([*self.folder.glob("*/*.part"), *self.folder.glob("update-*.zip")], expire_after_s)
 
     def _path(self, email: str, file_hash: str) -> Path:
         if not isinstance(file_hash, str) or not FILE_HASH.fullmatch(file_hash):
