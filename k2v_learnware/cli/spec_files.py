@@ -46,7 +46,7 @@ def check_spec_file(path) -> tuple[Path, str]:
         raise SpecificationFormatError(f"{path} holds a {type_name!r} specification; this command reads "
                                        f"{sorted(SPEC_CLASSES)}")
     if type_name in SCHEMA_FILES:
-        read_json(path, type_name, supported_versions=(schema_version(type_name),))
+        read_json(path, type_name, supported_versions=schema_versions(type_name))
     return path, type_name
 
 
@@ -69,12 +69,13 @@ def load_spec(path, quiet: bool = True):
     return spec
 
 
-def schema_version(type_name: str) -> int:
-    """The format version our schema for ``type_name`` fixes (its ``format_version`` const).
+def schema_versions(type_name: str) -> tuple[int, ...]:
+    """The format versions our schema for ``type_name`` accepts (its ``format_version`` const or enum).
 
     Files of any other version are refused: a reader must not guess at a
     format it was not written for.
     """
     from ..specification.formats import schema_for
 
-    return schema_for(type_name)["properties"]["format_version"]["const"]
+    field = schema_for(type_name)["properties"]["format_version"]
+    return tuple(field["enum"]) if "enum" in field else (field["const"],)

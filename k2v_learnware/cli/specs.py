@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .common import CLIError, Outcome, init_learnware, say
 from .data import data_from_args
-from .spec_files import check_spec_file, load_spec, peek_type, schema_version
+from .spec_files import check_spec_file, load_spec, peek_type, schema_versions
 
 
 def cmd_generate(args) -> Outcome:
@@ -83,8 +83,7 @@ def cmd_inspect(args) -> Outcome:
     summarisers = {"LANESpecification": _summarise_lane, "Know2VecSpecification": _summarise_know2vec,
                    "Know2VecProxy": _summarise_proxy}
     if type_name in SCHEMA_FILES:
-        version = schema_version(type_name)
-        data = read_json(path, type_name, supported_versions=(version,))
+        data = read_json(path, type_name, supported_versions=schema_versions(type_name))
         try:
             info, lines = summarisers[type_name](data)
         except SpecificationFormatError as exc:
@@ -132,7 +131,8 @@ def _summarise_lane(data) -> tuple[dict, list[str]]:
         "classes (real samples / points): " + ", ".join(
             f"{c!r} ({n} / {per_class[str(c)]})" for c, n in zip(data["classes"], data["class_counts"])),
         f"embedding: {emb['kind']} width {emb['width']} depth {emb['depth']}, "
-        f"family seed {emb['seed']}, {emb['num_nets']} networks",
+        f"family seed {emb['seed']}, {emb['num_nets']} networks, "
+        + ("fixed (no BatchNorm)" if emb.get("normalization") == "none" else "BatchNorm calibrated per search"),
         f"condensation: {cond['num_per_class']} per class, {cond['iterations']} iterations, batch {cond['batch_real']}, "
         f"{cond['optimizer']} lr {cond['lr']}, init {cond['init']}, seed {cond['seed']}"
         + (f", {cond['seconds']:.1f} s" if isinstance(cond.get("seconds"), (int, float)) else ""),

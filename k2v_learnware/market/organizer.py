@@ -18,7 +18,9 @@ searchers and the stock client code call it unchanged) on storage of our own:
 A reload that cannot rebuild a stored learnware fails loudly naming it (the
 stock organizer drops it silently). When the market holds a probe set
 (``<market>/know2vec/probe.npy``), every learnware added gets a
-Know2VecSpecification built by querying its model, stored with its files.
+Know2VecSpecification built by querying its model, stored with its files; every
+learnware with a LANE specification gets its class-mean embeddings stored there
+too (:mod:`.lane_means`), which is what a search reads.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from learnware.market import EasyOrganizer
 from learnware.market.base import BaseChecker
 
 from ..specification.know2vec import Know2VecSpecification
-from .learnware_files import LearnwareFiles
+from .lane_means import attach_lane_means, write_lane_means
+from .learnware_files import KNOW2VEC_FILE, LANE_MEANS_FILE, LearnwareFiles
 from .market_know2vec import probe_set, write_know2vec_spec
 from .store import MarketStore, StoredRow, open_engine
 
@@ -150,6 +153,7 @@ class K2VOrganizer(EasyOrganizer):
             spec = Know2VecSpecification()
             spec.load(paths.know2vec)
             learnware.update_stat_spec(spec.type, spec)
+        attach_lane_means(learnware, paths.lane_means)
         return learnware
 
     def _remember(self, row: StoredRow, learnware) -> None:
@@ -251,8 +255,9 @@ class K2VOrganizer(EasyOrganizer):
         try:
             learnware = get_learnware_from_dirpath("pending", copy.deepcopy(semantic_spec), str(staged / "files"),
                                                    ignore_error=False)
+            write_lane_means(learnware, staged / LANE_MEANS_FILE)
             if self.probe_X is not None:
-                write_know2vec_spec(learnware, self.probe_X, staged / "know2vec.json", self.know2vec_options)
+                write_know2vec_spec(learnware, self.probe_X, staged / KNOW2VEC_FILE, self.know2vec_options)
         except BaseException:
             self.files.remove_staged(staged)
             raise

@@ -14,13 +14,8 @@ from learnware.logger import get_module_logger
 from learnware.market.base import AtomicSearcher, MultipleSearchItem, SearchResults, SingleSearchItem
 
 from ..retrieval.proxy import Know2VecProxy, Know2VecQuery
-from ..search.mixture_qp import (
-    MixtureWeights,
-    _check_solver,
-    _single_residuals,
-    _weights_from_embeddings,
-    embed_requirement_and_classes,
-)
+from ..search.class_mean_index import MAX_CANDIDATE_CLASSES, ClassMeanIndex
+from ..search.mixture_qp import MixtureWeights, _check_solver, embed_requirement_and_classes, weights_from_index
 from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import LANESpecification, lane_spec_of
 
@@ -61,12 +56,20 @@ class LANEStatSearcher(AtomicSearcher):
     ``weight_threshold``, with their renormalised weights. Learnwares whose
     feature dimension differs from the requirement's are skipped with a logged
     reason.
+
+    For a requirement in a fixed family (format 2) the searcher keeps one
+    :class:`ClassMeanIndex` of every learnware's stored class means and reuses
+    it until the market's learnwares change; a search then reads the index
+    twice (see :mod:`k2v_learnware.search.class_mean_index`). A format-1
+    requirement embeds every learnware again, calibrated on the user.
     """
 
     def __init__(self, organizer, solver: str = "clarabel", weight_threshold: float = 0.05,
-                 top_k: int | None = None):
+                 top_k: int | None = None, max_classes: int = MAX_CANDIDATE_CLASSES):
         _check_solver(solver)
         self.solver, self.weight_threshold, self.top_k = solver, float(weight_threshold), top_k
+        self.max_classes = int(max_classes)
+        self._index: tuple[str, list, ClassMeanIndex] | None = None  # (family key, specs, index)
         super().__init__(organizer)
 
     def is_applicable_user(self, user_info, **kwargs) -> bool:
@@ -75,22 +78,38 @@ class LANEStatSearcher(AtomicSearcher):
     def is_applicable_learnware(self, learnware, **kwargs) -> bool:
         return isinstance(lane_spec_of(learnware), LANESpecification)
 
+    def index_for(self, specs, family) -> ClassMeanIndex:
+        """The index of these specs' class means in ``family``: the kept one while the specs are the same."""
+        if self._index is not None:
+            key, known, index = self._index
+            if key == family.key and len(known) == len(specs) and all(a is b for a, b in zip(known, specs)):
+                return index
+        index = ClassMeanIndex.from_specs(specs, family)
+        self._index = (family.key, list(specs), index)
+        return index
+
     def __call__(self, learnware_list, user_info, max_search_num: int = 5, search_method: str = "greedy"):
         user = user_info.stat_info[LANE]
         kept, specs = _same_input_size(learnware_list, lane_spec_of, int(np.prod(user.input_shape)),
                                        f"the requirement's {user.input_shape}")
         if not kept:
             return SearchResults()
-        u, class_means = embed_requirement_and_classes(user, specs)
+        family = user.embedding_family()
+        if family.fixed:
+            index, u = self.index_for(specs, family), user.mean_embedding(family)
+        else:
+            u, class_means = embed_requirement_and_classes(user, specs)
+            index = ClassMeanIndex.from_blocks(class_means)
         base = float(u @ u) or 1.0
+        c = index.projections(u)
 
-        residuals = _single_residuals(u, class_means, self.solver)
-        order = np.argsort(residuals, kind="stable")[:max_search_num]
+        order, residuals = index.rank_single(u, max_search_num, self.solver, c=c)
         results = SearchResults(single_results=[
-            SingleSearchItem(kept[i], score=max(0.0, 1.0 - residuals[i] / base)) for i in order
+            SingleSearchItem(kept[i], score=max(0.0, 1.0 - r / base)) for i, r in zip(order, residuals)
         ])
 
-        mixture = _weights_from_embeddings(u, class_means, specs, self.solver, self.top_k)
+        mixture = weights_from_index(index, u, [s.classes for s in specs], self.solver, self.top_k,
+                                     self.max_classes, c=c)
         by_weight = np.argsort(-mixture.learnware_weights, kind="stable")
         chosen = [i for i in by_weight if mixture.learnware_weights[i] >= self.weight_threshold][:max_search_num]
         if chosen:

@@ -10,9 +10,16 @@ it is the simplex-constrained least squares
     min_w  || M^T w - u ||^2   s.t.  w >= 0,  sum(w) = 1,
 
 i.e. Eq. 9 with ``H = M M^T`` and ``C = M u`` (the paper prints ``+ C^T W``; the
-expansion of Eq. 8 gives ``- C^T W``). We hand qpsolvers the factored form
-(``solve_ls`` with ``R = M^T``), so ``H`` - quadratic in the number of classes
-in the market - is never formed.
+expansion of Eq. 8 gives ``- C^T W``). It is solved in two stages over a
+:class:`~.class_mean_index.ClassMeanIndex` (candidates in closed form, then the
+exact QP over a few hundred classes with column generation), so no matrix
+quadratic in the number of classes in the market is ever formed; with few
+classes the QP is solved over all of them at once.
+
+With a fixed embedding family (format-2 specifications) every class mean is
+computed once per specification and kept (``class_mean_embeddings``); a
+format-1 requirement calibrates BatchNorm on the user's points and embeds every
+specification again, as before.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import numpy as np
 
 from ..specification.lane import LANESpecification
 from ..specification.networks import RandomEmbedding
+from .class_mean_index import MAX_CANDIDATE_CLASSES, ClassMeanIndex, simplex_qp
 
 SOLVERS = ("clarabel", "cvxpy")
 
@@ -35,7 +43,9 @@ class MixtureWeights:
     ``class_weights[i][j]`` is the weight of class ``classes[i][j]`` of learnware
     ``i``; ``learnware_weights[i]`` is their sum (the learnware's share of the
     requirement). ``mmd2`` is the squared MMD left between the requirement and
-    the weighted mixture, in the shared embedding.
+    the weighted mixture, in the shared embedding. ``exact`` is False only
+    when column generation stopped before proving the optimum (see
+    :mod:`.class_mean_index`).
     """
 
     learnware_weights: np.ndarray
@@ -45,53 +55,48 @@ class MixtureWeights:
     solver: str
     seconds: float = 0.0
     candidates: list[int] = field(default_factory=list)
+    exact: bool = True
 
 
 def _simplex_least_squares(R: np.ndarray, s: np.ndarray, solver: str) -> np.ndarray:
-    """argmin ||R w - s||^2 over the probability simplex."""
-    n = R.shape[1]
-    if n == 1:
-        return np.ones(1)
-    if solver == "cvxpy":
-        import cvxpy as cp
-
-        w = cp.Variable(n)
-        problem = cp.Problem(cp.Minimize(cp.sum_squares(R @ w - s)), [w >= 0, cp.sum(w) == 1])
-        problem.solve(solver=cp.CLARABEL)
-        if w.value is None:
-            raise RuntimeError(f"cvxpy could not solve the mixture-weight QP: status {problem.status}")
-        x = np.asarray(w.value)
-    else:
-        from qpsolvers import solve_ls
-
-        x = solve_ls(R, s, A=np.ones((1, n)), b=np.ones(1), lb=np.zeros(n), solver=solver)
-        if x is None:
-            raise RuntimeError(f"qpsolvers ({solver}) could not solve the mixture-weight QP")
-    x = np.clip(x, 0.0, None)
-    return x / x.sum()
+    """argmin ||R w - s||^2 over the probability simplex (small dense problems)."""
+    R, s = np.asarray(R, dtype=np.float64), np.asarray(s, dtype=np.float64)
+    return simplex_qp(R.T @ R, R.T @ s, float(s @ s), solver)
 
 
 def embed_requirement_and_classes(user, specs, family: RandomEmbedding | None = None):
     """Mean embedding of the requirement and class-mean embeddings of every spec.
 
-    ``user`` is a LANESpecification of the user's data or the raw data array;
-    BatchNorm is calibrated on the user's points, so the one embedding serves
-    every learnware.
+    ``user`` is a LANESpecification of the user's data or the raw data array.
+    The family is the user spec's (else the first learnware's). A fixed family
+    reads each spec's stored class means; a format-1 family calibrates
+    BatchNorm on the user's points, so the one embedding serves every learnware.
     """
+    if family is None:
+        family = user.embedding_family() if isinstance(user, LANESpecification) else specs[0].embedding_family()
+    if family.fixed:
+        if isinstance(user, LANESpecification):
+            u = user.mean_embedding(family)
+        else:
+            (rows,) = family.embed([_as_family_input(user, family)])
+            u = rows.mean(axis=0)
+        return u, [spec.class_mean_embeddings(family) for spec in specs]
     if isinstance(user, LANESpecification):
-        family = family or user.embedding_family()
-        reference = user.get_z()
+        reference = user._family_input(family)
     else:
-        reference = np.asarray(user, dtype=np.float32)
-        if family is None:
-            family = specs[0].embedding_family()
-    arrays = [reference] + [s.get_z() for s in specs]
+        reference = _as_family_input(user, family)
+    arrays = [reference] + [s._family_input(family) for s in specs]
     embedded = family.embed(arrays, reference=reference)
     if isinstance(user, LANESpecification):
         u = user.class_weights @ user.class_mean_rows(embedded[0])
     else:
         u = embedded[0].mean(axis=0)
     return u, [spec.class_mean_rows(emb) for spec, emb in zip(specs, embedded[1:])]
+
+
+def _as_family_input(rows, family: RandomEmbedding) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float32)
+    return rows.reshape((len(rows),) + family.config.input_shape)
 
 
 def _check_inputs(user, learnware_specs):
@@ -143,7 +148,7 @@ def single_residuals(user, learnware_specs, *, solver: str = "clarabel",
     _check_solver(solver)
     user, specs = _check_inputs(user, learnware_specs)
     u, class_means = embed_requirement_and_classes(user, specs, family)
-    return np.array(_single_residuals(u, class_means, solver))
+    return ClassMeanIndex.from_blocks(class_means).all_single_residuals(u, solver)
 
 
 def _check_solver(solver):
@@ -155,41 +160,33 @@ def _check_solver(solver):
                              f"got {solver!r}")
 
 
-def _weights_from_embeddings(u, class_means, specs, solver, top_k) -> MixtureWeights:
+def weights_from_index(index: ClassMeanIndex, u, classes: list[list], solver: str, top_k: int | None = None,
+                       max_classes: int = MAX_CANDIDATE_CLASSES, c=None) -> MixtureWeights:
+    """Eq. 9 over an index's learnwares; with ``top_k``, only the learnwares whose best class lies closest to ``u``."""
     from .._checks import positive_int
 
-    candidates = list(range(len(specs)))
-    if top_k is not None and positive_int(top_k, "top_k") < len(specs):
-        closest = [np.min(((m - u) ** 2).sum(axis=1)) for m in class_means]
+    candidates = None
+    c = index.projections(u) if c is None else c
+    if top_k is not None and positive_int(top_k, "top_k") < index.num_learnwares:
+        alone = index.sq_norms - 2 * c  # |m - u|^2 - |u|^2
+        closest = np.full(index.num_learnwares, np.inf)
+        np.minimum.at(closest, index.owner, alone)
         candidates = sorted(np.argsort(closest, kind="stable")[:top_k].tolist())
-
-    M = np.concatenate([class_means[i] for i in candidates])
-    scale = max(float(np.linalg.norm(u)), 1e-12)  # conditioning only: the argmin is unchanged
-    w = _simplex_least_squares(M.T / scale, u / scale, solver)
-    mmd2 = float(np.sum((M.T @ w - u) ** 2))
-
-    class_weights = [np.zeros(len(s.classes)) for s in specs]
-    offset = 0
-    for i in candidates:
-        k = len(specs[i].classes)
-        class_weights[i] = w[offset: offset + k]
-        offset += k
+    solution = index.mixture(u, solver, max_classes=max_classes, learnwares=candidates, c=c)
+    class_weights = [np.zeros(len(k)) for k in classes]
+    for row, w in zip(solution.rows, solution.weights):
+        owner = index.owner[row]
+        class_weights[owner][row - index.offsets[owner]] = w
     return MixtureWeights(
-        learnware_weights=np.array([cw.sum() for cw in class_weights]),
+        learnware_weights=index.learnware_weights(solution),
         class_weights=class_weights,
-        classes=[list(s.classes) for s in specs],
-        mmd2=mmd2,
+        classes=[list(k) for k in classes],
+        mmd2=solution.mmd2,
         solver=solver,
-        candidates=candidates,
+        candidates=list(range(index.num_learnwares)) if candidates is None else candidates,
+        exact=solution.exact,
     )
 
 
-def _single_residuals(u, class_means, solver) -> list[float]:
-    """Squared MMD left when each learnware alone explains the requirement (its classes weighted freely)."""
-    scale = max(float(np.linalg.norm(u)), 1e-12)
-    residuals = []
-    for M in class_means:
-        w = _simplex_least_squares(M.T / scale, u / scale, solver)
-        residuals.append(float(np.sum((M.T @ w - u) ** 2)))
-    return residuals
-
+def _weights_from_embeddings(u, class_means, specs, solver, top_k) -> MixtureWeights:
+    return weights_from_index(ClassMeanIndex.from_blocks(class_means), u, [s.classes for s in specs], solver, top_k)

@@ -2,7 +2,8 @@
 
 Each iteration draws a fresh random network ``psi_v`` (Algorithm 1, step 3),
 samples a mini-batch of real samples per class, and moves the synthetic samples
-so that their class-mean embedding matches the real one:
+so that their class-mean embedding matches the real one (drawn from the same
+family of networks the market searches in, fixed or calibrated):
 
     F(Z) = sum_k || mean psi_v(B_k^D) - mean psi_v(Z_k) ||^2
 
@@ -105,7 +106,8 @@ def condense(
         batches = [rng.choice(m, size=min(batch_real, len(m)), replace=False) for m in members]
         real = X_t[np.concatenate(batches)]
         with torch.no_grad():
-            calibrate_batchnorm(net, real)
+            if not config.fixed:  # format 1: BatchNorm normalises both sides by the real batch
+                calibrate_batchnorm(net, real)
             real_out = net(real)
         sizes = [len(b) for b in batches]
         real_means = torch.stack([chunk.mean(0) for chunk in real_out.split(sizes)])

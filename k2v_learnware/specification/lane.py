@@ -22,9 +22,9 @@ from learnware.specification import RegularStatSpecification
 from .._checks import as_data_array, as_labels, one_of, positive_float, positive_int
 from .condensation import INITS, OPTIMIZERS, condense
 from .formats import read_json, write_json
-from .networks import EMBEDDING_KINDS, EmbeddingConfig, RandomEmbedding
+from .lane_file import FORMAT_VERSION, READABLE_VERSIONS, lane_fields_from_dict, lane_to_dict  # noqa: F401
+from .networks import EMBEDDING_KINDS, NORMALIZATIONS, EmbeddingConfig, RandomEmbedding
 
-FORMAT_VERSION = 1
 
 #: Defaults measured on digits (see README, "Choosing the defaults").
 DEFAULT_ITERATIONS = 200
@@ -35,6 +35,9 @@ DEFAULT_BATCH_REAL = 128
 REQUIREMENT_ITERATIONS = 600
 REQUIREMENT_BATCH_REAL = 1024
 DEFAULT_NUM_NETS = 8
+#: The seed of the one fixed search family per feature space (format 2): every spec and requirement
+#: built with the defaults shares it, so a market's stored class means serve every search.
+FAMILY_SEED = 0
 
 
 class LANESpecification(RegularStatSpecification):
@@ -71,7 +74,9 @@ class LANESpecification(RegularStatSpecification):
         width: int | None = None,
         depth: int | None = None,
         num_nets: int | None = None,
+        normalization: str = "none",
         seed: int = 0,
+        family_seed: int | None = None,
         verbose: bool = True,
     ) -> "LANESpecification":
         """Condense ``(X, y)`` into ``num_per_class`` synthetic samples per class.
@@ -85,7 +90,13 @@ class LANESpecification(RegularStatSpecification):
         ``init`` chooses the starting points: ``"real"`` (random real samples,
         as in the paper), ``"kmeans"`` (per-class k-means centres) or ``"noise"``
         (Gaussian noise around the data mean); the last two never copy a real
-        sample into the specification.
+        sample into the specification. ``normalization="none"`` (the default)
+        matches in the market's fixed embedding family; ``"calibrated"`` gives
+        the format-1 family whose BatchNorm is calibrated on each batch.
+        ``seed`` drives the condensation; ``family_seed`` names the search
+        family's networks: by default the market's one family per feature space
+        (``FAMILY_SEED``) for a fixed family, ``seed`` for a calibrated one (as
+        format 1 did).
         """
         X = as_data_array(X)
         if iterations is None:
@@ -100,6 +111,10 @@ class LANESpecification(RegularStatSpecification):
         one_of(init, "init", INITS)
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
             raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+        if family_seed is None:
+            family_seed = FAMILY_SEED if normalization == "none" else seed
+        elif not isinstance(family_seed, (int, np.integer)) or isinstance(family_seed, bool):
+            raise TypeError(f"family_seed must be an integer, got {type(family_seed).__name__}")
         if num_nets is not None:
             self.num_nets = positive_int(num_nets, "num_nets")
 
@@ -118,10 +133,11 @@ class LANESpecification(RegularStatSpecification):
 
         if embedding is not None:
             one_of(embedding, "embedding", EMBEDDING_KINDS)
-        config = EmbeddingConfig.default_for(X.shape[1:], width, depth)
+        one_of(normalization, "normalization", NORMALIZATIONS)
+        config = EmbeddingConfig.default_for(X.shape[1:], width, depth, normalization)
         if embedding is not None and embedding != config.kind:
             shape = (int(np.prod(X.shape[1:])),) if embedding == "mlp" else X.shape[1:]
-            config = EmbeddingConfig(embedding, shape, width or config.width, depth or config.depth)
+            config = EmbeddingConfig(embedding, shape, width or config.width, depth or config.depth, normalization)
         data = X.reshape((len(X),) + config.input_shape)
 
         start = time.perf_counter()
@@ -136,7 +152,7 @@ class LANESpecification(RegularStatSpecification):
         self.labels = [classes[k] for k in result.z_class]
         self.classes = classes
         self.class_counts = [int(n) for n in counts]
-        self.embedding = {**config.to_dict(), "seed": int(seed), "num_nets": self.num_nets}
+        self.embedding = {**config.to_dict(), "seed": int(family_seed), "num_nets": self.num_nets}
         self.condensation = {
             "num_per_class": num_per_class, "iterations": iterations, "batch_real": batch_real,
             "lr": lr, "optimizer": optimizer, "init": init, "seed": int(seed),
@@ -150,8 +166,8 @@ class LANESpecification(RegularStatSpecification):
     # ------------------------------------------------------------- accessors
     def _forget_derived(self):
         """Drop what was computed from the samples (embedding family, covariance factors)."""
-        self.__dict__.pop("_family", None)
-        self.__dict__.pop("_factor_cache", None)
+        for derived in ("_family", "_factor_cache", "_class_mean_cache"):
+            self.__dict__.pop(derived, None)
 
     def _require_content(self):
         if self.z is None:
@@ -247,11 +263,45 @@ class LANESpecification(RegularStatSpecification):
         """The seeded random-network family this specification was built for."""
         return self._family
 
-    def mean_embedding(self, family: RandomEmbedding, reference: np.ndarray) -> np.ndarray:
-        """Kernel mean embedding of the data this spec stands for: class means weighted by class share."""
+    def mean_embedding(self, family: RandomEmbedding, reference: np.ndarray | None = None) -> np.ndarray:
+        """Kernel mean embedding of the data this spec stands for: class means weighted by class share.
+
+        ``reference`` calibrates a format-1 family; a fixed family ignores it.
+        """
         self._require_content()
-        (emb,) = family.embed([self.z], reference)
+        if family.fixed:
+            return self.class_weights @ self.class_mean_embeddings(family).astype(np.float64)
+        (emb,) = family.embed([self._family_input(family)], reference)
         return self.class_weights @ self.class_mean_rows(emb)
+
+    def class_mean_embeddings(self, family: RandomEmbedding | None = None) -> np.ndarray:
+        """``(K, D)`` float32 mean embedding of each class's points under a fixed ``family``.
+
+        Defaults to the spec's own family (which must be fixed: format 2).
+        Computed once per family and kept; this is what a market stores when
+        the learnware is added, so a search never embeds the points again.
+        """
+        self._require_content()
+        family = self._family if family is None else family
+        cache = self.__dict__.setdefault("_class_mean_cache", {})
+        key = family.key
+        if key not in cache:
+            rows = [self._rows_of(c) for c in self.classes]
+            cache[key] = family.class_means(self._family_input(family), rows)
+        return cache[key]
+
+    def set_class_mean_embeddings(self, family_key: str, means: np.ndarray) -> None:
+        """Adopt class-mean embeddings computed earlier (a market's stored copy) for the family ``family_key``."""
+        self._require_content()
+        means = np.asarray(means)
+        if means.ndim != 2 or len(means) != len(self.classes) or not np.all(np.isfinite(means)):
+            raise ValueError(f"stored class-mean embeddings must be a finite ({len(self.classes)}, D) array, "
+                             f"got shape {means.shape}")
+        self.__dict__.setdefault("_class_mean_cache", {})[family_key] = means.astype(np.float32, copy=False)
+
+    def _family_input(self, family: RandomEmbedding) -> np.ndarray:
+        """The points shaped as ``family`` takes them (flat vectors for an 'mlp' over images)."""
+        return self.z.reshape((len(self.z),) + family.config.input_shape)
 
     def class_mean_rows(self, rows: np.ndarray) -> np.ndarray:
         """``(K, ...)`` mean of ``rows`` (one per synthetic sample, e.g. their embeddings) per class."""
@@ -267,11 +317,12 @@ class LANESpecification(RegularStatSpecification):
                 f"feature dimensions differ: this specification has samples of shape {self.input_shape}, "
                 f"the other {other.input_shape}"
             )
-        reference = np.concatenate([self.z, other.z])
-        return self.mean_embedding(self._family, reference), other.mean_embedding(self._family, reference)
+        family = self._family
+        reference = None if family.fixed else np.concatenate([self._family_input(family), other._family_input(family)])
+        return self.mean_embedding(family, reference), other.mean_embedding(family, reference)
 
     def inner_prod(self, other: "LANESpecification") -> float:
-        """<mu_self, mu_other> in this spec's random embedding, BatchNorm calibrated on both point sets."""
+        """<mu_self, mu_other> in this spec's random embedding (format 1: BatchNorm calibrated on both point sets)."""
         a, b = self._pair_embeddings(other)
         return float(a @ b)
 
@@ -288,58 +339,22 @@ class LANESpecification(RegularStatSpecification):
     # ------------------------------------------------------------------- I/O
     def to_dict(self) -> dict:
         self._require_content()
-        return {
-            "type": self.type,
-            "format_version": FORMAT_VERSION,
-            "input_shape": list(self.input_shape),
-            # 9 significant digits give back every float32 exactly, in fewer characters.
-            "z": [[float(f"{v:.9g}") for v in row] for row in self.z.reshape(len(self.z), -1).tolist()],
-            "labels": list(self.labels),
-            "classes": list(self.classes),
-            "class_counts": list(self.class_counts),
-            "embedding": dict(self.embedding),
-            "condensation": dict(self.condensation),
-            "feature_range": list(self.feature_range),
-        }
+        return lane_to_dict(self)
 
     def save(self, filepath) -> None:
         """Write the specification as JSON (see ``specs/lane-specification.schema.json``)."""
         write_json(filepath, self.to_dict())
 
     def load(self, filepath) -> bool:
-        """Read a specification written by :meth:`save`, checking schema, version and consistency."""
-        data = read_json(filepath, self.type, supported_versions=(FORMAT_VERSION,))
+        """Read a specification written by :meth:`save` (format 1 or 2), checking schema, version and consistency."""
+        data = read_json(filepath, self.type, supported_versions=READABLE_VERSIONS)
         self._set_from_dict(data, where=str(filepath))
         return True
 
     def _set_from_dict(self, data: dict, where: str) -> None:
-        from .formats import SpecificationFormatError
-
-        shape = tuple(data["input_shape"])
-        flat = int(np.prod(shape))
-        problems = []
-        if any(len(row) != flat for row in data["z"]):
-            raise SpecificationFormatError(f"{where} is inconsistent: z rows must have {flat} values "
-                                           f"for input_shape {list(shape)}")
-        z = np.asarray(data["z"], dtype=np.float32)
-        if len(data["labels"]) != len(z):
-            problems.append(f"{len(data['labels'])} labels for {len(z)} samples")
-        if len(data["class_counts"]) != len(data["classes"]):
-            problems.append("class_counts and classes differ in length")
-        if not all(v in data["classes"] for v in data["labels"]):
-            problems.append("labels hold values that are not in classes")
-        if tuple(data["embedding"]["input_shape"]) not in (shape, (flat,)):
-            problems.append("embedding input_shape does not match input_shape")
-        if problems:
-            raise SpecificationFormatError(f"{where} is inconsistent: " + "; ".join(problems))
-        self.z = z.reshape((len(z),) + shape)
-        self.labels = list(data["labels"])
-        self.classes = list(data["classes"])
-        self.class_counts = [int(n) for n in data["class_counts"]]
-        self.embedding = dict(data["embedding"])
+        for name, value in lane_fields_from_dict(data, where).items():
+            setattr(self, name, value)
         self.num_nets = int(self.embedding["num_nets"])
-        self.condensation = dict(data["condensation"])
-        self.feature_range = [float(v) for v in data["feature_range"]]
         self._forget_derived()
 
     def __repr__(self) -> str:

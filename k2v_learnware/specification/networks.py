@@ -2,17 +2,22 @@
 
 LANE (Eq. 7) matches class-mean embeddings under networks whose weights are drawn
 afresh from a fixed distribution. Two families are offered: ``ConvNetBN`` for
-images (conv 3x3, BatchNorm, ReLU, average pooling) and ``RandomMLP`` for
-feature vectors. Every network starts with a BatchNorm on its input, so inputs on
-any scale (pixels in 0..255, embeddings in -1..1) are standardised.
+images (conv 3x3, [BatchNorm,] ReLU, average pooling) and ``RandomMLP`` for
+feature vectors.
 
-BatchNorm statistics are never taken from the batch being embedded: they are
-*calibrated* on a reference set first (:func:`calibrate_batchnorm`) and the network
-then runs in eval mode. During condensation the reference is the real mini-batch,
-so synthetic samples are normalised exactly like the real data they must match
-and cannot drift by "overfitting" their own batch statistics; at search time the
-reference is fixed once (for example the user's data), which makes the embedding
-one deterministic function applied to every set being compared.
+A family is *fixed* (``normalization="none"``, format version 2, the default): no
+BatchNorm, so a network is one function of its seed alone. Every learnware's
+class-mean embeddings can then be computed once, when it is added, and a search
+over 10,000 learnwares reads them instead of re-embedding every point. Weights
+are He-normal and biases zero, so each network is positively homogeneous: inputs
+on any scale (pixels in 0..255, embeddings in -1..1) give the same geometry up to
+one factor, which the mixture-weight QP does not see.
+
+The earlier family (``normalization="calibrated"``, version 1 specs) starts every
+network with a BatchNorm whose statistics are *calibrated* on a reference set
+(:func:`calibrate_batchnorm`): during condensation the real mini-batch, at search
+time the user's data. That makes the embedding depend on who is searching; it is
+kept so that version 1 specifications load and search as before.
 
 Weights are drawn from a ``torch.Generator`` seeded by the caller, never from the
 global RNG, so a configuration plus a seed names one network exactly.
@@ -31,6 +36,8 @@ from torch import nn
 from .._checks import one_of, positive_int
 
 EMBEDDING_KINDS = ("convnet", "mlp")
+#: "none": a fixed family (format 2); "calibrated": BatchNorm from a reference set (format 1).
+NORMALIZATIONS = ("none", "calibrated")
 
 # Bounds that keep a single embedding call's memory and time predictable.
 MAX_REFERENCE_SAMPLES = 4096
@@ -40,19 +47,18 @@ VARIANCE_FLOOR = 1e-2
 
 
 class ConvNetBN(nn.Module):
-    """``depth`` blocks of conv 3x3 -> BatchNorm -> ReLU -> AvgPool(2), flattened."""
+    """``depth`` blocks of conv 3x3 -> [BatchNorm ->] ReLU -> AvgPool(2), flattened."""
 
-    def __init__(self, in_channels: int, image_size: tuple[int, int], width: int = 32, depth: int = 3):
+    def __init__(self, in_channels: int, image_size: tuple[int, int], width: int = 32, depth: int = 3,
+                 batchnorm: bool = True):
         super().__init__()
-        layers: list[nn.Module] = [nn.BatchNorm2d(in_channels, affine=False)]
+        layers: list[nn.Module] = [nn.BatchNorm2d(in_channels, affine=False)] if batchnorm else []
         channels, (h, w) = in_channels, image_size
         for _ in range(depth):
-            layers += [
-                nn.Conv2d(channels, width, kernel_size=3, padding=1),
-                nn.BatchNorm2d(width, affine=False),
-                nn.ReLU(),
-                nn.AvgPool2d(2),
-            ]
+            layers.append(nn.Conv2d(channels, width, kernel_size=3, padding=1))
+            if batchnorm:
+                layers.append(nn.BatchNorm2d(width, affine=False))
+            layers += [nn.ReLU(), nn.AvgPool2d(2)]
             channels, h, w = width, h // 2, w // 2
         self.features = nn.Sequential(*layers)
         self.out_features = width * h * w
@@ -62,14 +68,17 @@ class ConvNetBN(nn.Module):
 
 
 class RandomMLP(nn.Module):
-    """``depth`` blocks of Linear -> BatchNorm -> ReLU on flat feature vectors."""
+    """``depth`` blocks of Linear -> [BatchNorm ->] ReLU on flat feature vectors."""
 
-    def __init__(self, in_features: int, width: int = 256, depth: int = 2):
+    def __init__(self, in_features: int, width: int = 256, depth: int = 2, batchnorm: bool = True):
         super().__init__()
-        layers: list[nn.Module] = [nn.BatchNorm1d(in_features, affine=False)]
+        layers: list[nn.Module] = [nn.BatchNorm1d(in_features, affine=False)] if batchnorm else []
         size = in_features
         for _ in range(depth):
-            layers += [nn.Linear(size, width), nn.BatchNorm1d(width, affine=False), nn.ReLU()]
+            layers.append(nn.Linear(size, width))
+            if batchnorm:
+                layers.append(nn.BatchNorm1d(width, affine=False))
+            layers.append(nn.ReLU())
             size = width
         self.features = nn.Sequential(*layers)
         self.out_features = width
@@ -83,16 +92,19 @@ class EmbeddingConfig:
     """Architecture of one random-network family; with a seed it names a network.
 
     ``input_shape`` is the shape of one sample: ``(d,)`` for vectors or
-    ``(c, h, w)`` for images.
+    ``(c, h, w)`` for images. ``normalization`` is ``"none"`` (a fixed family)
+    or ``"calibrated"`` (BatchNorm calibrated on a reference set, format 1).
     """
 
     kind: str
     input_shape: tuple[int, ...]
     width: int
     depth: int
+    normalization: str = "none"
 
     def __post_init__(self):
         one_of(self.kind, "embedding kind", EMBEDDING_KINDS)
+        one_of(self.normalization, "embedding normalization", NORMALIZATIONS)
         object.__setattr__(self, "input_shape", tuple(int(s) for s in self.input_shape))
         positive_int(self.width, "width")
         positive_int(self.depth, "depth")
@@ -109,20 +121,27 @@ class EmbeddingConfig:
                 )
 
     @classmethod
-    def default_for(cls, input_shape: Sequence[int], width: int | None = None, depth: int | None = None):
+    def default_for(cls, input_shape: Sequence[int], width: int | None = None, depth: int | None = None,
+                    normalization: str = "none"):
         """The family LANE uses for data of this shape: ConvNetBN for images, an MLP for vectors."""
         input_shape = tuple(int(s) for s in input_shape)
         if len(input_shape) == 3:
             max_depth = int(math.log2(min(input_shape[1:])))
-            return cls("convnet", input_shape, width or 32, depth or min(3, max_depth))
-        return cls("mlp", input_shape, width or 256, depth or 2)
+            return cls("convnet", input_shape, width or 32, depth or min(3, max_depth), normalization)
+        return cls("mlp", input_shape, width or 256, depth or 2, normalization)
+
+    @property
+    def fixed(self) -> bool:
+        """True when a network of this family depends on its seed alone (no calibration)."""
+        return self.normalization == "none"
 
     def build(self, seed: int) -> nn.Module:
         """A network of this family with He-normal weights drawn from ``seed``."""
+        batchnorm = not self.fixed
         if self.kind == "convnet":
-            net = ConvNetBN(self.input_shape[0], self.input_shape[1:], self.width, self.depth)
+            net = ConvNetBN(self.input_shape[0], self.input_shape[1:], self.width, self.depth, batchnorm)
         else:
-            net = RandomMLP(self.input_shape[0], self.width, self.depth)
+            net = RandomMLP(self.input_shape[0], self.width, self.depth, batchnorm)
         generator = torch.Generator().manual_seed(int(seed))
         with torch.no_grad():
             for module in net.modules():
@@ -140,7 +159,9 @@ class EmbeddingConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "EmbeddingConfig":
-        return cls(d["kind"], tuple(d["input_shape"]), int(d["width"]), int(d["depth"]))
+        """A config from a spec's ``embedding`` dict; one without ``normalization`` is format 1 (calibrated)."""
+        return cls(d["kind"], tuple(d["input_shape"]), int(d["width"]), int(d["depth"]),
+                   d.get("normalization", "calibrated"))
 
 
 @torch.no_grad()
@@ -175,7 +196,8 @@ class RandomEmbedding:
 
     The feature map is ``psi(x) = [net_1(x), ..., net_m(x)] / sqrt(m)`` so that
     inner products average over networks. It is deterministic given the
-    configuration, the seed and the reference set used to calibrate BatchNorm.
+    configuration and the seed (and, for a calibrated family, the reference set
+    used to calibrate BatchNorm).
     """
 
     def __init__(self, config: EmbeddingConfig, seed: int = 0, num_nets: int = 8):
@@ -188,6 +210,18 @@ class RandomEmbedding:
     def out_features(self) -> int:
         return self.num_nets * self._nets[0].out_features
 
+    @property
+    def fixed(self) -> bool:
+        """True when embeddings need no reference set (and can be computed ahead and stored)."""
+        return self.config.fixed
+
+    @property
+    def key(self) -> str:
+        """A string that names this family exactly: stored embeddings are valid for the same key only."""
+        import json
+
+        return json.dumps({**self.config.to_dict(), "seed": self.seed, "num_nets": self.num_nets}, sort_keys=True)
+
     def _as_tensor(self, x, name: str) -> torch.Tensor:
         x = np.asarray(x, dtype=np.float32)
         expected = self.config.input_shape
@@ -198,20 +232,38 @@ class RandomEmbedding:
         return torch.from_numpy(np.ascontiguousarray(x))
 
     @torch.no_grad()
-    def embed(self, arrays: Sequence[np.ndarray], reference: np.ndarray) -> list[np.ndarray]:
-        """Embed each array with BatchNorm calibrated once on ``reference``.
+    def embed(self, arrays: Sequence[np.ndarray], reference: np.ndarray | None = None) -> list[np.ndarray]:
+        """Embed each array; a calibrated family first calibrates BatchNorm once on ``reference``.
 
-        Returns float64 arrays of shape ``(n_i, out_features)``.
+        A fixed family ignores ``reference``. Returns float64 arrays of shape
+        ``(n_i, out_features)``.
         """
-        ref = self._as_tensor(_subsample(np.asarray(reference), MAX_REFERENCE_SAMPLES, self.seed), "reference")
-        if len(ref) < 2:
-            raise ValueError("the reference set needs at least 2 samples to calibrate BatchNorm")
+        ref = None
+        if not self.fixed:
+            if reference is None:
+                raise ValueError("this embedding family calibrates BatchNorm (format 1): give a reference set")
+            ref = self._as_tensor(_subsample(np.asarray(reference), MAX_REFERENCE_SAMPLES, self.seed), "reference")
+            if len(ref) < 2:
+                raise ValueError("the reference set needs at least 2 samples to calibrate BatchNorm")
         tensors = [self._as_tensor(a, f"array {i}") for i, a in enumerate(arrays)]
         outputs: list[list[torch.Tensor]] = [[] for _ in tensors]
         for net in self._nets:
-            calibrate_batchnorm(net, ref)
+            if ref is not None:
+                calibrate_batchnorm(net, ref)
             for out, t in zip(outputs, tensors):
                 out.append(torch.cat([net(chunk) for chunk in t.split(CHUNK_SIZE)]) if len(t) else
                            torch.zeros(0, net.out_features))
         scale = 1.0 / math.sqrt(self.num_nets)
         return [torch.cat(out, dim=1).double().numpy() * scale for out in outputs]
+
+    @torch.no_grad()
+    def class_means(self, points: np.ndarray, class_rows: Sequence[np.ndarray]) -> np.ndarray:
+        """``(K, out_features)`` float32 mean embedding of each group of rows of ``points`` (a fixed family).
+
+        What a market stores per learnware: computed once, a search then reads
+        ``K * out_features`` floats instead of embedding every point again.
+        """
+        if not self.fixed:
+            raise ValueError("class-mean embeddings can be stored only for a fixed family (normalization 'none')")
+        (emb,) = self.embed([points])
+        return np.stack([emb[rows].mean(axis=0) for rows in class_rows]).astype(np.float32)

@@ -1,0 +1,280 @@
+"""Search stage at market scale: every class-mean embedding in one matrix, searched in two stages.
+
+With a fixed embedding family each learnware's class-mean embeddings are
+computed once (when it is added) and a search only reads them: the ``(R, D)``
+float32 matrix ``M`` of all ``R`` classes of all learnwares. A search then costs
+two passes over ``M`` (``c = M u`` and one optimality check), whatever the number
+of learnwares, and never forms an ``R x R`` matrix:
+
+1. **Candidates.** For every learnware, the residual of the requirement ``u``
+   against the affine hull of its class means (a closed-form, batched ``K x K``
+   solve from the stored Gram matrices) is a lower bound on its simplex residual
+   (Eq. 9 with that learnware alone) and equals it when the affine weights are
+   non-negative. Single learnwares are ranked exactly by evaluating the simplex
+   QP in lower-bound order until the next bound cannot enter the top ``k``
+   (branch and bound).
+2. **Mixture.** The exact simplex QP (Eq. 9) over a few hundred candidate
+   classes (those of the best learnwares and the classes closest to ``u``),
+   then column generation: the KKT conditions are checked for *every* class with
+   one pass ``M v`` and violating classes join the candidates until none is
+   left. The answer is then the exact optimum of the full QP; with no more than
+   ``max_classes`` classes in the market the QP is solved over all of them at
+   once, as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Classes the exact mixture QP is solved over at once (its Gram matrix is this squared).
+MAX_CANDIDATE_CLASSES = 300
+#: Classes a column-generation round may add, and how many rounds are tried.
+ADDED_PER_ROUND = 100
+MAX_ROUNDS = 6
+#: Relative tolerance (of |u|^2) on the KKT conditions and on bounds.
+TOLERANCE = 1e-6
+_CHUNK = 128  # learnwares per batched Gram / solve step
+
+
+def simplex_qp(gram: np.ndarray, c: np.ndarray, uu: float, solver: str = "clarabel") -> np.ndarray:
+    """argmin_w  w^T G w - 2 c^T w  over the probability simplex (Eq. 9 in Gram form), via qpsolvers.
+
+    ``uu`` (|u|^2) rescales the problem for the solver's tolerances only.
+    """
+    n = len(c)
+    if n == 1:
+        return np.ones(1)
+    scale = max(float(uu), 1e-300)
+    if solver == "cvxpy":
+        import cvxpy as cp
+
+        # G = L L^T with an eigen-factor, so cvxpy sees a sum of squares (no PSD check on round-off).
+        vals, vecs = np.linalg.eigh(gram / scale)
+        factor = vecs * np.sqrt(np.clip(vals, 0.0, None))
+        w = cp.Variable(n)
+        objective = cp.sum_squares(factor.T @ w) - 2 * (c / scale) @ w
+        problem = cp.Problem(cp.Minimize(objective), [w >= 0, cp.sum(w) == 1])
+        problem.solve(solver=cp.CLARABEL)
+        if w.value is None:
+            raise RuntimeError(f"cvxpy could not solve the mixture-weight QP: status {problem.status}")
+        x = np.asarray(w.value)
+    else:
+        from qpsolvers import solve_qp, sparse_solvers
+        from scipy import sparse
+
+        P, A = (gram + gram.T) / scale, np.ones((1, n))
+        if solver in sparse_solvers:  # what clarabel takes without a conversion (and its warning)
+            P, A = sparse.csc_matrix(P), sparse.csc_matrix(A)
+        x = solve_qp(P, -2.0 * c / scale, A=A, b=np.ones(1), lb=np.zeros(n), solver=solver)
+        if x is None:
+            raise RuntimeError(f"qpsolvers ({solver}) could not solve the mixture-weight QP")
+    x = np.clip(x, 0.0, None)
+    return x / x.sum()
+
+
+@dataclass
+class MixtureSolution:
+    """Weights of the rows ``rows`` of the index (all others 0), the squared MMD left, and whether it is proven exact."""
+
+    rows: np.ndarray
+    weights: np.ndarray
+    mmd2: float
+    exact: bool
+    rounds: int
+
+
+class ClassMeanIndex:
+    """The class-mean embeddings of a list of learnwares, one block of rows each, searched in two stages.
+
+    ``blocks[i]`` is learnware ``i``'s ``(K_i, D)`` class means; they are
+    copied into one float32 matrix (use :meth:`block` for views into it).
+    """
+
+    def __init__(self, matrix: np.ndarray, sizes):
+        sizes = np.asarray(sizes, dtype=np.int64)
+        if not len(sizes):
+            raise ValueError("an index needs at least one learnware")
+        if matrix.dtype != np.float32 or matrix.ndim != 2 or len(matrix) != int(sizes.sum()):
+            raise ValueError(f"the index matrix must be float32 with {int(sizes.sum())} rows, got "
+                             f"{matrix.dtype} {matrix.shape}")
+        self.matrix = matrix
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)])
+        self.owner = np.repeat(np.arange(len(sizes)), sizes)
+        self.sq_norms = np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64)
+        self._groups = self._gram_groups(sizes)
+
+    @classmethod
+    def from_blocks(cls, blocks) -> "ClassMeanIndex":
+        """An index of ``blocks[i]``, learnware ``i``'s ``(K_i, D)`` class means (copied into one matrix)."""
+        blocks = [np.asarray(b) for b in blocks]
+        if not blocks:
+            raise ValueError("an index needs at least one learnware")
+        dim = blocks[0].shape[1] if blocks[0].ndim == 2 else -1
+        for i, block in enumerate(blocks):
+            if block.ndim != 2 or block.shape[1] != dim:
+                raise ValueError(f"learnware {i}'s class means have shape {block.shape}, expected (K, {dim})")
+        return cls(np.concatenate(blocks).astype(np.float32, copy=False), [len(b) for b in blocks])
+
+    @classmethod
+    def from_specs(cls, specs, family) -> "ClassMeanIndex":
+        """An index of LANE specs' class means under a fixed ``family``, built one spec at a time.
+
+        Each spec's kept class means become a view into the index's matrix, so
+        the market holds every mean embedding once, not twice.
+        """
+        sizes = [len(s.classes) for s in specs]
+        matrix = np.empty((sum(sizes), family.out_features), dtype=np.float32)
+        start = 0
+        for spec, k in zip(specs, sizes):
+            matrix[start: start + k] = spec.class_mean_embeddings(family)
+            spec.set_class_mean_embeddings(family.key, matrix[start: start + k])
+            start += k
+        return cls(matrix, sizes)
+
+    @property
+    def num_learnwares(self) -> int:
+        return len(self.offsets) - 1
+
+    def block(self, i: int) -> np.ndarray:
+        """Learnware ``i``'s rows (a view)."""
+        return self.matrix[self.offsets[i]: self.offsets[i + 1]]
+
+    def _gram_groups(self, sizes):
+        """Learnwares grouped by class count, with their ``K x K`` Gram matrices (float64)."""
+        groups = {}
+        for k in np.unique(sizes):
+            members = np.flatnonzero(sizes == k)
+            rows = self.offsets[members][:, None] + np.arange(k)
+            grams = np.empty((len(members), k, k))
+            for s in range(0, len(members), _CHUNK):
+                blocks = self.matrix[rows[s: s + _CHUNK]].astype(np.float64)
+                grams[s: s + _CHUNK] = blocks @ blocks.transpose(0, 2, 1)
+            groups[int(k)] = (members, rows, grams)
+        return groups
+
+    # ----------------------------------------------------------- stage 1
+    def projections(self, u: np.ndarray) -> np.ndarray:
+        """``c = M u`` (float64): one pass over the matrix."""
+        return (self.matrix @ np.asarray(u, dtype=np.float32)).astype(np.float64)
+
+    def affine_residuals(self, c: np.ndarray, uu: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per learnware: the residual against the affine hull of its class means, and whether it is exact.
+
+        The affine residual (weights summing to 1, of any sign) never exceeds
+        the simplex residual, and equals it when the weights are non-negative.
+        """
+        bound = np.empty(self.num_learnwares)
+        exact = np.zeros(self.num_learnwares, dtype=bool)
+        for k, (members, rows, grams) in self._groups.items():
+            ck = c[rows]
+            if k == 1:
+                bound[members] = uu - 2 * ck[:, 0] + grams[:, 0, 0]
+                exact[members] = True
+                continue
+            ridge = 1e-10 * np.trace(grams, axis1=1, axis2=2)[:, None, None] * np.eye(k) + 1e-300
+            rhs = np.stack([ck, np.ones_like(ck)], axis=2)
+            sol = np.linalg.solve(grams + ridge, rhs)
+            a, b = sol[..., 0], sol[..., 1]
+            mu = (a.sum(1) - 1.0) / np.where(np.abs(b.sum(1)) > 1e-300, b.sum(1), 1e-300)
+            w = a - mu[:, None] * b
+            quad = np.einsum("ni,nij,nj->n", w, grams, w)
+            bound[members] = np.maximum(uu - 2 * np.einsum("ni,ni->n", ck, w) + quad, 0.0)
+            exact[members] = (w >= -1e-9).all(axis=1)
+        return bound, exact
+
+    def single_residual(self, i: int, c: np.ndarray, uu: float, solver: str = "clarabel") -> float:
+        """The exact simplex residual of learnware ``i`` alone (a ``K``-variable QP)."""
+        block = self.block(i).astype(np.float64)
+        ci = c[self.offsets[i]: self.offsets[i + 1]]
+        w = simplex_qp(block @ block.T, ci, uu, solver)
+        return max(float(uu - 2 * ci @ w + w @ (block @ block.T) @ w), 0.0)
+
+    def rank_single(self, u: np.ndarray, k: int, solver: str = "clarabel", c=None):
+        """The ``k`` learnwares that best explain ``u`` alone, best first, with their exact residuals.
+
+        Branch and bound over the affine lower bounds: a QP is solved only for
+        learnwares whose bound could still enter the top ``k``.
+        """
+        uu = float(u @ u)
+        c = self.projections(u) if c is None else c
+        bound, exact = self.affine_residuals(c, uu)
+        slack = TOLERANCE * uu
+        best: dict[int, float] = {}
+        for i in np.argsort(bound, kind="stable"):
+            if len(best) >= k and bound[i] - slack > sorted(best.values())[k - 1]:
+                break
+            best[int(i)] = float(bound[i]) if exact[i] else self.single_residual(int(i), c, uu, solver)
+        order = sorted(best, key=lambda i: (best[i], i))[:k]
+        return np.array(order, dtype=np.int64), np.array([best[i] for i in order])
+
+    def all_single_residuals(self, u: np.ndarray, solver: str = "clarabel") -> np.ndarray:
+        """Every learnware's exact simplex residual (small markets and the public API)."""
+        uu = float(u @ u)
+        c = self.projections(u)
+        bound, exact = self.affine_residuals(c, uu)
+        return np.array([bound[i] if exact[i] else self.single_residual(i, c, uu, solver)
+                         for i in range(self.num_learnwares)])
+
+    # ----------------------------------------------------------- stage 2
+    def mixture(self, u: np.ndarray, solver: str = "clarabel", max_classes: int = MAX_CANDIDATE_CLASSES,
+                learnwares=None, c=None) -> MixtureSolution:
+        """Eq. 9 over every class (or over the classes of ``learnwares`` only), by column generation."""
+        u = np.asarray(u, dtype=np.float64)
+        uu = max(float(u @ u), 1e-300)
+        c = self.projections(u) if c is None else c
+        allowed = (np.arange(len(self.matrix)) if learnwares is None else
+                   np.sort(np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1]) for i in learnwares])))
+        if len(allowed) <= max_classes:
+            w = self._solve_on(allowed, c, uu, solver)
+            return MixtureSolution(allowed, w, self._mmd2(allowed, w, c, uu), True, 1)
+
+        candidates = self._first_candidates(allowed, c, uu, max_classes)
+        tol = TOLERANCE * uu
+        for round_ in range(1, MAX_ROUNDS + 1):
+            w = self._solve_on(candidates, c, uu, solver)
+            v = self.matrix[candidates].astype(np.float64).T @ w
+            g = (self.matrix[allowed] @ v.astype(np.float32)).astype(np.float64) - c[allowed] \
+                if learnwares is not None else self.projections(v) - c
+            support = w > 1e-9 * w.max()
+            level = float(w[support] @ g[np.searchsorted(allowed, candidates[support])]) / float(w[support].sum())
+            outside = np.setdiff1d(np.flatnonzero(g < level - tol), np.searchsorted(allowed, candidates))
+            if not len(outside):
+                return MixtureSolution(candidates, w, self._mmd2(candidates, w, c, uu), True, round_)
+            added = allowed[outside[np.argsort(g[outside], kind="stable")[:ADDED_PER_ROUND]]]
+            keep = candidates[support]
+            rest = candidates[~support][: max(0, max_classes - len(keep))]
+            candidates = np.unique(np.concatenate([keep, rest, added]))
+        w = self._solve_on(candidates, c, uu, solver)
+        return MixtureSolution(candidates, w, self._mmd2(candidates, w, c, uu), False, MAX_ROUNDS)
+
+    def _first_candidates(self, allowed, c, uu, max_classes):
+        """Half the budget: the classes of the learnwares with the lowest bounds; the rest: the classes closest to u."""
+        owners = np.unique(self.owner[allowed])
+        bound, _ = self.affine_residuals(c, uu)
+        chosen: list[np.ndarray] = []
+        budget = max_classes // 2
+        for i in owners[np.argsort(bound[owners], kind="stable")]:
+            rows = np.arange(self.offsets[i], self.offsets[i + 1])
+            if budget < len(rows):
+                break
+            chosen.append(rows)
+            budget -= len(rows)
+        taken = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
+        alone = self.sq_norms[allowed] - 2 * c[allowed]  # |m_j - u|^2 - |u|^2: the class alone
+        near = allowed[np.argsort(alone, kind="stable")[:max_classes]]
+        near = near[~np.isin(near, taken)][: max_classes - len(taken)]
+        return np.unique(np.concatenate([taken, near]))
+
+    def _solve_on(self, rows, c, uu, solver):
+        block = self.matrix[rows].astype(np.float64)
+        return simplex_qp(block @ block.T, c[rows], uu, solver)
+
+    def _mmd2(self, rows, w, c, uu) -> float:
+        v = self.matrix[rows].astype(np.float64).T @ w
+        return max(float(uu - 2 * c[rows] @ w + v @ v), 0.0)
+
+    def learnware_weights(self, solution: MixtureSolution) -> np.ndarray:
+        """Each learnware's share of the mixture (the sum of its classes' weights)."""
+        return np.bincount(self.owner[solution.rows], weights=solution.weights, minlength=self.num_learnwares)

@@ -1,0 +1,203 @@
+"""Search at market scale: the fixed embedding family, stored class means and the two-stage QP.
+
+The two-stage search must give the exact optimum of Eq. 9 (checked against one
+QP over every class), rank single learnwares exactly, and keep format-1
+specifications loading and searching as they did (weights recorded with the
+code of commit 4b94a48 in ``tests/data/lane_v1_expected.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from k2v_learnware import LANESpecification, generate_lane_spec
+from k2v_learnware.search import mixture_weights, single_residuals
+from k2v_learnware.search.class_mean_index import ClassMeanIndex, simplex_qp
+
+DATA = Path(__file__).parent / "data"
+
+
+def _v1_specs():
+    specs = []
+    for i in range(3):
+        spec = LANESpecification()
+        spec.load(DATA / f"lane_v1_task{i}.json")
+        specs.append(spec)
+    return specs
+
+
+# ------------------------------------------------------------ format 1 keeps working
+def test_format_1_files_load_and_search_as_before():
+    specs = _v1_specs()
+    assert all(not s.embedding_family().fixed for s in specs)
+    expected = json.loads((DATA / "lane_v1_expected.json").read_text())
+    found = mixture_weights(np.load(DATA / "lane_v1_user.npy"), specs)
+    assert np.abs(found.learnware_weights - expected["learnware_weights"]).max() < 1e-4
+    assert found.mmd2 == pytest.approx(expected["mmd2"], rel=1e-4)
+
+
+def test_a_format_1_spec_saved_again_is_format_2_and_keeps_its_family(tmp_path):
+    spec = _v1_specs()[0]
+    spec.save(tmp_path / "again.json")
+    data = json.loads((tmp_path / "again.json").read_text())
+    assert data["format_version"] == 2 and data["embedding"]["normalization"] == "calibrated"
+    again = LANESpecification()
+    again.load(tmp_path / "again.json")
+    assert again.to_dict() == spec.to_dict() and not again.embedding_family().fixed
+
+
+def test_a_format_2_file_without_normalization_is_refused(tmp_path):
+    from k2v_learnware.specification.formats import SpecificationFormatError
+
+    data = json.loads((DATA / "lane_v1_task0.json").read_text())
+    data["format_version"] = 2
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(SpecificationFormatError, match="must name its normalization"):
+        LANESpecification().load(tmp_path / "bad.json")
+
+
+# ------------------------------------------------------------ the fixed family
+@pytest.fixture(scope="module")
+def digits_specs():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype(np.float32)
+    specs = [generate_lane_spec(X[np.isin(y, t)][:150], y[np.isin(y, t)][:150], num_per_class=4, iterations=30,
+                                seed=i, verbose=False) for i, t in enumerate([(0, 1), (2, 3), (4, 5), (6, 7)])]
+    user = np.concatenate([X[np.isin(y, (0, 1))][200:270], X[np.isin(y, (6, 7))][200:230]])
+    return specs, user
+
+
+def test_a_fixed_family_needs_no_reference_and_is_the_same_for_everyone(digits_specs):
+    specs, user = digits_specs
+    family = specs[0].embedding_family()
+    assert family.fixed and family.key == specs[1].embedding_family().key  # same settings, same family
+    means = specs[0].class_mean_embeddings()
+    assert means.dtype == np.float32 and means.shape == (2, family.out_features)
+    (emb,) = family.embed([specs[0].get_z()])
+    assert np.allclose(means, specs[0].class_mean_rows(emb), rtol=1e-5, atol=1e-6)
+    # a requirement's embedding does not move with the other data it is compared to
+    assert specs[0].dist(specs[1]) == pytest.approx(specs[1].dist(specs[0]), rel=1e-5)
+
+
+def test_the_fixed_family_recovers_a_mixture_of_the_specs_own_points(digits_specs):
+    specs, _ = digits_specs
+    user = np.concatenate([specs[0].get_z()] * 3 + [specs[3].get_z()])  # 3/4 and 1/4, exactly representable
+    found = mixture_weights(user, specs)
+    assert found.exact and np.abs(found.learnware_weights - [0.75, 0, 0, 0.25]).sum() < 0.02
+    assert np.argmin(single_residuals(specs[2].get_z(), specs)) == 2
+
+
+# ------------------------------------------------------------ the two-stage QP
+def _random_market(seed, learnwares=200, classes=10, dim=48):
+    """Class means on a cone (all-positive, like ReLU features) and a planted 3-learnware requirement."""
+    rng = np.random.default_rng(seed)
+    blocks = [np.abs(rng.standard_normal((classes, dim)) + rng.standard_normal(dim)).astype(np.float32)
+              for _ in range(learnwares)]
+    planted = rng.choice(learnwares, size=3, replace=False)
+    u = sum(blocks[i][rng.integers(classes)] * w for i, w in zip(planted, (0.5, 0.3, 0.2))).astype(np.float64)
+    return blocks, u, planted
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_column_generation_reaches_the_exact_optimum_of_the_full_qp(seed):
+    blocks, u, planted = _random_market(seed)
+    index = ClassMeanIndex.from_blocks(blocks)
+    small = index.mixture(u, max_classes=40)  # 2000 classes in the market, 40 at a time
+    M = index.matrix.astype(np.float64)
+    full = simplex_qp(M @ M.T, M @ u, float(u @ u))
+    objective = lambda rows, w: float(np.sum((M[rows].T @ w - u) ** 2))  # noqa: E731
+    assert small.exact and len(small.rows) < 2000
+    assert objective(small.rows, small.weights) == pytest.approx(objective(np.arange(len(M)), full),
+                                                                 rel=1e-4, abs=1e-6 * float(u @ u))
+    assert set(planted) <= set(index.owner[small.rows[small.weights > 0.05]])
+
+
+def test_with_few_classes_the_qp_runs_over_all_of_them_as_before():
+    blocks, u, _ = _random_market(0, learnwares=20)
+    index = ClassMeanIndex.from_blocks(blocks)
+    solution = index.mixture(u)  # 200 classes: one QP over all
+    assert solution.exact and solution.rounds == 1 and len(solution.rows) == 200
+    R = index.matrix.astype(np.float64).T
+    from k2v_learnware.search.mixture_qp import _simplex_least_squares
+
+    assert np.abs(solution.weights - _simplex_least_squares(R, u, "cvxpy")).max() < 1e-3
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_single_ranking_equals_the_brute_force_ranking(seed):
+    blocks, u, _ = _random_market(seed, learnwares=120, classes=5, dim=16)
+    index = ClassMeanIndex.from_blocks(blocks)
+    brute = np.array([index.single_residual(i, index.projections(u), float(u @ u)) for i in range(120)])
+    order, residuals = index.rank_single(u, 7)
+    assert order.tolist() == np.argsort(brute, kind="stable")[:7].tolist()
+    assert np.allclose(residuals, np.sort(brute)[:7], rtol=1e-4, atol=1e-8 * float(u @ u))
+    bound, exact = index.affine_residuals(index.projections(u), float(u @ u))
+    assert np.all(bound <= brute + 1e-6 * float(u @ u))  # a lower bound, and equal where marked exact
+    assert np.allclose(bound[exact], brute[exact], rtol=1e-4, atol=1e-8 * float(u @ u))
+
+
+def test_index_blocks_must_share_their_width():
+    with pytest.raises(ValueError, match="expected"):
+        ClassMeanIndex.from_blocks([np.zeros((2, 3)), np.zeros((2, 4))])
+
+
+# ------------------------------------------------------------ the market stores them
+def test_the_market_stores_class_means_and_rebuilds_a_missing_file(tmp_path, digits_specs):
+    from sklearn.dummy import DummyClassifier
+
+    from k2v_learnware import pack_learnware
+    from k2v_learnware.market import instantiate_market
+    from k2v_learnware.market.lane_means import stored_family
+    from k2v_learnware.packaging import read_semantic_spec
+    from k2v_learnware.specification.lane import lane_spec_of
+
+    specs, user = digits_specs
+    market = instantiate_market("scale", root=tmp_path)
+    ids = []
+    for i, spec in enumerate(specs[:2]):
+        model = DummyClassifier().fit(spec.get_z(), spec.get_labels())
+        path = pack_learnware(model, spec, tmp_path / f"lw{i}.zip")
+        ids.append(market.add_learnware(str(path), read_semantic_spec(path))[0])
+    organizer = market.learnware_organizer
+    files = {i: Path(organizer.learnware_folder_list[i]).parent / "lane_class_means.npz" for i in ids}
+    assert all(f.exists() for f in files.values())
+    with np.load(files[ids[0]], allow_pickle=False) as stored:
+        assert stored["means"].dtype == np.float32
+        assert np.array_equal(stored["means"], specs[0].class_mean_embeddings(stored_family(specs[0])))
+
+    files[ids[1]].unlink()
+    again = instantiate_market("scale", root=tmp_path)
+    assert files[ids[1]].exists()  # rebuilt and stored again
+    spec = lane_spec_of(again.learnware_organizer.get_learnware_by_ids(ids[1]))
+    assert np.array_equal(spec.class_mean_embeddings(), specs[1].class_mean_embeddings())
+    shutil.rmtree(tmp_path / "scale", ignore_errors=True)
+
+
+def test_the_searcher_keeps_its_index_until_the_learnwares_change(digits_specs):
+    from learnware.learnware import Learnware
+    from learnware.specification import Specification
+
+    from k2v_learnware.market import user_info
+    from k2v_learnware.market.searchers import LANEStatSearcher
+
+    specs, user = digits_specs
+    learnwares = [Learnware(str(i), None, Specification(stat_spec={"LANESpecification": s}), "") for i, s in
+                  enumerate(specs)]
+    searcher = LANEStatSearcher(organizer=None)
+    requirement = generate_lane_spec(user, num_per_class=20, iterations=50, verbose=False)
+    first = searcher(learnwares, user_info(requirement))
+    index = searcher._index[2]
+    searcher(learnwares, user_info(requirement))
+    assert searcher._index[2] is index
+    searcher(learnwares[:3], user_info(requirement))
+    assert searcher._index[2] is not index
+    assert first.get_single_results()[0].learnware.id in ("0", "3")
+    mixture = first.get_multiple_results()[0]
+    assert {lw.id for lw in mixture.learnwares} >= {"0", "3"}
