@@ -290,3 +290,33 @@ def test_proxy_trained_on_labelled_probe_tasks_ranks_the_covering_model_first():
         Know2VecProxy(verbose=False).fit(specs, [object()] * len(specs), probe_X=X, probe_y=y)
     with pytest.raises(ValueError, match="give probe_y too"):
         Know2VecProxy(verbose=False).fit(specs, models, probe_X=X, task_groups=[[0, 1]])
+
+
+def test_searcher_embeds_each_model_once_per_proxy():
+    from learnware.learnware import Learnware
+    from learnware.market import BaseUserInfo
+    from learnware.specification import Specification
+
+    from k2v_learnware.market.searchers import Know2VecSearcher
+
+    X, y, subsets, models, specs = _tiny_zoo()
+    proxy = Know2VecProxy(hidden=16, embedding_dim=32, epochs=20, batch_size=16, verbose=False)
+    proxy.fit(specs, models, probe_X=X[1::5])
+    learnwares = [Learnware(str(i), None, Specification(stat_spec={"Know2VecSpecification": s}), "")
+                  for i, s in enumerate(specs)]
+    searcher = Know2VecSearcher(organizer=None, proxy=proxy)
+    query = Know2VecQuery.from_data(X[np.isin(y, subsets[3])], y[np.isin(y, subsets[3])])
+    info = BaseUserInfo(stat_info={"Know2VecQuery": query})
+    first = searcher(learnwares, info, max_search_num=4).get_single_results()
+    matrix = searcher._matrix[2]
+    assert np.allclose(matrix, proxy.embed_models(specs))
+    again = searcher(learnwares, info, max_search_num=4).get_single_results()
+    assert searcher._matrix[2] is matrix  # nothing re-encoded
+    assert [i.learnware.id for i in again] == [i.learnware.id for i in first]
+    assert np.allclose([i.score for i in first], np.sort(proxy.scores(query, specs))[::-1])
+    searcher(learnwares[:2], info)  # a smaller market: the kept vectors are reused, the others forgotten
+    assert set(searcher._embedded) == {id(s) for s in specs[:2]}
+    searcher.proxy = Know2VecProxy(hidden=16, embedding_dim=32, epochs=5, batch_size=16, seed=1,
+                                   verbose=False).fit(specs, models, probe_X=X[1::5])
+    searcher(learnwares, info)
+    assert np.allclose(searcher._matrix[2], searcher.proxy.embed_models(specs))  # a new proxy: all again

@@ -126,6 +126,7 @@ class K2VMarket(LearnwareMarket):
         if save:
             proxy.save(organizer.know2vec_path / "proxy")
         self.know2vec_searcher.proxy = proxy
+        self.know2vec_searcher.model_embeddings(specs)  # computed once now, not on the first query
         return proxy
 
     @property

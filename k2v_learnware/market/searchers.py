@@ -128,10 +128,15 @@ class Know2VecSearcher(AtomicSearcher):
 
     The user reveals only per-class mean features. Single results are every
     learnware with a Know2Vec specification, best first, scored by cosine.
+    Each model's embedding is computed once per proxy and kept with the
+    searcher (one row of a matrix reused while the learnwares stay the same),
+    so a query costs one query-encoder pass and one matrix product.
     """
 
     def __init__(self, organizer, proxy: Know2VecProxy | None = None):
         self.proxy = proxy
+        self._embedded: dict[int, tuple[Know2VecSpecification, np.ndarray]] = {}  # id(spec) -> (spec, vector)
+        self._matrix: tuple[object, list, np.ndarray] | None = None  # (proxy, specs, stacked vectors)
         super().__init__(organizer)
 
     def is_applicable_user(self, user_info, **kwargs) -> bool:
@@ -140,12 +145,29 @@ class Know2VecSearcher(AtomicSearcher):
     def is_applicable_learnware(self, learnware, **kwargs) -> bool:
         return isinstance(learnware.get_specification().get_stat_spec().get(KNOW2VEC), Know2VecSpecification)
 
+    def model_embeddings(self, specs) -> np.ndarray:
+        """``(M, d)`` embeddings of these models under the current proxy, computed only for models not seen."""
+        if self._matrix is not None:
+            proxy, known, matrix = self._matrix
+            if proxy is self.proxy and len(known) == len(specs) and all(a is b for a, b in zip(known, specs)):
+                return matrix
+            if proxy is not self.proxy:
+                self._embedded = {}
+        missing = [s for s in specs if self._embedded.get(id(s), (None,))[0] is not s]
+        if missing:
+            for spec, vector in zip(missing, self.proxy.embed_models(missing)):
+                self._embedded[id(spec)] = (spec, vector)
+        self._embedded = {id(s): self._embedded[id(s)] for s in specs}  # forget models no longer asked about
+        matrix = np.stack([self._embedded[id(s)][1] for s in specs]) if specs else np.zeros((0, 0))
+        self._matrix = (self.proxy, list(specs), matrix)
+        return matrix
+
     def __call__(self, learnware_list, user_info, max_search_num: int = 5, search_method: str = "greedy"):
         query = user_info.stat_info[Know2VecQuery.type]
         kept, specs = _same_input_size(learnware_list, lambda lw: lw.get_specification().get_stat_spec()[KNOW2VEC],
                                        query.means.shape[1], f"the query's {query.means.shape[1]} features")
         if not kept:
             return SearchResults()
-        scores = self.proxy.scores(query, specs)
+        scores = self.proxy.scores(query, model_embeddings=self.model_embeddings(specs))
         order = np.argsort(-scores, kind="stable")[:max_search_num]
         return SearchResults(single_results=[SingleSearchItem(kept[i], score=float(scores[i])) for i in order])
