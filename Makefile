@@ -47,6 +47,7 @@ bench: $(STAMP) $(FASHION_MNIST) postgresql
 	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench reuse --dataset bbc-news --out bench-out/reuse-bbc-news
 	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench retrieval --out bench-out/retrieval
 	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench service --out bench-out/service
+	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench scale --out bench-out/scale
 
 # Spec generation time and quality on digits and Fashion-MNIST, LANE next to RKME
 # (Fashion-MNIST needs the Debian package dataset-fashion-mnist).

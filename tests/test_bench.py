@@ -148,3 +148,24 @@ def test_service_exits_1_after_writing_results_when_requests_failed(tmp_path, mo
     assert written["errors"] == 1 and "HTTP 422" in (tmp_path / "results.md").read_text()
     with pytest.raises(ValueError, match="lack the operations"):
         service.check_service_results({**doc, "operations": {"search": entry}})
+
+
+@pytest.mark.skipif(not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
+                    reason="Fashion-MNIST (Debian package dataset-fashion-mnist) is not installed")
+def test_scale_quick(tmp_path):
+    from k2v_learnware.bench.scale import METHODS
+    from k2v_learnware.bench.scale_report import check_scale_results
+
+    doc, stdout = _run(["scale"], tmp_path)
+    check_scale_results(doc)
+    assert doc["sizes"] == [100, 1000] and list(doc["methods"]) == list(METHODS)
+    for name, entry in doc["methods"].items():
+        assert all(s > 0 for s in entry["search_seconds_p50"]), name
+        assert all(m > 50 for m in entry["peak_rss_mb"]), name
+    # both searchers find the planted learnwares of this easy market; Know2Vec's specs are copies (no recall)
+    for name in ("LANE", "RKME-EasyStatSearcher"):
+        assert all(r >= 0.8 for r in doc["methods"][name]["planted_recall"]), (name, doc["methods"][name])
+    assert doc["methods"]["Know2Vec"]["planted_recall"] == [None, None]
+    assert doc["ratios"]["rkme_over_lane_p50"][1] > 1  # LANE is the faster of the two at 1000
+    assert "| LANE | 1,000 |" in stdout
+    _pngs_written(tmp_path, ["latency-vs-learnwares.png"])

@@ -1,4 +1,4 @@
-"""Command line of the benchmarks: ``python -m k2v_learnware.bench {reuse,retrieval,service} ...``."""
+"""Command line of the benchmarks: ``python -m k2v_learnware.bench {reuse,retrieval,service,scale} ...``."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval = sub.add_parser("retrieval", help="model retrieval: Know2Vec against transferability scores")
     service = sub.add_parser("service", help="market service under load: HTTP searches and uploads against "
                                              "the in-process search (starts its own PostgreSQL and server)")
-    for p in (reuse, retrieval, service):
+    scale = sub.add_parser("scale", help="search at market scale: LANE, the stock EasyStatSearcher and Know2Vec "
+                                         "over 100 to 10,000 learnwares (--quick: up to 1000)")
+    for p in (reuse, retrieval, service, scale):
         p.add_argument("--quick", action="store_true", help="small sizes: a smoke test of a few minutes")
         p.add_argument("--out", default=None, help="folder for results.json, results.md and the plots")
         p.add_argument("--seed", type=int, default=0)
@@ -83,6 +85,22 @@ def _run_service(args, argv) -> int:
     return 0
 
 
+def _run_scale(args, argv) -> int:
+    from .scale import ScaleOptions, run_scale
+    from .scale_report import write_scale_report
+
+    start = time.perf_counter()
+    options = ScaleOptions.quick(args.seed) if args.quick else ScaleOptions.full(args.seed)
+    doc = run_scale(options, verbose=not args.quiet)
+    doc["quick"] = bool(args.quick)
+    doc["wall_seconds"] = time.perf_counter() - start
+    doc["command"] = "python -m k2v_learnware.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    paths = write_scale_report(doc, args.out or f"bench-out/scale{'-quick' if args.quick else ''}")
+    print(paths[1].read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from .report import write_report
@@ -90,6 +108,8 @@ def main(argv=None) -> int:
     _quiet_known_warnings()
     if args.benchmark == "service":
         return _run_service(args, argv)
+    if args.benchmark == "scale":
+        return _run_scale(args, argv)
     start = time.perf_counter()
     if args.benchmark == "reuse":
         from .reuse import ReuseOptions, run_reuse

@@ -22,6 +22,7 @@ from learnware.market.base import BaseChecker, BaseUserInfo
 from learnware.market.easy import EasyFuzzSemanticSearcher, EasyStatSearcher, SeqCombinedSearcher
 
 from ..retrieval.proxy import Know2VecProxy
+from ..search.class_mean_index import DEFAULT_SOLVER
 from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import lane_spec_of
 from .checker import K2VStatChecker
@@ -146,7 +147,7 @@ def _market_id(market_id) -> str:
 
 
 def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None, database_url: str | None = None,
-                       weight_threshold: float = 0.05, solver: str = "clarabel", probe_X=None,
+                       weight_threshold: float = 0.05, solver: str = DEFAULT_SOLVER, probe_X=None,
                        know2vec_options: dict | None = None, strict: bool = True) -> K2VMarket:
     """A market of our checker, organizer and searchers beside the stock ones.
 

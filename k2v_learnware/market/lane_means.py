@@ -36,7 +36,7 @@ def stored_family(spec: LANESpecification) -> RandomEmbedding:
     if family.fixed:
         return family
     config = EmbeddingConfig(**{**family.config.to_dict(), "normalization": "none"})
-    return RandomEmbedding(config, seed=FAMILY_SEED, num_nets=family.num_nets)
+    return RandomEmbedding.of(config, seed=FAMILY_SEED, num_nets=family.num_nets)
 
 
 def write_lane_means(learnware, path: Path) -> None:

@@ -26,14 +26,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from ..specification.lane import LANESpecification
 from ..specification.networks import RandomEmbedding
-from .class_mean_index import MAX_CANDIDATE_CLASSES, ClassMeanIndex, simplex_qp
+from .class_mean_index import DEFAULT_SOLVER, MAX_CANDIDATE_CLASSES, MAX_ROUNDS, ClassMeanIndex, simplex_qp
 
-SOLVERS = ("clarabel", "cvxpy")
+SOLVERS = ("daqp", "clarabel", "cvxpy")
 
 
 @dataclass
@@ -49,13 +50,18 @@ class MixtureWeights:
     """
 
     learnware_weights: np.ndarray
-    class_weights: list[np.ndarray]
+    class_weight_vector: np.ndarray  # every class's weight, learnware after learnware
     classes: list[list]
     mmd2: float
     solver: str
     seconds: float = 0.0
     candidates: list[int] = field(default_factory=list)
     exact: bool = True
+
+    @cached_property
+    def class_weights(self) -> list[np.ndarray]:
+        """Per learnware, the weights of its classes (views into ``class_weight_vector``)."""
+        return np.split(self.class_weight_vector, np.cumsum([len(k) for k in self.classes])[:-1])
 
 
 def _simplex_least_squares(R: np.ndarray, s: np.ndarray, solver: str) -> np.ndarray:
@@ -120,12 +126,12 @@ def _check_inputs(user, learnware_specs):
     return user, specs
 
 
-def mixture_weights(user, learnware_specs, *, solver: str = "clarabel", top_k: int | None = None,
+def mixture_weights(user, learnware_specs, *, solver: str = DEFAULT_SOLVER, top_k: int | None = None,
                     family: RandomEmbedding | None = None) -> MixtureWeights:
     """Solve Eq. 9: weights over every class of every learnware that best explain ``user``.
 
     ``user`` is the user's LANESpecification (or their raw data). ``solver`` is
-    a qpsolvers backend (``"clarabel"`` by default) or ``"cvxpy"``. With
+    a qpsolvers backend (``"daqp"`` by default, ``"clarabel"``, ...) or ``"cvxpy"``. With
     ``top_k``, only the ``top_k`` learnwares whose best class lies closest to
     the requirement enter the QP (the others get weight 0).
     """
@@ -138,7 +144,7 @@ def mixture_weights(user, learnware_specs, *, solver: str = "clarabel", top_k: i
     return result
 
 
-def single_residuals(user, learnware_specs, *, solver: str = "clarabel",
+def single_residuals(user, learnware_specs, *, solver: str = DEFAULT_SOLVER,
                      family: RandomEmbedding | None = None) -> np.ndarray:
     """Squared MMD each learnware leaves when it alone explains ``user`` (lower is a better match).
 
@@ -161,26 +167,27 @@ def _check_solver(solver):
 
 
 def weights_from_index(index: ClassMeanIndex, u, classes: list[list], solver: str, top_k: int | None = None,
-                       max_classes: int = MAX_CANDIDATE_CLASSES, c=None) -> MixtureWeights:
-    """Eq. 9 over an index's learnwares; with ``top_k``, only the learnwares whose best class lies closest to ``u``."""
+                       max_classes: int = MAX_CANDIDATE_CLASSES, max_rounds: int = MAX_ROUNDS) -> MixtureWeights:
+    """Eq. 9 over an index's learnwares; with ``top_k``, only the learnwares whose best class lies closest to ``u``.
+
+    ``u`` is the requirement's mean embedding or the index's ``stage_one`` of it.
+    """
     from .._checks import positive_int
 
     candidates = None
-    c = index.projections(u) if c is None else c
+    q = index.stage_one(u)
     if top_k is not None and positive_int(top_k, "top_k") < index.num_learnwares:
-        alone = index.sq_norms - 2 * c  # |m - u|^2 - |u|^2
+        alone = index.sq_norms - 2 * q.c  # |m - u|^2 - |u|^2
         closest = np.full(index.num_learnwares, np.inf)
         np.minimum.at(closest, index.owner, alone)
         candidates = sorted(np.argsort(closest, kind="stable")[:top_k].tolist())
-    solution = index.mixture(u, solver, max_classes=max_classes, learnwares=candidates, c=c)
-    class_weights = [np.zeros(len(k)) for k in classes]
-    for row, w in zip(solution.rows, solution.weights):
-        owner = index.owner[row]
-        class_weights[owner][row - index.offsets[owner]] = w
+    solution = index.mixture(q, solver, max_classes=max_classes, learnwares=candidates, max_rounds=max_rounds)
+    dense = np.zeros(len(index.matrix))
+    dense[solution.rows] = solution.weights
     return MixtureWeights(
         learnware_weights=index.learnware_weights(solution),
-        class_weights=class_weights,
-        classes=[list(k) for k in classes],
+        class_weight_vector=dense,
+        classes=list(classes),
         mmd2=solution.mmd2,
         solver=solver,
         candidates=list(range(index.num_learnwares)) if candidates is None else candidates,

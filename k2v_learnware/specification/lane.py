@@ -257,7 +257,7 @@ class LANESpecification(RegularStatSpecification):
     def _family(self) -> RandomEmbedding:
         self._require_content()
         e = self.embedding
-        return RandomEmbedding(EmbeddingConfig.from_dict(e), seed=e["seed"], num_nets=e["num_nets"])
+        return RandomEmbedding.of(EmbeddingConfig.from_dict(e), seed=e["seed"], num_nets=e["num_nets"])
 
     def embedding_family(self) -> RandomEmbedding:
         """The seeded random-network family this specification was built for."""

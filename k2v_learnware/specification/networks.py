@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -200,6 +201,18 @@ class RandomEmbedding:
     used to calibrate BatchNorm).
     """
 
+    @classmethod
+    def of(cls, config: EmbeddingConfig, seed: int = 0, num_nets: int = 8) -> "RandomEmbedding":
+        """The family for these settings; a fixed family is built once per process and shared.
+
+        Fixed networks are never modified after they are built (eval mode, no
+        gradients), so every spec and every search thread may use the same ones;
+        a calibrated family changes its BatchNorm on each call and is built anew.
+        """
+        if config.fixed:
+            return _shared_family(config, int(seed), int(num_nets))
+        return cls(config, seed, num_nets)
+
     def __init__(self, config: EmbeddingConfig, seed: int = 0, num_nets: int = 8):
         self.config = config
         self.seed = int(seed)
@@ -267,3 +280,8 @@ class RandomEmbedding:
             raise ValueError("class-mean embeddings can be stored only for a fixed family (normalization 'none')")
         (emb,) = self.embed([points])
         return np.stack([emb[rows].mean(axis=0) for rows in class_rows]).astype(np.float32)
+
+
+@lru_cache(maxsize=32)
+def _shared_family(config: EmbeddingConfig, seed: int, num_nets: int) -> RandomEmbedding:
+    return RandomEmbedding(config, seed, num_nets)

@@ -1,0 +1,225 @@
+"""Search at market scale: LANE, the stock EasyStatSearcher (RKME) and Know2Vec over 100 to 10,000 learnwares.
+
+``python -m k2v_learnware.bench scale [--quick] --out DIR`` builds the synthetic
+markets of :mod:`.scale_market` and times one search per planted user. Each
+(method, size) runs in a process of its own (one BLAS/torch thread), so its
+peak resident memory is its own: the market it holds in memory (every spec,
+as ``learnware``'s organizer keeps them) plus what the searcher keeps.
+
+- ``LANE``: our market searcher (``LANEStatSearcher``), single ranking and Eq. 9
+  mixture, on format-2 specs; the class means are computed when the market is
+  built (what the market does when a learnware is added) and timed apart
+  (``build_seconds``), not as part of a search.
+- ``RKME-EasyStatSearcher``: the stock searcher, single ranking and its greedy
+  mixture, on RKME table specs of the very same points (the anchor).
+- ``Know2Vec``: ``Know2VecSearcher`` with its model embeddings kept; a proxy
+  trained on 8 real models of the market; the N specs are copies of their 8
+  boundary graphs with jitter (retrieval quality is the retrieval benchmark's
+  business, so its planted recall is not reported here).
+
+``planted_recall``: the share of planted learnwares found in the method's mixture
+result, averaged over users.
+
+results.json: ``{"benchmark": "scale", "sizes": [...], "methods": {NAME:
+{"search_seconds_p50": [...], "peak_rss_mb": [...], "planted_recall": [...],
+"build_seconds": [...], "queries": [...]}}, "ratios": {...}}``, one entry per size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .scale_market import SyntheticMarket, in_memory_learnware, lane_spec_of_points, rkme_spec_of_points
+
+METHODS = ("LANE", "RKME-EasyStatSearcher", "Know2Vec")
+SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+@dataclass
+class ScaleOptions:
+    """Market sizes and how many planted users each method searches for at each size."""
+
+    sizes: tuple[int, ...] = (100, 1000, 10000)
+    queries: dict = field(default_factory=lambda: {"LANE": 20, "RKME-EasyStatSearcher": 5, "Know2Vec": 50})
+    seed: int = 0
+    timeout_s: float = 3600.0
+
+    @classmethod
+    def full(cls, seed: int = 0) -> "ScaleOptions":
+        return cls(seed=seed)
+
+    @classmethod
+    def quick(cls, seed: int = 0) -> "ScaleOptions":
+        return cls(sizes=(100, 1000), queries={"LANE": 6, "RKME-EasyStatSearcher": 3, "Know2Vec": 20}, seed=seed,
+                   timeout_s=900.0)
+
+
+# ------------------------------------------------------------------ one worker: one method at one size
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+
+
+def _recall(found_ids, planted) -> float:
+    return len({f"{g:08d}" for g in planted} & set(found_ids)) / len(planted)
+
+
+def _mixture_ids(results) -> list[str]:
+    mixtures = results.get_multiple_results()
+    if mixtures:
+        return [lw.id for lw in mixtures[0].learnwares]
+    return [item.learnware.id for item in results.get_single_results()[:1]]
+
+
+def _lane(market: SyntheticMarket, queries: int):
+    from ..market.k2v_market import user_info
+    from ..market.searchers import LANEStatSearcher
+
+    learnwares = [in_memory_learnware(f"{g:08d}", {"LANESpecification": lane_spec_of_points(*market.points(g))})
+                  for g in range(market.n)]
+    specs = [lw.get_specification().get_stat_spec()["LANESpecification"] for lw in learnwares]
+    searcher = LANEStatSearcher(organizer=None)
+    start = time.perf_counter()
+    searcher.index_for(specs, specs[0].embedding_family())  # what adding the learnwares computed and stored
+    build = time.perf_counter() - start
+    seconds, recalls = [], []
+    for q in range(queries):
+        user = market.user(q)
+        info = user_info(lane_spec_of_points(user.rows, [None] * len(user.rows)))
+        start = time.perf_counter()
+        results = searcher(learnwares, info, max_search_num=5)
+        seconds.append(time.perf_counter() - start)
+        recalls.append(_recall(_mixture_ids(results), user.planted))
+    return seconds, recalls, build
+
+
+def _rkme(market: SyntheticMarket, queries: int):
+    from learnware.market import BaseUserInfo
+    from learnware.market.easy import EasyStatSearcher
+
+    learnwares = [in_memory_learnware(f"{g:08d}", {"RKMETableSpecification": rkme_spec_of_points(market.points(g)[0])})
+                  for g in range(market.n)]
+    searcher = EasyStatSearcher(organizer=None)
+    seconds, recalls = [], []
+    for q in range(queries):
+        user = market.user(q)
+        info = BaseUserInfo(stat_info={"RKMETableSpecification": rkme_spec_of_points(user.rows)})
+        start = time.perf_counter()
+        results = searcher(learnwares, info, max_search_num=5, search_method="greedy")
+        seconds.append(time.perf_counter() - start)
+        recalls.append(_recall(_mixture_ids(results), user.planted))
+    return seconds, recalls, 0.0
+
+
+def _know2vec(market: SyntheticMarket, queries: int, seed: int):
+    import copy
+
+    from learnware.market import BaseUserInfo
+    from sklearn.neighbors import NearestCentroid
+
+    from ..market.searchers import Know2VecSearcher
+    from ..retrieval.proxy import Know2VecProxy, Know2VecQuery
+    from ..specification.know2vec import generate_know2vec_spec
+
+    rng = np.random.default_rng(seed)
+    real = min(8, market.n)
+    probe = np.concatenate([pool[:30] for pool in market.test])
+    models = [NearestCentroid().fit(*market.points(g)) for g in range(real)]
+    real_specs = [generate_know2vec_spec(m, probe) for m in models]
+    proxy = Know2VecProxy(epochs=30, batch_size=16, seed=seed, verbose=False).fit(real_specs, models, probe_X=probe)
+    specs = []
+    for g in range(market.n):
+        spec = copy.copy(real_specs[g % real])
+        spec.nodes = spec.nodes + rng.normal(0, 0.01, spec.nodes.shape).astype(np.float32)
+        specs.append(spec)
+    learnwares = [in_memory_learnware(f"{g:08d}", {"Know2VecSpecification": s}) for g, s in enumerate(specs)]
+    searcher = Know2VecSearcher(organizer=None, proxy=proxy)
+    start = time.perf_counter()
+    searcher.model_embeddings(specs)  # once per proxy
+    build = time.perf_counter() - start
+    seconds = []
+    for q in range(queries):
+        user = market.user(q)
+        labels = np.argmin(((user.rows[:, None, :] - np.stack([p.mean(0) for p in market.test])[None]) ** 2).sum(2), 1)
+        info = BaseUserInfo(stat_info={"Know2VecQuery": Know2VecQuery.from_data(user.rows, labels)})
+        start = time.perf_counter()
+        searcher(learnwares, info, max_search_num=5)
+        seconds.append(time.perf_counter() - start)
+    return seconds, None, build
+
+
+def run_worker(method: str, n: int, queries: int, seed: int) -> dict:
+    """Build a market of ``n`` learnwares and time ``queries`` searches with ``method``."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*csc_matrix.*")
+    from learnware.config import C
+
+    C.logging_level = 40  # the stock searcher logs every search at INFO
+    market = SyntheticMarket(n, seed)
+    run = {"LANE": _lane, "RKME-EasyStatSearcher": _rkme}.get(method)
+    seconds, recalls, build = run(market, queries) if run else _know2vec(market, queries, seed)
+    return {"method": method, "n": n, "seconds": seconds, "planted_recall": None if recalls is None else
+            float(np.mean(recalls)), "build_seconds": build, "peak_rss_mb": _peak_rss_mb()}
+
+
+# ------------------------------------------------------------------ the benchmark
+def run_scale(options: ScaleOptions, verbose: bool = True) -> dict:
+    """Every method at every size, each in its own single-threaded process; returns the results document."""
+    from tqdm.auto import tqdm
+
+    methods = {name: {"search_seconds_p50": [], "peak_rss_mb": [], "planted_recall": [], "build_seconds": [],
+                      "queries": []} for name in METHODS}
+    env = {**os.environ, **SINGLE_THREAD}
+    bar = tqdm(total=len(options.sizes) * len(METHODS), desc="scale", disable=not (verbose and sys.stderr.isatty()))
+    for n in options.sizes:
+        for name in METHODS:
+            queries = options.queries[name]
+            command = [sys.executable, "-m", "k2v_learnware.bench.scale", name, str(n), str(queries), str(options.seed)]
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=options.timeout_s)
+            if done.returncode != 0:
+                raise RuntimeError(f"{name} at {n} learnwares failed:\n{done.stderr[-3000:]}")
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            entry = methods[name]
+            entry["search_seconds_p50"].append(statistics.median(result["seconds"]))
+            entry["peak_rss_mb"].append(result["peak_rss_mb"])
+            entry["planted_recall"].append(result["planted_recall"])
+            entry["build_seconds"].append(result["build_seconds"])
+            entry["queries"].append(len(result["seconds"]))
+            bar.update()
+            if verbose:
+                bar.write(f"{name} at {n}: p50 {entry['search_seconds_p50'][-1]:.4f} s, peak RSS "
+                          f"{result['peak_rss_mb']:.0f} MB, recall {result['planted_recall']}")
+    bar.close()
+    lane, rkme = methods["LANE"]["search_seconds_p50"], methods["RKME-EasyStatSearcher"]["search_seconds_p50"]
+    return {
+        "benchmark": "scale",
+        "description": "synthetic markets: 10 Fashion-MNIST classes (14x14, 196-d) per learnware, each learnware "
+                       "in a domain of its own, 10 points per class; users mix 2-3 planted learnwares",
+        "sizes": list(options.sizes),
+        "methods": methods,
+        "ratios": {"rkme_over_lane_p50": [r / max(s, 1e-9) for r, s in zip(rkme, lane)]},
+        "seed": options.seed,
+        "cpu_count": os.cpu_count(),
+        "threads": 1,
+    }
+
+
+def main(argv) -> int:
+    method, n, queries, seed = argv
+    if method not in METHODS:
+        raise SystemExit(f"method must be one of {METHODS}, got {method!r}")
+    print(json.dumps(run_worker(method, int(n), int(queries), int(seed))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
