@@ -13,7 +13,11 @@ loaded on first use of the names below.
 
 from importlib import import_module
 
+from ._deferred_imports import defer_llm_specifications
+
 __version__ = "0.1.0"
+
+defer_llm_specifications()  # learnware's LLM specs (trl, transformers, lm_eval) load only if used
 
 _LAZY = {
     "LANESpecification": "k2v_learnware.specification.lane",

@@ -49,6 +49,7 @@ DEFAULT_SOLVER = "daqp"
 #: Relative tolerance (of |u|^2) on the KKT conditions and on bounds (the matrix is float32).
 TOLERANCE = 1e-5
 _CHUNK = 128  # learnwares per batched Gram / solve step
+_SPECS_PER_BATCH = 32  # specs embedded in one pass of the networks when an index computes their means
 
 
 def simplex_qp(gram: np.ndarray, c: np.ndarray, uu: float, solver: str = DEFAULT_SOLVER) -> np.ndarray:
@@ -154,11 +155,22 @@ class ClassMeanIndex:
         """
         sizes = [len(s.classes) for s in specs]
         matrix = np.empty((sum(sizes), family.out_features), dtype=np.float32)
-        start = 0
-        for spec, k in zip(specs, sizes):
-            matrix[start: start + k] = spec.class_mean_embeddings(family)
-            spec.set_class_mean_embeddings(family.key, matrix[start: start + k])
-            start += k
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        missing = [i for i, spec in enumerate(specs) if not spec.has_class_mean_embeddings(family.key)]
+        for start in range(0, len(missing), _SPECS_PER_BATCH):  # one pass of the networks per batch of specs
+            batch = [specs[i] for i in missing[start: start + _SPECS_PER_BATCH]]
+            embedded = family.embed_fixed(np.concatenate([s._family_input(family) for s in batch]))
+            first = 0
+            for i, spec in zip(missing[start: start + _SPECS_PER_BATCH], batch):
+                rows = embedded[first: first + len(spec.z)]
+                first += len(spec.z)
+                matrix[offsets[i]: offsets[i + 1]] = [rows[spec._rows_of(c)].mean(axis=0, dtype=np.float64)
+                                                      for c in spec.classes]
+        done = set(missing)
+        for i, spec in enumerate(specs):
+            if i not in done:
+                matrix[offsets[i]: offsets[i + 1]] = spec.class_mean_embeddings(family)
+            spec.set_class_mean_embeddings(family.key, matrix[offsets[i]: offsets[i + 1]])
         return cls(matrix, sizes)
 
     @property

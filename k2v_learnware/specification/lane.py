@@ -290,6 +290,10 @@ class LANESpecification(RegularStatSpecification):
             cache[key] = family.class_means(self._family_input(family), rows)
         return cache[key]
 
+    def has_class_mean_embeddings(self, family_key: str) -> bool:
+        """Whether the class means in the family ``family_key`` are kept (computed or adopted) already."""
+        return family_key in self.__dict__.get("_class_mean_cache", {})
+
     def set_class_mean_embeddings(self, family_key: str, means: np.ndarray) -> None:
         """Adopt class-mean embeddings computed earlier (a market's stored copy) for the family ``family_key``."""
         self._require_content()

@@ -270,16 +270,27 @@ class RandomEmbedding:
         return [torch.cat(out, dim=1).double().numpy() * scale for out in outputs]
 
     @torch.no_grad()
+    def embed_fixed(self, points: np.ndarray) -> np.ndarray:
+        """``(n, out_features)`` float32 embedding under a fixed family (no reference, no float64 copy)."""
+        if not self.fixed:
+            raise ValueError("embed_fixed needs a fixed family (normalization 'none')")
+        t = self._as_tensor(points, "points")
+        out = torch.empty((len(t), self.out_features), dtype=torch.float32)
+        width = self._nets[0].out_features
+        for i, net in enumerate(self._nets):
+            for start in range(0, len(t), CHUNK_SIZE):
+                out[start: start + CHUNK_SIZE, i * width: (i + 1) * width] = net(t[start: start + CHUNK_SIZE])
+        out *= 1.0 / math.sqrt(self.num_nets)
+        return out.numpy()
+
     def class_means(self, points: np.ndarray, class_rows: Sequence[np.ndarray]) -> np.ndarray:
         """``(K, out_features)`` float32 mean embedding of each group of rows of ``points`` (a fixed family).
 
         What a market stores per learnware: computed once, a search then reads
         ``K * out_features`` floats instead of embedding every point again.
         """
-        if not self.fixed:
-            raise ValueError("class-mean embeddings can be stored only for a fixed family (normalization 'none')")
-        (emb,) = self.embed([points])
-        return np.stack([emb[rows].mean(axis=0) for rows in class_rows]).astype(np.float32)
+        emb = self.embed_fixed(points)
+        return np.stack([emb[rows].mean(axis=0, dtype=np.float64) for rows in class_rows]).astype(np.float32)
 
 
 @lru_cache(maxsize=32)
