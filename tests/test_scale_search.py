@@ -17,7 +17,8 @@ import pytest
 
 from k2v_learnware import LANESpecification, generate_lane_spec
 from k2v_learnware.search import mixture_weights, single_residuals
-from k2v_learnware.search.class_mean_index import ClassMeanIndex, simplex_qp
+from k2v_learnware.search.class_mean_index import ClassMeanIndex
+from k2v_learnware.search.simplex_qp import simplex_qp
 
 DATA = Path(__file__).parent / "data"
 

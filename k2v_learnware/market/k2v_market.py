@@ -22,7 +22,7 @@ from learnware.market.base import BaseChecker, BaseUserInfo
 from learnware.market.easy import EasyFuzzSemanticSearcher, EasyStatSearcher, SeqCombinedSearcher
 
 from ..retrieval.proxy import Know2VecProxy
-from ..search.class_mean_index import DEFAULT_SOLVER
+from ..search.simplex_qp import DEFAULT_SOLVER
 from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import lane_spec_of
 from .checker import K2VStatChecker

@@ -13,12 +13,12 @@ of learnwares, and never forms an ``R x R`` matrix:
    non-negative. Single learnwares are ranked exactly by evaluating the simplex
    QP in lower-bound order until the next bound cannot enter the top ``k``
    (branch and bound).
-2. **Mixture.** The exact simplex QP (Eq. 9) over a few dozen candidate
+2. **Mixture.** The exact simplex QP (Eq. 9) over a hundred-odd candidate
    classes (those of the best learnwares and the classes closest to ``u``),
    then column generation: the KKT conditions are checked for *every* class with
    one pass ``M v`` and the most violating classes join the candidates. When a
    check finds no violation the answer is the exact optimum of the full QP
-   (``exact``); ``max_rounds`` bounds the passes (the market searcher uses 3).
+   (``exact``); ``max_rounds`` bounds the passes (the market searcher uses 2).
    With no more than ``max_classes`` classes in the market the QP is solved over
    all of them at once, as before.
 
@@ -35,61 +35,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .simplex_qp import DEFAULT_SOLVER, simplex_qp
+
 #: Most classes the exact mixture QP is solved over at once (its Gram matrix is this squared); a market
 #: with no more classes than this is solved over all of them in one QP.
 MAX_CANDIDATE_CLASSES = 300
 #: Classes the first candidate QP starts from (a mixture's support is a few classes of a few learnwares),
 #: how many a column-generation round may add, and how many rounds are tried.
-INITIAL_CLASSES = 64
-ADDED_PER_ROUND = 32
+INITIAL_CLASSES = 128
+ADDED_PER_ROUND = 256
 MAX_ROUNDS = 8
-#: The default backend: DAQP, a dual active-set solver for small dense QPs (exact active set; on
-#: 300 dense variables 10x faster than Clarabel's interior point). Any qpsolvers backend or cvxpy may be named.
-DEFAULT_SOLVER = "daqp"
 #: Relative tolerance (of |u|^2) on the KKT conditions and on bounds (the matrix is float32).
 TOLERANCE = 1e-5
 _CHUNK = 128  # learnwares per batched Gram / solve step
 _SPECS_PER_BATCH = 32  # specs embedded in one pass of the networks when an index computes their means
-
-
-def simplex_qp(gram: np.ndarray, c: np.ndarray, uu: float, solver: str = DEFAULT_SOLVER) -> np.ndarray:
-    """argmin_w  w^T G w - 2 c^T w  over the probability simplex (Eq. 9 in Gram form), via qpsolvers.
-
-    ``uu`` (|u|^2) rescales the problem for the solver's tolerances only. A
-    ridge of 1e-10 of the mean diagonal makes the Hessian positive definite
-    (what dense active-set solvers need) and picks one optimum among equal
-    ones (duplicate classes); it moves the objective by less than that.
-    """
-    n = len(c)
-    if n == 1:
-        return np.ones(1)
-    scale = max(float(uu), 1e-300)
-    if solver == "cvxpy":
-        import cvxpy as cp
-
-        # G = L L^T with an eigen-factor, so cvxpy sees a sum of squares (no PSD check on round-off).
-        vals, vecs = np.linalg.eigh(gram / scale)
-        factor = vecs * np.sqrt(np.clip(vals, 0.0, None))
-        w = cp.Variable(n)
-        objective = cp.sum_squares(factor.T @ w) - 2 * (c / scale) @ w
-        problem = cp.Problem(cp.Minimize(objective), [w >= 0, cp.sum(w) == 1])
-        problem.solve(solver=cp.CLARABEL)
-        if w.value is None:
-            raise RuntimeError(f"cvxpy could not solve the mixture-weight QP: status {problem.status}")
-        x = np.asarray(w.value)
-    else:
-        from qpsolvers import solve_qp, sparse_solvers
-        from scipy import sparse
-
-        P, A = (gram + gram.T) / scale, np.ones((1, n))
-        P[np.diag_indices(n)] += 1e-10 * max(float(np.trace(P)) / n, 1e-300)
-        if solver in sparse_solvers:  # what clarabel takes without a conversion (and its warning)
-            P, A = sparse.csc_matrix(P), sparse.csc_matrix(A)
-        x = solve_qp(P, -2.0 * c / scale, A=A, b=np.ones(1), lb=np.zeros(n), solver=solver)
-        if x is None:
-            raise RuntimeError(f"qpsolvers ({solver}) could not solve the mixture-weight QP")
-    x = np.clip(x, 0.0, None)
-    return x / x.sum()
 
 
 @dataclass

@@ -32,7 +32,8 @@ import numpy as np
 
 from ..specification.lane import LANESpecification
 from ..specification.networks import RandomEmbedding
-from .class_mean_index import DEFAULT_SOLVER, MAX_CANDIDATE_CLASSES, MAX_ROUNDS, ClassMeanIndex, simplex_qp
+from .class_mean_index import MAX_CANDIDATE_CLASSES, MAX_ROUNDS, ClassMeanIndex
+from .simplex_qp import DEFAULT_SOLVER, simplex_qp
 
 SOLVERS = ("daqp", "clarabel", "cvxpy")
 

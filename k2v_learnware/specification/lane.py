@@ -21,6 +21,7 @@ from learnware.specification import RegularStatSpecification
 
 from .._checks import as_data_array, as_labels, one_of, positive_float, positive_int
 from .condensation import INITS, OPTIMIZERS, condense
+from .class_gaussians import shrunk_covariance_factors
 from .formats import read_json, write_json
 from .lane_file import FORMAT_VERSION, READABLE_VERSIONS, lane_fields_from_dict, lane_to_dict  # noqa: F401
 from .networks import EMBEDDING_KINDS, NORMALIZATIONS, EmbeddingConfig, RandomEmbedding
@@ -222,16 +223,7 @@ class LANESpecification(RegularStatSpecification):
         return cache[label]
 
     def _compute_covariance_factors(self, label):
-        from sklearn.covariance import ledoit_wolf_shrinkage
-
-        points = self.class_samples(label)
-        mean = points.mean(axis=0)
-        centred = points - mean
-        if len(points) < 2 or not np.any(centred):
-            return mean, np.zeros((1, points.shape[1])), 0.0
-        alpha = float(ledoit_wolf_shrinkage(points))
-        mu = float((centred**2).sum() / len(points) / points.shape[1])  # trace(S) / D
-        return mean, centred * np.sqrt((1.0 - alpha) / len(points)), alpha * mu
+        return shrunk_covariance_factors(self.class_samples(label))
 
     def class_covariance(self, label) -> np.ndarray:
         """``(D, D)`` Ledoit-Wolf shrunk covariance of one class's synthetic samples."""

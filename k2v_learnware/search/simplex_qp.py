@@ -1,0 +1,55 @@
+"""The one QP every search stage solves: least squares over the probability simplex, in Gram form.
+
+    min_w  w^T G w - 2 c^T w   s.t.  w >= 0,  sum(w) = 1
+
+(LANE Eq. 9 with ``G = M M^T`` and ``c = M u`` over a set of class means ``M``.)
+Solved by a qpsolvers backend or cvxpy; never by hand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: The default backend: DAQP, a dual active-set solver for small dense QPs (exact active set; on
+#: 300 dense variables 10x faster than Clarabel's interior point). Any qpsolvers backend or cvxpy may be named.
+DEFAULT_SOLVER = "daqp"
+
+
+def simplex_qp(gram: np.ndarray, c: np.ndarray, uu: float, solver: str = DEFAULT_SOLVER) -> np.ndarray:
+    """argmin_w  w^T G w - 2 c^T w  over the probability simplex (Eq. 9 in Gram form), via qpsolvers.
+
+    ``uu`` (|u|^2) rescales the problem for the solver's tolerances only. A
+    ridge of 1e-10 of the mean diagonal makes the Hessian positive definite
+    (what dense active-set solvers need) and picks one optimum among equal
+    ones (duplicate classes); it moves the objective by less than that.
+    """
+    n = len(c)
+    if n == 1:
+        return np.ones(1)
+    scale = max(float(uu), 1e-300)
+    if solver == "cvxpy":
+        import cvxpy as cp
+
+        # G = L L^T with an eigen-factor, so cvxpy sees a sum of squares (no PSD check on round-off).
+        vals, vecs = np.linalg.eigh(gram / scale)
+        factor = vecs * np.sqrt(np.clip(vals, 0.0, None))
+        w = cp.Variable(n)
+        objective = cp.sum_squares(factor.T @ w) - 2 * (c / scale) @ w
+        problem = cp.Problem(cp.Minimize(objective), [w >= 0, cp.sum(w) == 1])
+        problem.solve(solver=cp.CLARABEL)
+        if w.value is None:
+            raise RuntimeError(f"cvxpy could not solve the mixture-weight QP: status {problem.status}")
+        x = np.asarray(w.value)
+    else:
+        from qpsolvers import solve_qp, sparse_solvers
+        from scipy import sparse
+
+        P, A = (gram + gram.T) / scale, np.ones((1, n))
+        P[np.diag_indices(n)] += 1e-10 * max(float(np.trace(P)) / n, 1e-300)
+        if solver in sparse_solvers:  # what clarabel takes without a conversion (and its warning)
+            P, A = sparse.csc_matrix(P), sparse.csc_matrix(A)
+        x = solve_qp(P, -2.0 * c / scale, A=A, b=np.ones(1), lb=np.zeros(n), solver=solver)
+        if x is None:
+            raise RuntimeError(f"qpsolvers ({solver}) could not solve the mixture-weight QP")
+    x = np.clip(x, 0.0, None)
+    return x / x.sum()
