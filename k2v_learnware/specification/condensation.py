@@ -7,6 +7,15 @@ family of networks the market searches in, fixed or calibrated):
 
     F(Z) = sum_k || mean psi_v(B_k^D) - mean psi_v(Z_k) ||^2
 
+For a fixed family (format 2) each step matches under the fixed network, which
+is what the market's search reads, *and* under its calibrated twin (the same
+weights with BatchNorm taken from the real batch: the paper's objective and
+format 1's), each term relative to the size of its real class means. Measured
+on the reuse benchmark's tasks (accuracy of an SVM trained on 200 mimic samples
+per class, mean over tasks): Fashion-MNIST fixed only 0.969, calibrated only
+0.976, both 0.977; digits 0.990 / 0.992 / 0.992. The fixed term alone lost that
+accuracy; the twin alone does not match what the search reads.
+
 The synthetic samples are optimised in standardised coordinates
 (``z = start + scale * u`` with a per-feature or per-channel scale), so one
 learning rate works for pixels in 0..255 and for embeddings in -1..1 alike.
@@ -54,6 +63,23 @@ def _kmeans_centres(X: np.ndarray, k: int, seed: int) -> np.ndarray:
     return centres.reshape((k,) + X.shape[1:]).astype(np.float32)
 
 
+def _matching_loss(net, real, syn, sizes, z_masks, calibrate: bool):
+    """Eq. 7 for one network: squared distance of the real and synthetic class-mean embeddings."""
+    with torch.no_grad():
+        if calibrate:
+            calibrate_batchnorm(net, real)
+        real_means = torch.stack([chunk.mean(0) for chunk in net(real).split(sizes)])
+    syn_out = net(syn)
+    syn_means = torch.stack([syn_out[mask].mean(0) for mask in z_masks])
+    return ((real_means - syn_means) ** 2).sum(), real_means
+
+
+def _relative_loss(net, real, syn, sizes, z_masks, calibrate: bool):
+    """Eq. 7 divided by the size of the real class means, so that two families weigh alike."""
+    loss, real_means = _matching_loss(net, real, syn, sizes, z_masks, calibrate)
+    return loss / (real_means**2).sum().clamp(min=1e-12)
+
+
 def condense(
     X: np.ndarray,
     class_index: np.ndarray,
@@ -99,22 +125,24 @@ def condense(
         opt = torch.optim.SGD([u], lr=lr, momentum=0.5)
 
     net_seeds = rng.integers(0, 2**31 - 1, size=iterations)
+    calibrated_twin = EmbeddingConfig(config.kind, config.input_shape, config.width, config.depth, "calibrated")
     losses: list[float] = []
     bar = tqdm(range(iterations), desc="LANE condensation", disable=not verbose, leave=False)
     for t in bar:
         net = config.build(int(net_seeds[t]))
         batches = [rng.choice(m, size=min(batch_real, len(m)), replace=False) for m in members]
         real = X_t[np.concatenate(batches)]
-        with torch.no_grad():
-            if not config.fixed:  # format 1: BatchNorm normalises both sides by the real batch
-                calibrate_batchnorm(net, real)
-            real_out = net(real)
         sizes = [len(b) for b in batches]
-        real_means = torch.stack([chunk.mean(0) for chunk in real_out.split(sizes)])
-
-        syn_out = net(base_t + scale_t * u)
-        syn_means = torch.stack([syn_out[mask].mean(0) for mask in z_masks])
-        loss = ((real_means - syn_means) ** 2).sum()
+        syn = base_t + scale_t * u
+        if config.fixed:
+            # The fixed family is what the market searches in; its calibrated twin (same weights
+            # with BatchNorm taken from the real batch, the paper's and format 1's objective)
+            # keeps the points representative as training data for the mimic samples.
+            twin = calibrated_twin.build(int(net_seeds[t]))
+            loss = (_relative_loss(net, real, syn, sizes, z_masks, calibrate=False)
+                    + _relative_loss(twin, real, syn, sizes, z_masks, calibrate=True))
+        else:  # format 1: BatchNorm normalises both sides by the real batch
+            loss = _matching_loss(net, real, syn, sizes, z_masks, calibrate=True)[0]
 
         opt.zero_grad(set_to_none=True)
         loss.backward()
