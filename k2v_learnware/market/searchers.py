@@ -24,9 +24,10 @@ from ..specification.lane import LANESpecification, lane_spec_of
 logger = get_module_logger("k2v_learnware.market")
 
 #: Column-generation rounds of a market search (each but the last reads the class-mean matrix once).
-#: Measured on the scale benchmark's 10,000-learnware market (12 users): 2 rounds (one optimality check,
-#: up to 256 violating classes added) leave a weight L1 of 0.058 to the proven optimum, which needs 4-7
-#: rounds, in 0.10 s instead of 0.27 s, with the same planted recall (1.0); 1 round: L1 0.32, recall 0.92.
+#: Measured on the scale benchmark's 10,000-learnware market, 12 users
+#: (benchmarks/column_generation_rounds.py): the proven optimum takes 2-5 rounds (median 0.24 s);
+#: 2 rounds leave a weight L1 of 0.058 to it in 0.12 s with the same planted recall (1.00);
+#: 1 round: L1 0.32, recall 0.92; 3 rounds: L1 0.007 in 0.20 s.
 SEARCH_ROUNDS = 2
 
 LANE = "LANESpecification"

@@ -107,7 +107,7 @@ class ClassMeanIndex:
 
     @classmethod
     def from_specs(cls, specs, family) -> "ClassMeanIndex":
-        """An index of LANE specs' class means under a fixed ``family``, built one spec at a time.
+        """An index of LANE specs' class means under a fixed ``family`` (missing ones computed in batches of specs).
 
         Each spec's kept class means become a view into the index's matrix, so
         the market holds every mean embedding once, not twice.
