@@ -59,7 +59,7 @@ def run_dataset(name, Xtr, ytr, Xte, yte, seeds, k, lane_options):
     family = RandomEmbedding(EmbeddingConfig.default_for(Xtr.shape[1:]), seed=HELD_OUT_SEED, num_nets=8)
     gamma_med = median_gamma(Xtr)
     rows = {m: {"seconds": [], "mmd": [], "svm_accuracy": []} for m in
-            ("random real", "LANE", "RKME g=0.1", f"RKME g=median")}
+            ("random real", "LANE", "RKME g=0.1", "RKME g=median")}
     for seed in seeds:
         for method in rows:
             t = time.perf_counter()

@@ -90,7 +90,6 @@ def main(argv=None) -> int:
         result = market.search_learnware(user_info(user_spec))
         search_seconds = time.perf_counter() - t1
         mixture = result.get_multiple_results()[0]
-        ids = [lw.id for lw in mixture.learnwares]
         print(f"user: {len(X)} unlabelled rows, {int(USER_MIX[0] * 100)}% task {TASKS[0]} + "
               f"{int(USER_MIX[2] * 100)}% task {TASKS[2]}; spec + search {search_seconds:.1f} s")
         print("single results (best first):",
