@@ -55,6 +55,17 @@ def _exit_on_signal(signum, _frame):
     raise SystemExit(128 + signum)
 
 
+def _finish(doc: dict, args, argv, start: float, write, name: str) -> list:
+    """Stamp a results document (quick, wall time, command), write its report and print the table."""
+    doc["quick"] = bool(args.quick)
+    doc["wall_seconds"] = time.perf_counter() - start
+    doc["command"] = "python -m k2v_learnware.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    paths = write(doc, args.out or f"bench-out/{name}{'-quick' if args.quick else ''}")
+    print(paths[1].read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return paths
+
+
 def _run_service(args, argv) -> int:
     """The service benchmark; exits 1 when any request failed (after writing the results)."""
     from .service import SINGLE_THREAD
@@ -73,12 +84,7 @@ def _run_service(args, argv) -> int:
         return 2
     finally:
         signal.signal(signal.SIGTERM, stopped)
-    doc["quick"] = bool(args.quick)
-    doc["wall_seconds"] = time.perf_counter() - start
-    doc["command"] = "python -m k2v_learnware.bench " + " ".join(sys.argv[1:] if argv is None else argv)
-    paths = write_service_report(doc, args.out or f"bench-out/service{'-quick' if args.quick else ''}")
-    print(paths[1].read_text())
-    print("wrote " + ", ".join(str(p) for p in paths))
+    paths = _finish(doc, args, argv, start, write_service_report, "service")
     if doc["errors"]:
         print(f"{doc['errors']} request(s) failed: see error_samples in {paths[0]}", file=sys.stderr)
         return 1
@@ -91,13 +97,7 @@ def _run_scale(args, argv) -> int:
 
     start = time.perf_counter()
     options = ScaleOptions.quick(args.seed) if args.quick else ScaleOptions.full(args.seed)
-    doc = run_scale(options, verbose=not args.quiet)
-    doc["quick"] = bool(args.quick)
-    doc["wall_seconds"] = time.perf_counter() - start
-    doc["command"] = "python -m k2v_learnware.bench " + " ".join(sys.argv[1:] if argv is None else argv)
-    paths = write_scale_report(doc, args.out or f"bench-out/scale{'-quick' if args.quick else ''}")
-    print(paths[1].read_text())
-    print("wrote " + ", ".join(str(p) for p in paths))
+    _finish(run_scale(options, verbose=not args.quiet), args, argv, start, write_scale_report, "scale")
     return 0
 
 
@@ -121,20 +121,13 @@ def main(argv=None) -> int:
         if args.jobselector_users is not None:
             options.jobselector_users = args.jobselector_users
         setting = load_setting(args.dataset, quick=args.quick, seed=args.seed, verbose=not args.quiet)
-        doc = run_reuse(setting, options, verbose=not args.quiet)
-        out = args.out or f"bench-out/reuse-{args.dataset}{'-quick' if args.quick else ''}"
+        doc, name = run_reuse(setting, options, verbose=not args.quiet), f"reuse-{args.dataset}"
     else:
         from .retrieval import RetrievalOptions, run_retrieval
 
         options = RetrievalOptions.quick(args.seed) if args.quick else RetrievalOptions.full(args.seed)
-        doc = run_retrieval(options, verbose=not args.quiet)
-        out = args.out or f"bench-out/retrieval{'-quick' if args.quick else ''}"
-    doc["quick"] = bool(args.quick)
-    doc["wall_seconds"] = time.perf_counter() - start
-    doc["command"] = "python -m k2v_learnware.bench " + " ".join(sys.argv[1:] if argv is None else argv)
-    paths = write_report(doc, out)
-    print((paths[1]).read_text())
-    print("wrote " + ", ".join(str(p) for p in paths))
+        doc, name = run_retrieval(options, verbose=not args.quiet), "retrieval"
+    _finish(doc, args, argv, start, write_report, name)
     return 0
 
 
