@@ -47,6 +47,11 @@ def _same_input_size(learnware_list, spec_of, size: int, requirement: str):
     return kept, specs
 
 
+def _same_objects(known: list, current) -> bool:
+    """Whether ``current`` holds exactly the objects of ``known``, in order (what the kept answers rest on)."""
+    return len(known) == len(current) and all(a is b for a, b in zip(known, current))
+
+
 class _InputSizeFilter:
     """:func:`_same_input_size`, answered again without a pass over the specs while the list is the same.
 
@@ -61,8 +66,7 @@ class _InputSizeFilter:
     def __call__(self, learnware_list, size: int, requirement: str):
         if self._last is not None:
             known, known_size, kept, specs = self._last
-            if known_size == size and len(known) == len(learnware_list) and all(
-                    a is b for a, b in zip(known, learnware_list)):
+            if known_size == size and _same_objects(known, learnware_list):
                 return kept, specs
         kept, specs = _same_input_size(learnware_list, self.spec_of, size, requirement)
         self._last = (list(learnware_list), size, kept, specs)
@@ -118,8 +122,7 @@ class LANEStatSearcher(AtomicSearcher):
         """The index of these specs' class means in ``family``: the kept one while the specs are the same."""
         if self._index is not None:
             key, known, index = self._index
-            if key == family.key and len(known) == len(specs) and all(
-                    a is b for a, b in zip(known, specs)):
+            if key == family.key and _same_objects(known, specs):
                 return index
         index = ClassMeanIndex.from_specs(specs, family)
         self._index = (family.key, list(specs), index)
@@ -191,8 +194,7 @@ class Know2VecSearcher(AtomicSearcher):
         """``(M, d)`` embeddings of these models under the current proxy, computed only for models not seen."""
         if self._matrix is not None:
             proxy, known, matrix = self._matrix
-            if proxy is self.proxy and len(known) == len(specs) and all(
-                    a is b for a, b in zip(known, specs)):
+            if proxy is self.proxy and _same_objects(known, specs):
                 return matrix
             if proxy is not self.proxy:
                 self._embedded = {}

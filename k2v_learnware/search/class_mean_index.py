@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..specification.networks import means_of_rows
 from .simplex_qp import DEFAULT_SOLVER, simplex_qp
 
 #: Most classes the exact mixture QP is solved over at once (its Gram matrix is this squared); a market
@@ -123,8 +124,8 @@ class ClassMeanIndex:
             for i, spec in zip(missing[start: start + _SPECS_PER_BATCH], batch):
                 rows = embedded[first: first + len(spec.z)]
                 first += len(spec.z)
-                matrix[offsets[i]: offsets[i + 1]] = [rows[spec._rows_of(c)].mean(axis=0, dtype=np.float64)
-                                                      for c in spec.classes]
+                class_rows = [spec._rows_of(c) for c in spec.classes]
+                matrix[offsets[i]: offsets[i + 1]] = means_of_rows(rows, class_rows)
         done = set(missing)
         for i, spec in enumerate(specs):
             if i not in done:

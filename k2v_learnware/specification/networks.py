@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -228,7 +228,7 @@ class RandomEmbedding:
         """True when embeddings need no reference set (and can be computed ahead and stored)."""
         return self.config.fixed
 
-    @property
+    @cached_property
     def key(self) -> str:
         """A string that names this family exactly: stored embeddings are valid for the same key only."""
         import json
@@ -289,8 +289,12 @@ class RandomEmbedding:
         What a market stores per learnware: computed once, a search then reads
         ``K * out_features`` floats instead of embedding every point again.
         """
-        emb = self.embed_fixed(points)
-        return np.stack([emb[rows].mean(axis=0, dtype=np.float64) for rows in class_rows]).astype(np.float32)
+        return means_of_rows(self.embed_fixed(points), class_rows)
+
+
+def means_of_rows(embedded: np.ndarray, class_rows: Sequence[np.ndarray]) -> np.ndarray:
+    """``(K, D)`` float32 mean of each group of rows of ``embedded`` (accumulated in float64)."""
+    return np.stack([embedded[rows].mean(axis=0, dtype=np.float64) for rows in class_rows]).astype(np.float32)
 
 
 @lru_cache(maxsize=32)
