@@ -178,7 +178,55 @@ def test_the_market_stores_class_means_and_rebuilds_a_missing_file(tmp_path, dig
     assert files[ids[1]].exists()  # rebuilt and stored again
     spec = lane_spec_of(again.learnware_organizer.get_learnware_by_ids(ids[1]))
     assert np.array_equal(spec.class_mean_embeddings(), specs[1].class_mean_embeddings())
+
+    # A worker holds neither the points nor a second copy of the means: both are read back when needed.
+    from k2v_learnware.reuse import LANEJobSelectorReuser
+
+    loaded = [again.learnware_organizer.get_learnware_by_ids(i) for i in ids]
+    for lw, original in zip(loaded, specs):
+        spec = lane_spec_of(lw)
+        key = stored_family(spec).key
+        assert not spec.points_in_memory() and spec.class_means_read_on_demand(key)
+        assert spec.input_shape == original.input_shape and "8 samples" in repr(spec)
+    predictions = LANEJobSelectorReuser(loaded, [0.5, 0.5]).predict(user)
+    assert len(predictions) == len(user) and all(lane_spec_of(lw).points_in_memory() for lw in loaded)
+    assert np.array_equal(lane_spec_of(loaded[0]).get_z(), specs[0].get_z())
     shutil.rmtree(tmp_path / "scale", ignore_errors=True)
+
+
+def test_released_points_are_read_back_from_their_file_and_checked(tmp_path, digits_specs):
+    from k2v_learnware.specification.formats import SpecificationFormatError
+
+    specs, _ = digits_specs
+    specs[0].save(tmp_path / "a.json")
+    spec = LANESpecification()
+    spec.load(tmp_path / "a.json")
+    means = spec.class_mean_embeddings()
+    spec.release_points()
+    assert not spec.points_in_memory() and spec.input_shape == specs[0].input_shape
+    assert np.array_equal(spec.class_mean_embeddings(), means)  # kept: no read back
+    assert not spec.points_in_memory()
+    assert np.array_equal(spec.get_z(), specs[0].get_z()) and spec.points_in_memory()
+
+    spec.release_points()
+    specs[1].save(tmp_path / "a.json")  # the file changed after the points were released
+    with pytest.raises(SpecificationFormatError, match="not those released"):
+        spec.get_z()
+    (tmp_path / "a.json").unlink()
+    with pytest.raises(SpecificationFormatError, match="could not be read back"):
+        spec.get_z()
+
+    built = generate_lane_spec(np.random.default_rng(0).random((40, 4)), np.arange(40) % 2, num_per_class=2,
+                               iterations=2, verbose=False)
+    with pytest.raises(ValueError, match="not loaded from a file"):
+        built.release_points()
+    with pytest.raises(TypeError, match="reload must be a callable"):
+        built.release_points(reload=5)
+    z = built.get_z()
+    built.release_points(reload=lambda: z)
+    assert np.array_equal(built.get_z(), z)
+    with pytest.raises(ValueError, match="no points to release"):
+        LANESpecification().release_points()
 
 
 def test_the_searcher_keeps_its_index_until_the_learnwares_change(digits_specs):

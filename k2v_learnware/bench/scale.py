@@ -7,9 +7,12 @@ peak resident memory is its own: the market it holds in memory (every spec,
 as ``learnware``'s organizer keeps them) plus what the searcher keeps.
 
 - ``LANE``: our market searcher (``LANEStatSearcher``), single ranking and Eq. 9
-  mixture, on format-2 specs; the class means are computed when the market is
-  built (what the market does when a learnware is added) and timed apart
-  (``build_seconds``), not as part of a search.
+  mixture, on format-2 specs, held as a market worker holds them: each
+  learnware's class means computed and stored in a file of its own (what the
+  market does when a learnware is added; ``build_seconds``), the specs keeping
+  readers of those files and no points (what a reload keeps; points are read
+  back when a learnware is reused). The index is read from the files once
+  (``index_seconds``: what every market change costs) and kept.
 - ``RKME-EasyStatSearcher``: the stock searcher, single ranking and its greedy
   mixture, on RKME table specs of the very same points (the anchor).
 - ``Know2Vec``: ``Know2VecSearcher`` with its model embeddings kept; a proxy
@@ -22,7 +25,8 @@ result, averaged over users.
 
 results.json: ``{"benchmark": "scale", "sizes": [...], "methods": {NAME:
 {"search_seconds_p50": [...], "peak_rss_mb": [...], "planted_recall": [...],
-"build_seconds": [...], "queries": [...]}}, "ratios": {...}}``, one entry per size.
+"build_seconds": [...], "queries": [...]}}, "ratios": {...}}``, one entry per size
+(LANE also has ``index_seconds``).
 """
 
 from __future__ import annotations
@@ -80,25 +84,44 @@ def _mixture_ids(results) -> list[str]:
 
 
 def _lane(market: SyntheticMarket, queries: int):
+    """What a market worker does: means computed and stored at each add; a reload keeps readers, no points."""
+    import functools
+    import tempfile
+    from pathlib import Path
+
     from ..market.k2v_market import user_info
+    from ..market.lane_means import attach_lane_means, write_lane_means
     from ..market.searchers import LANEStatSearcher
 
-    learnwares = [in_memory_learnware(f"{g:08d}", {"LANESpecification": lane_spec_of_points(*market.points(g))})
-                  for g in range(market.n)]
-    specs = [lw.get_specification().get_stat_spec()["LANESpecification"] for lw in learnwares]
-    searcher = LANEStatSearcher(organizer=None)
-    start = time.perf_counter()
-    searcher.index_for(specs, specs[0].embedding_family())  # what adding the learnwares computed and stored
-    build = time.perf_counter() - start
-    seconds, recalls = [], []
-    for q in range(queries):
-        user = market.user(q)
-        info = user_info(lane_spec_of_points(user.rows, [None] * len(user.rows)))
+    def points(g):
+        return np.ascontiguousarray(market.points(g)[0], dtype=np.float32)
+
+    with tempfile.TemporaryDirectory(prefix="k2v-scale-") as folder:
+        learnwares, build = [], 0.0
+        for g in range(market.n):
+            learnware = in_memory_learnware(f"{g:08d}", {"LANESpecification": lane_spec_of_points(*market.points(g))})
+            path = Path(folder) / f"{g:08d}.npz"
+            start = time.perf_counter()
+            write_lane_means(learnware, path)  # the add: class means computed once and stored
+            build += time.perf_counter() - start
+            attach_lane_means(learnware, path)  # the reload: a reader of the stored means
+            learnware.get_specification().get_stat_spec()["LANESpecification"].release_points(
+                reload=functools.partial(points, g))  # a market reads them back from the spec file
+            learnwares.append(learnware)
+        specs = [lw.get_specification().get_stat_spec()["LANESpecification"] for lw in learnwares]
+        searcher = LANEStatSearcher(organizer=None)
         start = time.perf_counter()
-        results = searcher(learnwares, info, max_search_num=5)
-        seconds.append(time.perf_counter() - start)
-        recalls.append(_recall(_mixture_ids(results), user.planted))
-    return seconds, recalls, build
+        searcher.index_for(specs, specs[0].embedding_family())  # read from the stored files, as after a change
+        index_seconds = time.perf_counter() - start
+        seconds, recalls = [], []
+        for q in range(queries):
+            user = market.user(q)
+            info = user_info(lane_spec_of_points(user.rows, [None] * len(user.rows)))
+            start = time.perf_counter()
+            results = searcher(learnwares, info, max_search_num=5)
+            seconds.append(time.perf_counter() - start)
+            recalls.append(_recall(_mixture_ids(results), user.planted))
+    return seconds, recalls, build, index_seconds
 
 
 def _rkme(market: SyntheticMarket, queries: int):
@@ -116,7 +139,7 @@ def _rkme(market: SyntheticMarket, queries: int):
         results = searcher(learnwares, info, max_search_num=5, search_method="greedy")
         seconds.append(time.perf_counter() - start)
         recalls.append(_recall(_mixture_ids(results), user.planted))
-    return seconds, recalls, 0.0
+    return seconds, recalls, 0.0, None
 
 
 def _know2vec(market: SyntheticMarket, queries: int, seed: int):
@@ -153,7 +176,7 @@ def _know2vec(market: SyntheticMarket, queries: int, seed: int):
         start = time.perf_counter()
         searcher(learnwares, info, max_search_num=5)
         seconds.append(time.perf_counter() - start)
-    return seconds, None, build
+    return seconds, None, build, None
 
 
 def run_worker(method: str, n: int, queries: int, seed: int) -> dict:
@@ -166,20 +189,20 @@ def run_worker(method: str, n: int, queries: int, seed: int) -> dict:
     C.logging_level = 40  # the stock searcher logs every search at INFO
     market = SyntheticMarket(n, seed)
     run = {"LANE": _lane, "RKME-EasyStatSearcher": _rkme}.get(method)
-    seconds, recalls, build = run(market, queries) if run else _know2vec(market, queries, seed)
+    seconds, recalls, build, index = run(market, queries) if run else _know2vec(market, queries, seed)
     return {"method": method, "n": n, "seconds": seconds, "planted_recall": None if recalls is None else
-            float(np.mean(recalls)), "build_seconds": build, "peak_rss_mb": _peak_rss_mb()}
+            float(np.mean(recalls)), "build_seconds": build, "index_seconds": index, "peak_rss_mb": _peak_rss_mb()}
 
 
 # ------------------------------------------------------------------ the benchmark
 def run_scale(options: ScaleOptions, verbose: bool = True) -> dict:
     """Every method at every size, each in its own single-threaded process; returns the results document."""
-    from tqdm.auto import tqdm
+    from .._progress import progress
 
     methods = {name: {"search_seconds_p50": [], "peak_rss_mb": [], "planted_recall": [], "build_seconds": [],
                       "queries": []} for name in METHODS}
     env = {**os.environ, **SINGLE_THREAD}
-    bar = tqdm(total=len(options.sizes) * len(METHODS), desc="scale", disable=not (verbose and sys.stderr.isatty()))
+    bar = progress(total=len(options.sizes) * len(METHODS), verbose=verbose, desc="scale")
     for n in options.sizes:
         for name in METHODS:
             queries = options.queries[name]
@@ -194,6 +217,8 @@ def run_scale(options: ScaleOptions, verbose: bool = True) -> dict:
             entry["planted_recall"].append(result["planted_recall"])
             entry["build_seconds"].append(result["build_seconds"])
             entry["queries"].append(len(result["seconds"]))
+            if result["index_seconds"] is not None:
+                entry.setdefault("index_seconds", []).append(result["index_seconds"])
             bar.update()
             if verbose:
                 bar.write(f"{name} at {n}: p50 {entry['search_seconds_p50'][-1]:.4f} s, peak RSS "

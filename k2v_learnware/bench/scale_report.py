@@ -35,6 +35,10 @@ def scale_markdown(doc: dict) -> str:
             lines.append("| " + " | ".join([name, f"{n:,}", _fmt(e["search_seconds_p50"][i], 4),
                                              _fmt(e["peak_rss_mb"][i]), _fmt(e["planted_recall"][i]),
                                              _fmt(e["build_seconds"][i]), str(e["queries"][i])]) + " |")
+    index = doc["methods"].get("LANE", {}).get("index_seconds")
+    if index:
+        lines += ["", "LANE index read from the stored class means (what a market change costs): "
+                  + ", ".join(f"N = {n:,}: {_fmt(s, 3)} s" for n, s in zip(sizes, index)) + "."]
     ratios = doc.get("ratios", {}).get("rkme_over_lane_p50", [])
     if ratios:
         lines += ["", "EasyStatSearcher p50 / LANE p50 (same run, same markets): "

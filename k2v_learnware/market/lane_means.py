@@ -4,7 +4,10 @@ A search in a fixed embedding family reads every learnware's ``(K, D)`` class
 means (see :mod:`k2v_learnware.search.class_mean_index`). The market computes
 them when a learnware is added or updated and stores them beside its files
 (``lane_class_means.npz``: float32 ``means`` and the ``family`` key they belong
-to, numpy without pickle). A reload reads them; a missing, unreadable or
+to, numpy without pickle). A reload checks them and keeps a reader, not a
+copy: a search index reads them straight into its matrix, and the spec's points
+are released (read back from the spec file when the learnware is reused), so a
+worker holds every class mean once and no points. A missing, unreadable or
 out-of-date file is rebuilt from the specification and written again, never
 silently dropped.
 
@@ -17,17 +20,18 @@ settings uses.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from pathlib import Path
 
 import numpy as np
-from learnware.logger import get_module_logger
+from .._logging import module_logger
 
 from ..specification.lane import FAMILY_SEED, LANESpecification, lane_spec_of
 from ..specification.networks import EmbeddingConfig, RandomEmbedding
 
-logger = get_module_logger("k2v_learnware.market")
+logger = module_logger("k2v_learnware.market")
 
 
 def stored_family(spec: LANESpecification) -> RandomEmbedding:
@@ -48,28 +52,55 @@ def write_lane_means(learnware, path: Path) -> None:
     _save(path, spec.class_mean_embeddings(family), family.key)
 
 
-def attach_lane_means(learnware, path: Path | None) -> None:
-    """Give the learnware's LANE spec its stored class means; rebuild (and store, when ``path``) if missing."""
+def attach_lane_means(learnware, path: Path | None, release_points: bool = True) -> None:
+    """Give the learnware's LANE spec its stored class means; rebuild (and store, when ``path``) if missing.
+
+    A worker does not hold what it can read back: the spec keeps a reader of
+    the checked file (an index reads it straight into its matrix) and, with
+    ``release_points``, drops its points, read back from the spec file when the
+    learnware is reused (:mod:`k2v_learnware.specification.released_points`).
+    """
     spec = lane_spec_of(learnware)
     if spec is None:
         return
     family = stored_family(spec)
+    reader = None if path is None else functools.partial(read_means, path, family.key, len(spec.classes))
     if path is not None and path.exists():
         try:
-            with np.load(path, allow_pickle=False) as stored:
-                key, means = str(stored["family"]), stored["means"]
-            if key == family.key:
-                spec.set_class_mean_embeddings(key, means)
-                return
-            logger.warning(f"{path} holds class means of another family: rebuilt")
-        except Exception as err:  # a damaged file is rebuilt from the spec, which is the truth
-            logger.warning(f"{path} could not be read ({type(err).__name__}: {err}): rebuilt")
-    means = spec.class_mean_embeddings(family)
-    if path is not None:
-        try:
-            _save(path, means, family.key)
-        except OSError as err:
-            logger.warning(f"class means of learnware {learnware.id} kept in memory only: {err}")
+            reader()
+        except Exception as err:  # another family's or a damaged file is rebuilt from the spec, which is the truth
+            logger.warning(f"{path} could not be used ({type(err).__name__}: {err}): rebuilt")
+            reader = _rebuild(learnware, spec, family, path)
+    elif path is not None:
+        reader = _rebuild(learnware, spec, family, path)
+    if reader is None:
+        spec.class_mean_embeddings(family)  # computed and kept in memory
+    else:
+        spec.set_class_mean_embeddings(family.key, reader)
+    if release_points and spec.source_file is not None:
+        spec.release_points()
+
+
+def _rebuild(learnware, spec: LANESpecification, family: RandomEmbedding, path: Path):
+    """Compute the class means and store them again; the reader of the new file, or None if it cannot be written."""
+    try:
+        _save(path, spec.class_mean_embeddings(family), family.key)
+    except OSError as err:
+        logger.warning(f"class means of learnware {learnware.id} kept in memory only: {err}")
+        return None
+    return functools.partial(read_means, path, family.key, len(spec.classes))
+
+
+def read_means(path: Path, family_key: str, classes: int) -> np.ndarray:
+    """The class means stored at ``path``, checked: of ``family_key``, ``classes`` rows, finite float32."""
+    with np.load(path, allow_pickle=False) as stored:
+        key, means = str(stored["family"]), stored["means"]
+    if key != family_key:
+        raise ValueError(f"{path} holds class means of another family ({key})")
+    if means.dtype != np.float32 or means.ndim != 2 or len(means) != classes or not np.all(np.isfinite(means)):
+        raise ValueError(f"{path} must hold finite float32 means of {classes} classes, got {means.dtype} "
+                         f"{means.shape}")
+    return means
 
 
 def _save(path: Path, means: np.ndarray, key: str) -> None:

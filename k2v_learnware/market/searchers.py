@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from learnware.logger import get_module_logger
+from .._logging import module_logger
 from learnware.market.base import AtomicSearcher, MultipleSearchItem, SearchResults, SingleSearchItem
 
 from ..retrieval.proxy import Know2VecProxy, Know2VecQuery
@@ -21,7 +21,7 @@ from ..search.mixture_qp import MixtureWeights, _check_solver, embed_requirement
 from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import LANESpecification, lane_spec_of
 
-logger = get_module_logger("k2v_learnware.market")
+logger = module_logger("k2v_learnware.market")
 
 #: Column-generation rounds of a market search (each but the last reads the class-mean matrix once).
 #: Measured on the scale benchmark's 10,000-learnware market, 12 users
@@ -124,6 +124,7 @@ class LANEStatSearcher(AtomicSearcher):
             key, known, index = self._index
             if key == family.key and _same_objects(known, specs):
                 return index
+        self._index = None  # let the old matrix go first: a market's index is its largest holding
         index = ClassMeanIndex.from_specs(specs, family)
         self._index = (family.key, list(specs), index)
         return index

@@ -111,7 +111,8 @@ class ClassMeanIndex:
         """An index of LANE specs' class means under a fixed ``family`` (missing ones computed in batches of specs).
 
         Each spec's kept class means become a view into the index's matrix, so
-        the market holds every mean embedding once, not twice.
+        the market holds every mean embedding once, not twice; means a market
+        reads from its files on demand are read straight into the matrix.
         """
         sizes = [len(s.classes) for s in specs]
         matrix = np.empty((sum(sizes), family.out_features), dtype=np.float32)
@@ -130,7 +131,8 @@ class ClassMeanIndex:
         for i, spec in enumerate(specs):
             if i not in done:
                 matrix[offsets[i]: offsets[i + 1]] = spec.class_mean_embeddings(family)
-            spec.set_class_mean_embeddings(family.key, matrix[offsets[i]: offsets[i + 1]])
+            if not spec.class_means_read_on_demand(family.key):
+                spec.set_class_mean_embeddings(family.key, matrix[offsets[i]: offsets[i + 1]])
         return cls(matrix, sizes)
 
     @property

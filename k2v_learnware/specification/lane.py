@@ -25,6 +25,7 @@ from .class_gaussians import shrunk_covariance_factors
 from .formats import read_json, write_json
 from .lane_file import FORMAT_VERSION, READABLE_VERSIONS, lane_fields_from_dict, lane_to_dict  # noqa: F401
 from .networks import EMBEDDING_KINDS, NORMALIZATIONS, EmbeddingConfig, RandomEmbedding
+from .released_points import ReleasablePoints
 
 
 #: Defaults measured on digits (see README, "Choosing the defaults").
@@ -41,11 +42,13 @@ DEFAULT_NUM_NETS = 8
 FAMILY_SEED = 0
 
 
-class LANESpecification(RegularStatSpecification):
+class LANESpecification(ReleasablePoints, RegularStatSpecification):
     """Label-aware neural embedding specification (LANE).
 
     Build one with :func:`generate_lane_spec` or
-    :meth:`generate_stat_spec_from_data`; read one with :meth:`load`.
+    :meth:`generate_stat_spec_from_data`; read one with :meth:`load`. A market
+    worker may :meth:`release_points` once the class means are stored: they are
+    read back from the file when needed.
     """
 
     def __init__(self, num_nets: int = DEFAULT_NUM_NETS):
@@ -171,7 +174,7 @@ class LANESpecification(RegularStatSpecification):
             self.__dict__.pop(derived, None)
 
     def _require_content(self):
-        if self.z is None:
+        if self._points_shape() is None:
             raise RuntimeError("this LANESpecification is empty: generate it from data or load it from a file")
 
     def get_z(self) -> np.ndarray:
@@ -187,7 +190,7 @@ class LANESpecification(RegularStatSpecification):
     @property
     def input_shape(self) -> tuple[int, ...]:
         self._require_content()
-        return tuple(self.z.shape[1:])
+        return self._points_shape()[1:]
 
     @property
     def class_weights(self) -> np.ndarray:
@@ -280,20 +283,35 @@ class LANESpecification(RegularStatSpecification):
         if key not in cache:
             rows = [self._rows_of(c) for c in self.classes]
             cache[key] = family.class_means(self._family_input(family), rows)
+        if callable(cache[key]):
+            return self._checked_means(cache[key]())
         return cache[key]
 
     def has_class_mean_embeddings(self, family_key: str) -> bool:
-        """Whether the class means in the family ``family_key`` are kept (computed or adopted) already."""
+        """Whether the class means in the family ``family_key`` are kept or stored already (no embedding needed)."""
         return family_key in self.__dict__.get("_class_mean_cache", {})
 
-    def set_class_mean_embeddings(self, family_key: str, means: np.ndarray) -> None:
-        """Adopt class-mean embeddings computed earlier (a market's stored copy) for the family ``family_key``."""
+    def class_means_read_on_demand(self, family_key: str) -> bool:
+        """Whether the class means of ``family_key`` are read from where they are stored each time (not held)."""
+        return callable(self.__dict__.get("_class_mean_cache", {}).get(family_key))
+
+    def set_class_mean_embeddings(self, family_key: str, means) -> None:
+        """Adopt class-mean embeddings computed earlier for the family ``family_key``.
+
+        ``means`` is the ``(K, D)`` array, or a callable that reads it from
+        where a market stores it (read when an index is built, not held twice).
+        """
         self._require_content()
+        if not callable(means):
+            means = self._checked_means(means)
+        self.__dict__.setdefault("_class_mean_cache", {})[family_key] = means
+
+    def _checked_means(self, means) -> np.ndarray:
         means = np.asarray(means)
         if means.ndim != 2 or len(means) != len(self.classes) or not np.all(np.isfinite(means)):
             raise ValueError(f"stored class-mean embeddings must be a finite ({len(self.classes)}, D) array, "
                              f"got shape {means.shape}")
-        self.__dict__.setdefault("_class_mean_cache", {})[family_key] = means.astype(np.float32, copy=False)
+        return means.astype(np.float32, copy=False)
 
     def _family_input(self, family: RandomEmbedding) -> np.ndarray:
         """The points shaped as ``family`` takes them (flat vectors for an 'mlp' over images)."""
@@ -345,6 +363,7 @@ class LANESpecification(RegularStatSpecification):
         """Read a specification written by :meth:`save` (format 1 or 2), checking schema, version and consistency."""
         data = read_json(filepath, self.type, supported_versions=READABLE_VERSIONS)
         self._set_from_dict(data, where=str(filepath))
+        self.__dict__["_source_file"] = str(filepath)  # where release_points reads the points back from
         return True
 
     def _set_from_dict(self, data: dict, where: str) -> None:
@@ -354,9 +373,10 @@ class LANESpecification(RegularStatSpecification):
         self._forget_derived()
 
     def __repr__(self) -> str:
-        if self.z is None:
+        shape = self._points_shape()
+        if shape is None:
             return "LANESpecification(empty)"
-        return (f"LANESpecification({len(self.classes)} classes, {len(self.z)} samples of shape "
+        return (f"LANESpecification({len(self.classes)} classes, {shape[0]} samples of shape "
                 f"{self.input_shape}, embedding={self.embedding['kind']})")
 
 
