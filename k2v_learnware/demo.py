@@ -66,12 +66,13 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    if args.quiet:
-        import logging
+    import logging
+    import warnings
 
-        import learnware
+    import learnware
 
-        learnware.init(logging_level=logging.WARNING)  # before the market modules create their loggers
+    learnware.init(verbose=False, logging_level=logging.WARNING)  # before the market modules create loggers
+    warnings.filterwarnings("ignore", message="Converted matrix .* to scipy.sparse")  # qpsolvers, every solve
 
     from k2v_learnware import generate_lane_spec
     from k2v_learnware.market import user_info

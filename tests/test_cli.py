@@ -126,7 +126,7 @@ def test_generate_writes_lane_specs(work, chain):
         assert out["type"] == "LANESpecification" and out["points"] == 10
         assert sorted(out["classes"]) == list(TASKS[t]) and out["input_shape"] == [64]
         assert (work / f"{t}.json").stat().st_size == out["bytes"]
-    assert "LANE condensation" in chain["generated"][0].stderr  # a progress bar without --quiet
+    assert "LANE condensation" not in chain["generated"][0].stderr  # no progress bar when stderr is not a terminal
 
 
 def test_pack_trains_an_svm_and_writes_a_zip(work, chain):
@@ -152,6 +152,24 @@ def test_list_shows_ids_names_and_spec_types(queries):
     assert set(rows) == {f"digits {c}" for c in TASKS.values()}
     for r in rows.values():
         assert r["specifications"] == ["LANESpecification"] and r["input_shape"] == [64] and r["id"]
+
+
+def test_list_reads_the_market_without_importing_learnware_or_torch(work, chain, queries):
+    code = ("import sys; from k2v_learnware.cli import main; status = main(['--json', 'list', *sys.argv[1:]]); "
+            "heavy = [m for m in ('torch', 'learnware', 'sklearn') if m in sys.modules]; "
+            "assert not heavy, heavy[:5]; sys.exit(status)")
+    result = subprocess.run([sys.executable, "-c", code, *MARKET], cwd=work, capture_output=True, text=True,
+                            timeout=120, env=_env())
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout) == as_json(queries["list"])  # what opening the market gave before
+
+
+def test_the_default_market_root_is_learnwares():
+    from learnware.config import ROOT_DIRPATH
+
+    from k2v_learnware.market.listing import default_market_root
+
+    assert default_market_root() == Path(ROOT_DIRPATH)
 
 
 def test_search_puts_the_weight_on_the_users_tasks(queries):

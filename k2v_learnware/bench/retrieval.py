@@ -106,7 +106,7 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     import learnware
 
     learnware.init(logging_level=logging.WARNING)
-    from tqdm.auto import tqdm
+    from .._progress import progress
 
     from .. import __version__
     from ..retrieval import transferability as tr
@@ -121,7 +121,7 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     probe_X, probe_y = data.probe
 
     k2v_specs, k2v_seconds, lane_specs, lane_seconds = [], [], [], []
-    for model in tqdm(models, desc="specifications", disable=not verbose):
+    for model in progress(models, verbose=verbose, desc="specifications"):
         start = time.perf_counter()
         k2v_specs.append(generate_know2vec_spec(model, probe_X))
         k2v_seconds.append(time.perf_counter() - start)
@@ -166,7 +166,7 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     tie_break = np.random.default_rng(options.seed + 2)
     for name, score in scorers.items():
         hits1, hits3, top1, pearson, spearman, seconds = [], [], [], [], [], []
-        for (_, X, y, _, _), truth in tqdm(list(zip(queries, truths)), desc=name, disable=not verbose,
+        for (_, X, y, _, _), truth in progress(list(zip(queries, truths)), verbose=verbose, desc=name,
                                            leave=False):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -142,7 +142,7 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
 
     learnware.init(logging_level=__import__("logging").WARNING)
     from sklearn.svm import SVC
-    from tqdm.auto import tqdm
+    from .._progress import progress
 
     from ..specification.lane import generate_lane_spec
     from ..reuse import LANEJobSelectorReuser
@@ -164,7 +164,7 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
 
     lane_specs: dict[int, list] = {}
     sizes = sorted(set(options.lane_sizes) | {LANE_DEFAULT_K})
-    bar = tqdm(total=len(sizes) * T, desc="LANE specifications", disable=not verbose)
+    bar = progress(total=len(sizes) * T, verbose=verbose, desc="LANE specifications")
     for k in sizes:
         name = "LANE" if k == LANE_DEFAULT_K else f"LANE-k{k}"
         method = methods.setdefault(name, _Method())
@@ -186,7 +186,7 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
     rkme_specs: dict[str, list] = {}
     jobs = [(name, gamma, RKME_DEFAULT_SIZE) for name, gamma in gammas.items()]
     jobs += [(name, gammas["RKME-median"], n) for name, n in rkme_sizes.items()]
-    for name, gamma, n in tqdm(jobs, desc="RKME specifications", disable=not verbose):
+    for name, gamma, n in progress(jobs, verbose=verbose, desc="RKME specifications"):
         specs, seconds = [], []
         for X, _ in task_data:
             spec, s = _timed(rb.rkme_spec, X, gamma, n)
@@ -206,7 +206,7 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
     # ---- users
     users = draw_users(setting, counts, options.users_per_count, options.seed)
     jobselector_left = {m: options.jobselector_users for m in counts}
-    for m, rows, truth, proportions in tqdm(users, desc=f"users ({setting.name})", disable=not verbose):
+    for m, rows, truth, proportions in progress(users, verbose=verbose, desc=f"users ({setting.name})"):
         Xu, yu = setting.X_test[rows], setting.y_test[rows]
         accuracy = lambda pred: float(np.mean(np.asarray(pred).reshape(-1) == yu))  # noqa: E731
         use_jobselector = jobselector_left[m] > 0

@@ -192,13 +192,13 @@ def build_zoo(data: ZooData, quick: bool, seed: int = 0, verbose: bool = True) -
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
-    from tqdm.auto import tqdm
+    from .._progress import progress
 
     jobs = [(dataset, name, subset, kind) for dataset, classes in data.groups.items()
             for name, subset in class_subsets(classes, quick).items() for kind in KINDS]
     rng = np.random.default_rng(seed)
     models = []
-    for dataset, name, subset, kind in tqdm(jobs, desc="model zoo", disable=not verbose):
+    for dataset, name, subset, kind in progress(jobs, verbose=verbose, desc="model zoo"):
         X, y = data.train[dataset]
         rows = np.flatnonzero(np.isin(y, subset))
         rows = rng.choice(rows, size=int(len(rows) * rng.uniform(0.5, 1.0)), replace=False)

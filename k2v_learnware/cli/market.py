@@ -56,13 +56,13 @@ def cmd_add(args) -> Outcome:
         if not zipfile.is_zipfile(p):
             raise CLIError(f"{p} is not a zip file")
     market, root = open_market(args, must_exist=False)
-    from tqdm.auto import tqdm
+    from .._progress import progress
 
     from ..packaging import read_semantic_spec
 
     added, rejected = [], []
     status_names = {1: "usable", 0: "nonusable", -1: "invalid"}
-    for path in tqdm(paths, desc="adding learnwares", unit="lw", disable=args.quiet, leave=False):
+    for path in progress(paths, verbose=not args.quiet, desc="adding learnwares", unit="lw", leave=False):
         try:
             semantic = read_semantic_spec(path)
         except (ValueError, KeyError, zipfile.BadZipFile) as exc:
@@ -86,17 +86,23 @@ def cmd_add(args) -> Outcome:
 
 
 def cmd_list(args) -> Outcome:
-    """The learnwares of a market: id, name, specification types, input shape and classes."""
-    market, root = open_market(args)
-    from ..specification.lane import lane_spec_of
+    """The learnwares of a market: id, name, specification types, input shape and classes.
 
-    rows = []
-    for lw in sorted(market.get_learnwares(), key=lambda lw: lw.id):
-        lane = lane_spec_of(lw)
-        rows.append({"id": lw.id, "name": name_of(lw),
-                     "specifications": sorted(lw.get_specification().get_stat_spec()),
-                     "input_shape": list(lane.input_shape) if lane is not None else None,
-                     "classes": list(lane.classes) if lane is not None else None})
+    Read from the market's index and files (:mod:`k2v_learnware.market.listing`),
+    without importing ``learnware`` or torch: a listing answers in well under a second.
+    """
+    from ..market.listing import default_market_root, list_market
+    from ..market.store import check_market_id, normalise_url
+
+    check_market_id(args.market)
+    root = Path(args.root).expanduser().resolve() if args.root else default_market_root()
+    if args.database_url is not None:
+        normalise_url(args.database_url)  # a clear ValueError before anything is opened
+    if not (root / args.market / "learnware_pool").is_dir():
+        same_database = " --database-url URL" if args.database_url is not None else ""
+        raise CLIError(f"no market {args.market!r} under {root}; create it with "
+                       f"`{PROG} add LW.zip --market {args.market} --root {root}{same_database}`")
+    rows = [vars(lw) for lw in list_market(args.market, root, args.database_url)]
     payload = {"market": args.market, "root": str(root), "learnwares": rows}
     lines = [f"market {args.market!r} under {root}: {len(rows)} learnware(s)"]
     lines += [f"  {r['id']}  {r['name'] or '-'}  [{', '.join(r['specifications'])}]"

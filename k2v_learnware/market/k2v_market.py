@@ -9,14 +9,13 @@ turn. ``K2VMarket`` keeps the message of every check, so a rejection says why.
 
 from __future__ import annotations
 
-import re
 import tempfile
 import zipfile
 from pathlib import Path
 
 from learnware.config import C
 from learnware.learnware import get_learnware_from_dirpath
-from learnware.logger import get_module_logger
+from .._logging import module_logger
 from learnware.market import EasySemanticChecker, LearnwareMarket
 from learnware.market.base import BaseChecker, BaseUserInfo
 from learnware.market.easy import EasyFuzzSemanticSearcher, EasyStatSearcher, SeqCombinedSearcher
@@ -28,12 +27,11 @@ from ..specification.lane import lane_spec_of
 from .checker import K2VStatChecker
 from .organizer import K2VOrganizer
 from .searchers import KNOW2VEC, Know2VecSearcher, LANEStatSearcher
-from .store import normalise_url
+from .store import check_market_id, normalise_url
 
-logger = get_module_logger("k2v_learnware.market")
+logger = module_logger("k2v_learnware.market")
 
 #: Market ids: safe as a folder name and as a bound SQL parameter.
-MARKET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class K2VMarket(LearnwareMarket):
@@ -137,15 +135,6 @@ class K2VMarket(LearnwareMarket):
         return "; ".join(bad) or None
 
 
-def _market_id(market_id) -> str:
-    if not isinstance(market_id, str):
-        raise TypeError(f"market_id must be a str, got {type(market_id).__name__}")
-    if not MARKET_ID.fullmatch(market_id):
-        raise ValueError(f"market_id must be 1-64 letters, digits, '.', '_' or '-' starting with a letter or "
-                         f"digit, got {market_id!r}")
-    return market_id
-
-
 def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None, database_url: str | None = None,
                        weight_threshold: float = 0.05, solver: str = DEFAULT_SOLVER, probe_X=None,
                        know2vec_options: dict | None = None, strict: bool = True) -> K2VMarket:
@@ -168,7 +157,7 @@ def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None,
     :func:`~k2v_learnware.specification.know2vec.generate_know2vec_spec`); a
     market reopened later finds its probe set and its saved proxy again.
     """
-    market_id = _market_id(market_id)
+    market_id = check_market_id(market_id)
     if database_url is not None:
         normalise_url(database_url)  # a clear ValueError before anything is created
     if root is not None:

@@ -43,13 +43,13 @@ class StoredPaths:
 class LearnwareFiles:
     """The files of one market under ``<root>/<market_id>``."""
 
-    def __init__(self, market_path: Path):
+    def __init__(self, market_path: Path, create: bool = True):
         self.market_path = Path(market_path)
         self.pool = self.market_path / "learnware_pool"
         self.staging = self.pool / "staging"
         self.learnwares = self.pool / "learnwares"
         self.know2vec = self.market_path / "know2vec"
-        for folder in (self.staging, self.learnwares, self.know2vec):
+        for folder in (self.staging, self.learnwares, self.know2vec) if create else ():
             folder.mkdir(parents=True, exist_ok=True)
 
     def stage(self, zip_path) -> Path:

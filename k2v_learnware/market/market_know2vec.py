@@ -13,12 +13,12 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from learnware.logger import get_module_logger
+from .._logging import module_logger
 
 from .._checks import as_data_array
 from ..specification.know2vec import generate_know2vec_spec
 
-logger = get_module_logger("k2v_learnware.market")
+logger = module_logger("k2v_learnware.market")
 
 
 def probe_set(probe_file: Path, probe_X=None):

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from learnware.config import C
 from learnware.learnware import get_learnware_from_dirpath
-from learnware.logger import get_module_logger
+from .._logging import module_logger
 from learnware.market import EasyOrganizer
 from learnware.market.base import BaseChecker
 
@@ -42,7 +42,7 @@ from .learnware_files import KNOW2VEC_FILE, LANE_MEANS_FILE, LearnwareFiles
 from .market_know2vec import probe_set, write_know2vec_spec
 from .store import MarketStore, StoredRow, open_engine
 
-logger = get_module_logger("k2v_learnware.market")
+logger = module_logger("k2v_learnware.market")
 
 #: A pending row or staging folder older than this belongs to an add that died (a live add takes seconds).
 STALE_AFTER_S = 3600.0

@@ -72,6 +72,20 @@ market_table = Table(
 )
 
 
+#: A market's name: also a folder name under the market root and a key in the database.
+MARKET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_market_id(market_id) -> str:
+    """``market_id`` if it is a valid market name; a TypeError or ValueError naming the rule otherwise."""
+    if not isinstance(market_id, str):
+        raise TypeError(f"market_id must be a str, got {type(market_id).__name__}")
+    if not MARKET_ID.fullmatch(market_id):
+        raise ValueError(f"market_id must be 1-64 letters, digits, '.', '_' or '-' starting with a letter or "
+                         f"digit, got {market_id!r}")
+    return market_id
+
+
 @dataclass(frozen=True)
 class StoredRow:
     """One ``ready`` learnware as the database knows it."""

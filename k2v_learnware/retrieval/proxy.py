@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from .._progress import progress
 
 from .._checks import positive_float, positive_int
 from ..specification.formats import read_json, write_json
@@ -148,7 +148,7 @@ class Know2VecProxy:
 
         optimizer = torch.optim.Adam(self.network.parameters(), lr=self.lr)
         self.losses_ = []
-        bar = tqdm(range(self.epochs), desc="Know2Vec proxy", disable=not self.verbose, leave=False)
+        bar = progress(range(self.epochs), verbose=self.verbose, desc="Know2Vec proxy", leave=False)
         for _ in bar:
             means, positive = draw_batch()
             tasks = [self._query_tensor(m) for m in means]

@@ -20,7 +20,7 @@ import uuid
 from fastapi import Depends, FastAPI, File, Form, Header, Query, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from learnware.logger import get_module_logger
+from .._logging import module_logger
 from starlette.exceptions import HTTPException
 
 from .. import __version__
@@ -50,7 +50,7 @@ from .size_limit import BodyLimit
 from .uploads import UploadArea, check_zip
 from .user_specs import read_user_spec
 
-logger = get_module_logger("k2v_learnware.service")
+logger = module_logger("k2v_learnware.service")
 MAX_SPEC_BYTES = 16 << 20
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from .._progress import progress
 
 from .networks import EmbeddingConfig, calibrate_batchnorm
 
@@ -127,7 +127,7 @@ def condense(
     net_seeds = rng.integers(0, 2**31 - 1, size=iterations)
     calibrated_twin = EmbeddingConfig(config.kind, config.input_shape, config.width, config.depth, "calibrated")
     losses: list[float] = []
-    bar = tqdm(range(iterations), desc="LANE condensation", disable=not verbose, leave=False)
+    bar = progress(range(iterations), verbose=verbose, desc="LANE condensation", leave=False)
     for t in bar:
         net = config.build(int(net_seeds[t]))
         batches = [rng.choice(m, size=min(batch_real, len(m)), replace=False) for m in members]
