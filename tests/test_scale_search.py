@@ -155,7 +155,7 @@ def test_the_market_stores_class_means_and_rebuilds_a_missing_file(tmp_path, dig
 
     from k2v_learnware import pack_learnware
     from k2v_learnware.market import instantiate_market
-    from k2v_learnware.market.lane_means import stored_family
+    from k2v_learnware.market.lane_means import means_file, stored_family
     from k2v_learnware.packaging import read_semantic_spec
     from k2v_learnware.specification.lane import lane_spec_of
 
@@ -167,15 +167,17 @@ def test_the_market_stores_class_means_and_rebuilds_a_missing_file(tmp_path, dig
         path = pack_learnware(model, spec, tmp_path / f"lw{i}.zip")
         ids.append(market.add_learnware(str(path), read_semantic_spec(path))[0])
     organizer = market.learnware_organizer
-    files = {i: Path(organizer.learnware_folder_list[i]).parent / "lane_class_means.npz" for i in ids}
+    family = stored_family(specs[0])
+    files = {i: means_file(Path(organizer.learnware_folder_list[i]).parent, family.key) for i in ids}
     assert all(f.exists() for f in files.values())
-    with np.load(files[ids[0]], allow_pickle=False) as stored:
-        assert stored["means"].dtype == np.float32
-        assert np.array_equal(stored["means"], specs[0].class_mean_embeddings(stored_family(specs[0])))
+    stored = np.load(files[ids[0]], allow_pickle=False)
+    assert stored.dtype == np.float32 and np.array_equal(stored, specs[0].class_mean_embeddings(family))
 
     files[ids[1]].unlink()
+    files[ids[0]].write_bytes(b"\x93NUMPY damaged")
     again = instantiate_market("scale", root=tmp_path)
     assert files[ids[1]].exists()  # rebuilt and stored again
+    assert np.array_equal(np.load(files[ids[0]], allow_pickle=False), specs[0].class_mean_embeddings(family))
     spec = lane_spec_of(again.learnware_organizer.get_learnware_by_ids(ids[1]))
     assert np.array_equal(spec.class_mean_embeddings(), specs[1].class_mean_embeddings())
 

@@ -100,11 +100,12 @@ def _lane(market: SyntheticMarket, queries: int):
         learnwares, build = [], 0.0
         for g in range(market.n):
             learnware = in_memory_learnware(f"{g:08d}", {"LANESpecification": lane_spec_of_points(*market.points(g))})
-            path = Path(folder) / f"{g:08d}.npz"
+            version = Path(folder) / f"{g:08d}"
+            version.mkdir()
             start = time.perf_counter()
-            write_lane_means(learnware, path)  # the add: class means computed once and stored
+            write_lane_means(learnware, version)  # the add: class means computed once and stored
             build += time.perf_counter() - start
-            attach_lane_means(learnware, path)  # the reload: a reader of the stored means
+            attach_lane_means(learnware, version)  # the reload: a reader of the stored means
             learnware.get_specification().get_stat_spec()["LANESpecification"].release_points(
                 reload=functools.partial(points, g))  # a market reads them back from the spec file
             learnwares.append(learnware)

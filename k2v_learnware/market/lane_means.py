@@ -3,8 +3,9 @@
 A search in a fixed embedding family reads every learnware's ``(K, D)`` class
 means (see :mod:`k2v_learnware.search.class_mean_index`). The market computes
 them when a learnware is added or updated and stores them beside its files
-(``lane_class_means.npz``: float32 ``means`` and the ``family`` key they belong
-to, numpy without pickle). A reload checks them and keeps a reader, not a
+(``lane_class_means-<family>.npy``: float32, one row per class, numpy without
+pickle; ``<family>`` is a digest of the family key, so means of another family
+are another file). A reload checks them and keeps a reader, not a
 copy: a search index reads them straight into its matrix, and the spec's points
 are released (read back from the spec file when the learnware is reused), so a
 worker holds every class mean once and no points. A missing, unreadable or
@@ -21,17 +22,21 @@ settings uses.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import uuid
 from pathlib import Path
 
 import numpy as np
-from .._logging import module_logger
 
+from .._logging import module_logger
 from ..specification.lane import FAMILY_SEED, LANESpecification, lane_spec_of
 from ..specification.networks import EmbeddingConfig, RandomEmbedding
 
 logger = module_logger("k2v_learnware.market")
+
+#: Stored class means are ``<version folder>/lane_class_means-<family digest>.npy``.
+MEANS_PREFIX = "lane_class_means"
 
 
 def stored_family(spec: LANESpecification) -> RandomEmbedding:
@@ -43,17 +48,22 @@ def stored_family(spec: LANESpecification) -> RandomEmbedding:
     return RandomEmbedding.of(config, seed=FAMILY_SEED, num_nets=family.num_nets)
 
 
-def write_lane_means(learnware, path: Path) -> None:
-    """Compute and save the learnware's class means (nothing for a learnware without a LANE spec)."""
+def means_file(folder: Path, family_key: str) -> Path:
+    """Where a version folder keeps its class means in the family ``family_key`` (the name carries the family)."""
+    return Path(folder) / f"{MEANS_PREFIX}-{hashlib.sha256(family_key.encode()).hexdigest()[:16]}.npy"
+
+
+def write_lane_means(learnware, folder: Path) -> None:
+    """Compute and save the learnware's class means in ``folder`` (nothing for a learnware without a LANE spec)."""
     spec = lane_spec_of(learnware)
     if spec is None:
         return
     family = stored_family(spec)
-    _save(path, spec.class_mean_embeddings(family), family.key)
+    _save(means_file(folder, family.key), spec.class_mean_embeddings(family))
 
 
-def attach_lane_means(learnware, path: Path | None, release_points: bool = True) -> None:
-    """Give the learnware's LANE spec its stored class means; rebuild (and store, when ``path``) if missing.
+def attach_lane_means(learnware, folder: Path | None, release_points: bool = True) -> None:
+    """Give the learnware's LANE spec its stored class means; rebuild (and store, when ``folder``) if missing.
 
     A worker does not hold what it can read back: the spec keeps a reader of
     the checked file (an index reads it straight into its matrix) and, with
@@ -64,15 +74,16 @@ def attach_lane_means(learnware, path: Path | None, release_points: bool = True)
     if spec is None:
         return
     family = stored_family(spec)
-    reader = None if path is None else functools.partial(read_means, path, family.key, len(spec.classes))
-    if path is not None and path.exists():
+    reader = None
+    if folder is not None:
+        path = means_file(folder, family.key)
+        reader = functools.partial(read_means, path, len(spec.classes))
         try:
             reader()
-        except Exception as err:  # another family's or a damaged file is rebuilt from the spec, which is the truth
-            logger.warning(f"{path} could not be used ({type(err).__name__}: {err}): rebuilt")
+        except Exception as err:  # missing (or of another family: another name) or damaged: rebuilt from the spec
+            if path.exists():
+                logger.warning(f"{path} could not be used ({type(err).__name__}: {err}): rebuilt")
             reader = _rebuild(learnware, spec, family, path)
-    elif path is not None:
-        reader = _rebuild(learnware, spec, family, path)
     if reader is None:
         spec.class_mean_embeddings(family)  # computed and kept in memory
     else:
@@ -84,30 +95,28 @@ def attach_lane_means(learnware, path: Path | None, release_points: bool = True)
 def _rebuild(learnware, spec: LANESpecification, family: RandomEmbedding, path: Path):
     """Compute the class means and store them again; the reader of the new file, or None if it cannot be written."""
     try:
-        _save(path, spec.class_mean_embeddings(family), family.key)
+        _save(path, spec.class_mean_embeddings(family))
     except OSError as err:
         logger.warning(f"class means of learnware {learnware.id} kept in memory only: {err}")
         return None
-    return functools.partial(read_means, path, family.key, len(spec.classes))
+    return functools.partial(read_means, path, len(spec.classes))
 
 
-def read_means(path: Path, family_key: str, classes: int) -> np.ndarray:
-    """The class means stored at ``path``, checked: of ``family_key``, ``classes`` rows, finite float32."""
-    with np.load(path, allow_pickle=False) as stored:
-        key, means = str(stored["family"]), stored["means"]
-    if key != family_key:
-        raise ValueError(f"{path} holds class means of another family ({key})")
+def read_means(path: Path, classes: int) -> np.ndarray:
+    """The class means stored at ``path``, checked: ``classes`` rows of finite float32 (numpy, never pickle)."""
+    means = np.load(path, allow_pickle=False)
     if means.dtype != np.float32 or means.ndim != 2 or len(means) != classes or not np.all(np.isfinite(means)):
         raise ValueError(f"{path} must hold finite float32 means of {classes} classes, got {means.dtype} "
                          f"{means.shape}")
     return means
 
 
-def _save(path: Path, means: np.ndarray, key: str) -> None:
+def _save(path: Path, means: np.ndarray) -> None:
     """Write to a fresh name, then rename into place: a reader never sees half a file."""
-    partial = path.with_name(f".{path.stem}-{uuid.uuid4().hex}.npz")
+    partial = path.with_name(f".{path.stem}-{uuid.uuid4().hex}.partial")
     try:
-        np.savez(partial, means=np.asarray(means, dtype=np.float32), family=np.array(key))
+        with open(partial, "wb") as f:
+            np.save(f, np.asarray(means, dtype=np.float32), allow_pickle=False)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)

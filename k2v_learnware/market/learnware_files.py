@@ -3,8 +3,8 @@
 Every stored version of a learnware has a folder of its own,
 ``learnware_pool/learnwares/<id>/<token>/`` (``token`` a fresh random name), holding
 the submitted ``learnware.zip``, its unzipped ``files/``, the market-side
-``know2vec.json`` when the market built one, and ``lane_class_means.npz`` (the
-LANE class-mean embeddings a search reads) for a learnware with a LANE spec. A submission is first unpacked under
+``know2vec.json`` when the market built one, and ``lane_class_means-<family>.npy``
+(the LANE class-mean embeddings a search reads) for a learnware with a LANE spec. A submission is first unpacked under
 ``learnware_pool/staging/<token>/`` and moved into place with one ``rename`` only
 after the database has given it an id, so no write ever lands on another
 learnware's files, and a failed add removes exactly the folder it made.
@@ -26,18 +26,17 @@ from pathlib import Path
 ZIP_NAME = "learnware.zip"
 FILES_DIR = "files"
 KNOW2VEC_FILE = "know2vec.json"
-LANE_MEANS_FILE = "lane_class_means.npz"
 
 
 @dataclass(frozen=True)
 class StoredPaths:
-    """The folder ``learnware``'s loader reads, the zip, the Know2Vec spec file and the stored LANE class
-    means of one stored version (None for an earlier version's layout: rebuilt in memory on each load)."""
+    """The folder ``learnware``'s loader reads, the zip, the Know2Vec spec file and the version folder that
+    holds the stored LANE class means (None for an earlier version's layout: computed in memory on each load)."""
 
     files: Path
     zip: Path
     know2vec: Path
-    lane_means: Path | None = None
+    version: Path | None = None
 
 
 class LearnwareFiles:
@@ -77,7 +76,7 @@ class LearnwareFiles:
         if Path(folder).is_absolute():
             return StoredPaths(Path(folder), Path(zip_path), self.know2vec / f"{learnware_id}.json")
         version = self.market_path / folder
-        return StoredPaths(version / FILES_DIR, version / ZIP_NAME, version / KNOW2VEC_FILE, version / LANE_MEANS_FILE)
+        return StoredPaths(version / FILES_DIR, version / ZIP_NAME, version / KNOW2VEC_FILE, version)
 
     def remove_version(self, learnware_id: str, folder: str, zip_path: str) -> None:
         """Delete one stored version's files (and its learnware folder once it is empty)."""

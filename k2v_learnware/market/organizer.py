@@ -38,7 +38,7 @@ from learnware.market.base import BaseChecker
 
 from ..specification.know2vec import Know2VecSpecification
 from .lane_means import attach_lane_means, write_lane_means
-from .learnware_files import KNOW2VEC_FILE, LANE_MEANS_FILE, LearnwareFiles
+from .learnware_files import KNOW2VEC_FILE, LearnwareFiles
 from .market_know2vec import probe_set, write_know2vec_spec
 from .store import MarketStore, StoredRow, open_engine
 
@@ -153,7 +153,7 @@ class K2VOrganizer(EasyOrganizer):
             spec = Know2VecSpecification()
             spec.load(paths.know2vec)
             learnware.update_stat_spec(spec.type, spec)
-        attach_lane_means(learnware, paths.lane_means)
+        attach_lane_means(learnware, paths.version)
         return learnware
 
     def _remember(self, row: StoredRow, learnware) -> None:
@@ -255,7 +255,7 @@ class K2VOrganizer(EasyOrganizer):
         try:
             learnware = get_learnware_from_dirpath("pending", copy.deepcopy(semantic_spec), str(staged / "files"),
                                                    ignore_error=False)
-            write_lane_means(learnware, staged / LANE_MEANS_FILE)
+            write_lane_means(learnware, staged)
             if self.probe_X is not None:
                 write_know2vec_spec(learnware, self.probe_X, staged / KNOW2VEC_FILE, self.know2vec_options)
         except BaseException:
