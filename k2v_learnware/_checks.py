@@ -32,6 +32,8 @@ def as_data_array(X, name: str = "X", allowed_ndim=(2, 4), dtype=np.float32) -> 
         raise TypeError(f"{name} could not be read as an array: {exc}") from exc
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype} (the imaginary part would be lost)")
     if arr.ndim not in allowed_ndim:
         shapes = " or ".join({2: "2-D (n, d)", 4: "4-D (n, c, h, w)", 1: "1-D (n,)"}.get(k, f"{k}-D")
                              for k in allowed_ndim)
@@ -40,11 +42,15 @@ def as_data_array(X, name: str = "X", allowed_ndim=(2, 4), dtype=np.float32) -> 
         raise ValueError(f"{name} is empty: it has no samples")
     if arr.size == 0:
         raise ValueError(f"{name} is empty: it has no features, shape {arr.shape}")
-    arr = arr.astype(dtype, copy=False)
     if not np.all(np.isfinite(arr)):
         bad = int(np.sum(~np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean or impute them first")
-    return arr
+    with np.errstate(over="ignore"):
+        converted = arr.astype(dtype, copy=False)
+    if not np.all(np.isfinite(converted)):
+        raise ValueError(f"{name} holds values beyond the range of {np.dtype(dtype).name} "
+                         f"(largest magnitude {float(np.max(np.abs(arr))):.3g}); rescale it first")
+    return converted
 
 
 def canonical_label(value, name: str = "y"):
@@ -85,13 +91,24 @@ def as_labels(y, n: int, name: str = "y") -> list:
     return labels
 
 
-def positive_int(value, name: str, minimum: int = 1) -> int:
-    """Return ``value`` as an int, raising if it is not an integer >= ``minimum``."""
+def positive_int(value, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``value`` as an int, raising if it is not an integer in ``[minimum, maximum]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} ({value!r})")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return int(value)
+
+
+#: Seeds are what numpy and torch both take: 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
+
+
+def seed_int(value, name: str = "seed") -> int:
+    """Return ``value`` as a seed, raising (naming ``name``) unless it is an integer in ``[0, 2**32 - 1]``."""
+    return positive_int(value, name, minimum=0, maximum=MAX_SEED)
 
 
 def positive_float(value, name: str) -> float:

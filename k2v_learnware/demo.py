@@ -41,7 +41,8 @@ def build_market(root, quiet=True, seed=0):
         rows = np.isin(ytr, classes)
         model = SVC().fit(Xtr[rows], ytr[rows])
         spec = generate_lane_spec(Xtr[rows], ytr[rows], num_per_class=10, seed=seed, verbose=not quiet)
-        zip_path = pack_learnware(model, spec, Path(root) / f"task{t}.zip", name=f"digits {classes}")
+        zip_path = pack_learnware(model, spec, Path(root) / f"task{t}.zip", name=f"digits {classes}",
+                                  overwrite=True)
         learnware_id, status = market.add_learnware(str(zip_path), read_semantic_spec(zip_path))
         if learnware_id is None:
             raise RuntimeError(f"task {t} was rejected: {market.rejection_message}")

@@ -5,65 +5,43 @@ statistical specification by ``module_path`` and ``class_name``), the spec JSON
 files, the model and its ``__init__.py`` loader, and a semantic specification.
 ``learnware``'s own loader resolves our classes by importing ``k2v_learnware``.
 
-Submission stage, kept at the top of the package on purpose: every stored
-learnware's ``__init__.py`` imports ``k2v_learnware.packaging.PickledModel``, so
-this module's path is part of the stored format and never moves.
+Submission stage, kept at the top of the package on purpose: the ``__init__.py``
+of learnwares packed by earlier versions imports
+``k2v_learnware.packaging.PickledModel``, so this module's path is part of the
+stored format and never moves. Zips written now carry
+:mod:`k2v_learnware.model_loader` as their ``__init__.py``, which needs only
+``learnware``.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
+import uuid
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import yaml
-from learnware.model import BaseModel
+
+from .model_loader import Model as ModelLoaderModel
 
 MODEL_FILE = "model.pkl"
 SEMANTIC_FILE = "semantic_specification.json"
 
-# Written into every zip: the model is loaded by the learnware package from this file.
-_MODEL_LOADER = '''"""Loads the pickled model of this learnware (written by k2v_learnware.pack_learnware)."""
-import os
+def _model_loader_source() -> str:
+    """The ``__init__.py`` of every zip we write: :mod:`k2v_learnware.model_loader`, which needs no k2v_learnware."""
+    from importlib import resources
 
-from k2v_learnware.packaging import PickledModel
-
-
-class Model(PickledModel):
-    def __init__(self, input_shape, output_shape):
-        here = os.path.dirname(os.path.abspath(__file__))
-        super().__init__(os.path.join(here, "model.pkl"), tuple(input_shape), tuple(output_shape))
-'''
+    return resources.files("k2v_learnware").joinpath("model_loader.py").read_text(encoding="utf-8")
 
 
-class PickledModel(BaseModel):
-    """A ``learnware`` model wrapping any pickled object with ``predict``.
-
-    A model is code by nature (as in ``learnware``'s own PickleModelTemplate);
-    specifications, by contrast, are JSON and never unpickled.
-    """
+class PickledModel(ModelLoaderModel):
+    """What the ``__init__.py`` of zips written before the standalone loader imports; kept so they still load."""
 
     def __init__(self, model_path: str, input_shape: tuple, output_shape: tuple):
-        super().__init__(input_shape=tuple(input_shape), output_shape=tuple(output_shape))
-        with open(model_path, "rb") as f:
-            self.model = pickle.load(f)
-        if hasattr(self.model, "classes_") and callable(getattr(self.model, "predict_proba", None)):
-            self.classes_ = self.model.classes_  # lets black-box probing use the probabilities
-
-    def _as_input(self, X):
-        X = np.asarray(X, dtype=np.float32)
-        if X.shape[1:] != self.input_shape and X[0].size == int(np.prod(self.input_shape)):
-            X = X.reshape((len(X),) + self.input_shape)
-        return X
-
-    def predict(self, X):
-        return np.asarray(self.model.predict(self._as_input(X)))
-
-    def predict_proba(self, X):
-        return np.asarray(self.model.predict_proba(self._as_input(X)))
+        super().__init__(input_shape, output_shape, model_path=model_path)
 
 
 def output_dimension(classes) -> int:
@@ -108,14 +86,17 @@ def _spec_entry(spec) -> tuple[dict, str]:
     return {"module_path": module_path, "class_name": spec.type, "file_name": file_name, "kwargs": {}}, file_name
 
 
-def pack_learnware(model, specs, path, semantic_spec: dict | None = None, name: str | None = None) -> Path:
+def pack_learnware(model, specs, path, semantic_spec: dict | None = None, name: str | None = None,
+                   overwrite: bool = False) -> Path:
     """Write a learnware zip at ``path`` and return the path.
 
     ``model`` is a scikit-learn estimator or any picklable object with
     ``predict``; ``specs`` is one specification or a list of them (a
     ``LANESpecification``, optionally with a ``learnware`` RKME table spec so
     stock markets can read the learnware too). Without ``semantic_spec`` a
-    classification one is derived from the LANE specification.
+    classification one is derived from the LANE specification. The zip is
+    written under a fresh name and renamed into place; an existing ``path`` is
+    replaced only with ``overwrite=True``.
     """
     from .specification.lane import LANESpecification
 
@@ -135,16 +116,32 @@ def pack_learnware(model, specs, path, semantic_spec: dict | None = None, name: 
         semantic_spec = default_semantic_spec(input_shape, output_dimension(lane.classes), name=name or "learnware")
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; give the path of the .zip to write")
+    if path.exists() and not overwrite:
+        raise ValueError(f"{path} exists; pass overwrite=True to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+    try:
+        _write_zip(partial, model, specs, input_shape, semantic_spec)
+        os.replace(partial, path)  # a failed pack leaves an existing file as it was
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _write_zip(path: Path, model, specs, input_shape, semantic_spec) -> None:
     entries = []
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for spec in specs:
             entry, file_name = _spec_entry(spec)
             entries.append(entry)
-            buffer_path = path.with_name(f".{path.name}.{file_name}")
-            spec.save(str(buffer_path))
-            zf.write(buffer_path, file_name)
-            buffer_path.unlink()
+            buffer_path = path.with_name(f"{path.name}.{file_name}")
+            try:
+                spec.save(str(buffer_path))
+                zf.write(buffer_path, file_name)
+            finally:
+                buffer_path.unlink(missing_ok=True)
         config = {
             "model": {
                 "class_name": "Model",
@@ -156,13 +153,12 @@ def pack_learnware(model, specs, path, semantic_spec: dict | None = None, name: 
             "semantic_specification": {"file_name": SEMANTIC_FILE},
         }
         zf.writestr("learnware.yaml", yaml.safe_dump(config, sort_keys=False))
-        zf.writestr("__init__.py", _MODEL_LOADER)
+        zf.writestr("__init__.py", _model_loader_source())
         zf.writestr(SEMANTIC_FILE, json.dumps(semantic_spec))
         buffer = io.BytesIO()
         pickle.dump(model, buffer)
         zf.writestr(MODEL_FILE, buffer.getvalue())
         zf.writestr("requirements.txt", "k2v-learnware\nscikit-learn\n")
-    return path
 
 
 def read_semantic_spec(zip_path) -> dict:

@@ -221,7 +221,7 @@ def test_a_market_written_by_the_stock_organizer_reopens_with_every_learnware(tm
 
     with zipfile.ZipFile(zips[sorted(zips)[0]]) as archive:  # the zip names our classes as stored markets do
         assert "module_path: k2v_learnware\n" in archive.read("learnware.yaml").decode()
-        assert "from k2v_learnware.packaging import PickledModel" in archive.read("__init__.py").decode()
+        assert "from learnware.model import BaseModel" in archive.read("__init__.py").decode()
     # learnware's global config, as the stock organizer reads it (our market never reads database_url)
     C.market_root_path = str(tmp_path)
     C.database_url = f"sqlite:///{tmp_path / 'database'}"
@@ -305,3 +305,67 @@ def test_a_learnware_that_cannot_load_is_named_and_can_be_deleted(tmp_path, data
     assert lenient.delete_learnware(id_a)
     assert_holds_exactly(open_market(tmp_path, database_url), {id_b: b})
     assert [f for f in stored_folders(tmp_path) if f.startswith("learnwares/")] == [f"learnwares/{id_b}"]
+
+
+# The __init__.py every zip carried before the standalone loader (markets hold such zips).
+_OLD_LOADER = '''import os
+
+from k2v_learnware.packaging import PickledModel
+
+
+class Model(PickledModel):
+    def __init__(self, input_shape, output_shape):
+        here = os.path.dirname(os.path.abspath(__file__))
+        super().__init__(os.path.join(here, "model.pkl"), tuple(input_shape), tuple(output_shape))
+'''
+
+
+def test_a_packed_model_loads_without_k2v_learnware_and_older_zips_still_load(tmp_path, zips):
+    import importlib.util
+
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(zips[sorted(zips)[0]]) as archive:
+        archive.extractall(folder)
+    code = ("import sys, importlib.util, numpy as np; sys.modules['k2v_learnware'] = None; "
+            "spec = importlib.util.spec_from_file_location('lw', sys.argv[1]); m = importlib.util.module_from_spec(spec); "
+            "spec.loader.exec_module(m); print(m.Model([64], [1]).predict(np.zeros((3, 64))).shape)")
+    result = subprocess.run([sys.executable, "-c", code, str(folder / "__init__.py")], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "(3,)", result.stderr[-2000:]
+
+    (folder / "__init__.py").write_text(_OLD_LOADER)
+    spec = importlib.util.spec_from_file_location("old_lw", folder / "__init__.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.Model([64], [1]).predict(np.zeros((3, 64))).shape == (3,)
+
+
+def test_packing_never_destroys_an_existing_zip(tmp_path, zips):
+    from sklearn.dummy import DummyClassifier
+
+    from k2v_learnware import LANESpecification
+
+    good = tmp_path / "good.zip"
+    good.write_bytes(zips[sorted(zips)[0]].read_bytes())
+    before = good.read_bytes()
+    spec = LANESpecification()
+    with zipfile.ZipFile(good) as archive:
+        archive.extract("lane_spec.json", tmp_path)
+    spec.load(tmp_path / "lane_spec.json")
+    model = DummyClassifier().fit(spec.get_z(), spec.get_labels())
+    with pytest.raises(ValueError, match="overwrite=True"):
+        pack_learnware(model, spec, good)
+
+    class Unpicklable:
+        def predict(self, X):
+            return X
+
+        def __reduce__(self):
+            raise TypeError("cannot pickle this model")
+
+    with pytest.raises(TypeError, match="cannot pickle"):
+        pack_learnware(Unpicklable(), spec, good, overwrite=True)
+    assert good.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["good.zip", "lane_spec.json"]
+    assert pack_learnware(model, spec, good, overwrite=True) == good and good.read_bytes() != before
+    with pytest.raises(ValueError, match="is a directory"):
+        pack_learnware(model, spec, tmp_path)

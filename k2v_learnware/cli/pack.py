@@ -27,6 +27,8 @@ def cmd_pack(args) -> Outcome:
     output = Path(args.output)
     if output.suffix.lower() != ".zip":
         raise CLIError(f"-o {output}: a learnware is a .zip file")
+    if output.exists() and not args.overwrite:  # said before any work, not after
+        raise CLIError(f"-o {output} exists; pass --overwrite to replace it")
     for spec_path in args.specs:
         check_spec_file(spec_path)  # missing or malformed files fail before anything heavy is imported
     data = None
@@ -78,7 +80,7 @@ def cmd_pack(args) -> Outcome:
     name = args.name or output.stem
     semantic = default_semantic_spec(shape, output_dimension(lane.classes), name=name,
                                      description=args.description or "")
-    pack_learnware(model, specs, output, semantic_spec=semantic)
+    pack_learnware(model, specs, output, semantic_spec=semantic, overwrite=args.overwrite)
     payload = {"output": str(output), "name": name, "model": type(model).__name__, "model_source": source,
                "specifications": [s.type for s in specs], "input_shape": list(shape), "classes": lane.classes,
                "bytes": output.stat().st_size}

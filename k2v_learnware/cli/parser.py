@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("pack", cmd_pack, "pack a model and its specification files into a learnware zip", [data_opts])
     p.add_argument("specs", nargs="+", metavar="SPEC", help="specification files: one LANE, optionally an RKME")
     p.add_argument("-o", "--output", required=True, metavar="LW.zip", help="learnware zip to write")
+    p.add_argument("--overwrite", action="store_true", help="replace LW.zip if it exists")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--train", nargs=2, metavar=("ESTIMATOR", "DATA"),
                         help=f"train a scikit-learn model ({', '.join(ESTIMATORS)}) on a labelled data file here")

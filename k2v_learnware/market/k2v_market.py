@@ -10,7 +10,6 @@ turn. ``K2VMarket`` keeps the message of every check, so a rejection says why.
 from __future__ import annotations
 
 import tempfile
-import zipfile
 from pathlib import Path
 
 from learnware.config import C
@@ -28,6 +27,7 @@ from .checker import K2VStatChecker
 from .organizer import K2VOrganizer
 from .searchers import KNOW2VEC, Know2VecSearcher, LANEStatSearcher
 from .store import check_market_id, normalise_url
+from .submission_checks import extract_checked
 
 logger = module_logger("k2v_learnware.market")
 
@@ -47,8 +47,7 @@ class K2VMarket(LearnwareMarket):
         status = BaseChecker.NONUSABLE_LEARNWARE
         with tempfile.TemporaryDirectory(prefix="pending_learnware_") as tempdir:
             try:
-                with zipfile.ZipFile(zip_path) as zf:
-                    zf.extractall(tempdir)
+                extract_checked(zip_path, tempdir)  # bounded, and its learnware.yaml names only allowed classes
                 pending = get_learnware_from_dirpath("pending", semantic_spec, tempdir, ignore_error=False)
             except Exception as err:
                 return self._reject("loader", f"the learnware cannot be loaded: {type(err).__name__}: {err}")

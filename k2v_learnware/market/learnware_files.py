@@ -19,9 +19,10 @@ import os
 import shutil
 import time
 import uuid
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from .submission_checks import extract_checked
 
 ZIP_NAME = "learnware.zip"
 FILES_DIR = "files"
@@ -57,8 +58,7 @@ class LearnwareFiles:
         (folder / FILES_DIR).mkdir(parents=True)
         try:
             shutil.copyfile(zip_path, folder / ZIP_NAME)
-            with zipfile.ZipFile(folder / ZIP_NAME) as archive:
-                archive.extractall(folder / FILES_DIR)
+            extract_checked(folder / ZIP_NAME, folder / FILES_DIR)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise

@@ -23,7 +23,7 @@ from torch import nn
 from .._progress import progress
 
 from .._checks import positive_float, positive_int
-from ..specification.formats import read_json, write_json
+from ..specification.formats import SpecificationFileNotFound, SpecificationFormatError, read_json, write_json
 from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import LANESpecification
 from .encoders import ModelEncoder, ProxyNetwork, QueryEncoder
@@ -219,9 +219,27 @@ class Know2VecProxy:
                     samples_per_class=meta["samples_per_class"],
                     batch_size=meta["batch_size"],
                     seed=meta["seed"], verbose=verbose)
-        proxy.shift_ = np.asarray(meta["shift"], dtype=np.float32)
-        proxy.scale_ = np.asarray(meta["scale"], dtype=np.float32)
+        for name in ("shift", "scale"):
+            try:
+                with np.errstate(over="ignore"):
+                    values = np.asarray(meta[name], dtype=np.float32)
+            except OverflowError:
+                values = np.full(1, np.inf)
+            if values.shape != (meta["in_features"],) or not np.all(np.isfinite(values)):
+                raise SpecificationFormatError(f"{folder / META_FILE}: {name} must be {meta['in_features']} finite "
+                                               "float32 numbers (one per input feature)")
+            setattr(proxy, f"{name}_", values)
         proxy._build(meta["in_features"], meta["num_models"])
-        proxy.network.load_state_dict(torch.load(folder / WEIGHTS_FILE, weights_only=True))
+        weights = folder / WEIGHTS_FILE
+        if not weights.is_file():
+            raise SpecificationFileNotFound(f"proxy weights not found: {weights}")
+        try:
+            state = torch.load(weights, weights_only=True, map_location="cpu")
+            proxy.network.load_state_dict(state)
+        except Exception as err:  # torch's messages suggest unsafe loading; ours name the file
+            raise SpecificationFormatError(f"{weights} is not the state dict of this proxy "
+                                           f"({type(err).__name__}); it is loaded as plain tensors only") from err
+        if not all(torch.isfinite(t).all() for t in proxy.network.state_dict().values() if t.is_floating_point()):
+            raise SpecificationFormatError(f"{weights} holds non-finite weights")
         proxy.network.eval()
         return proxy

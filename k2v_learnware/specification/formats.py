@@ -22,6 +22,25 @@ class SpecificationFormatError(ValueError):
     """A specification file that cannot be read: not JSON, wrong schema, or wrong version."""
 
 
+class SpecificationFileNotFound(SpecificationFormatError, FileNotFoundError):
+    """A specification file that is not there (both our format error and a ``FileNotFoundError``)."""
+
+
+#: The largest specification file we read (a LANE spec of 100 points of 3x32x32 is ~3 MB).
+MAX_FILE_BYTES = 64 * 2**20
+
+
+def _no_constant(name: str):
+    raise SpecificationFormatError(f"{name} is not a number a specification may hold (only finite numbers)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise SpecificationFormatError(f"{text} is beyond the range of a float (only finite numbers)")
+    return value
+
+
 @lru_cache(maxsize=None)
 def schema_for(type_name: str) -> dict:
     """The JSON Schema (as a dict) for files of the given specification type."""
@@ -36,18 +55,27 @@ def schema_for(type_name: str) -> dict:
 def read_json(path, type_name: str, supported_versions=(1,)) -> dict:
     """Read a specification file, validate it and return its content.
 
-    Raises ``FileNotFoundError`` for a missing file and
-    :class:`SpecificationFormatError` naming the file and the problem otherwise.
+    Raises :class:`SpecificationFormatError` naming the file and the problem
+    (:class:`SpecificationFileNotFound`, also a ``FileNotFoundError``, for a
+    missing file). NaN, infinities and numbers beyond a float never load; a
+    file over ``MAX_FILE_BYTES`` is refused before it is read.
     """
     import jsonschema
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"specification file not found: {path}")
+        raise SpecificationFileNotFound(f"specification file not found: {path}")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise SpecificationFormatError(f"{path} is {path.stat().st_size} bytes, more than the {MAX_FILE_BYTES} a "
+                                       "specification file may have")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant, parse_float=_finite_float)
+    except SpecificationFormatError as exc:
+        raise SpecificationFormatError(f"{path}: {exc}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SpecificationFormatError(f"{path} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise SpecificationFormatError(f"{path} nests its JSON too deeply") from exc
     if not isinstance(data, dict):
         raise SpecificationFormatError(f"{path} must hold a JSON object, got {type(data).__name__}")
     if data.get("type") != type_name:

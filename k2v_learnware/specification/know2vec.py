@@ -21,6 +21,8 @@ from .boundary import bisect_segments
 from .formats import read_json, write_json
 
 FORMAT_VERSION = 1
+#: The most node values (classes x classes x features) a Know2Vec file may hold, checked before allocating.
+MAX_GRID_VALUES = 50_000_000
 
 
 class Know2VecSpecification(SystemStatSpecification):
@@ -181,6 +183,14 @@ class Know2VecSpecification(SystemStatSpecification):
         data = read_json(filepath, self.type, supported_versions=(FORMAT_VERSION,))
         K, shape = len(data["classes"]), tuple(data["input_shape"])
         D = int(np.prod(shape))
+        if K * K * D > MAX_GRID_VALUES:
+            raise SpecificationFormatError(f"{filepath}: a {K} x {K} grid of {D}-value nodes is more than the "
+                                           f"{MAX_GRID_VALUES} values a Know2Vec file may hold")
+        classes = data["classes"]
+        if len({"number" if type(c) in (int, float) else type(c).__name__ for c in classes}) > 1 or \
+                len(set(classes)) != K:
+            raise SpecificationFormatError(f"{filepath}: classes must be distinct values of one JSON type, got "
+                                           f"{classes[:20]}")
         if len(data["present"]) != K or len(data["nodes"]) != K or any(len(r) != K for r in data["nodes"]):
             raise SpecificationFormatError(f"{filepath} is inconsistent: nodes must be a {K} x {K} grid")
         nodes = np.full((K, K, D), np.nan, dtype=np.float32)
@@ -190,7 +200,14 @@ class Know2VecSpecification(SystemStatSpecification):
                     if len(node) != D:
                         raise SpecificationFormatError(f"{filepath} is inconsistent: node ({i}, {j}) has "
                                                        f"{len(node)} values, input_shape needs {D}")
-                    nodes[i, j] = node
+                    try:
+                        with np.errstate(over="ignore"):
+                            nodes[i, j] = node
+                    except OverflowError:
+                        nodes[i, j] = np.inf
+                    if not np.all(np.isfinite(nodes[i, j])):
+                        raise SpecificationFormatError(f"{filepath}: node ({i}, {j}) holds values beyond the "
+                                                       "float32 range")
         self.classes, self.present = list(data["classes"]), [bool(p) for p in data["present"]]
         self.nodes = nodes.reshape((K, K) + shape)
         self.queries, self.settings = int(data["queries"]), dict(data["settings"])

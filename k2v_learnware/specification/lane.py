@@ -19,11 +19,11 @@ from functools import cached_property
 import numpy as np
 from learnware.specification import RegularStatSpecification
 
-from .._checks import as_data_array, as_labels, one_of, positive_float, positive_int
+from .._checks import as_data_array, as_labels, one_of, positive_float, positive_int, seed_int
 from .condensation import INITS, OPTIMIZERS, condense
 from .class_gaussians import shrunk_covariance_factors
 from .formats import read_json, write_json
-from .lane_file import FORMAT_VERSION, READABLE_VERSIONS, lane_fields_from_dict, lane_to_dict  # noqa: F401
+from .lane_file import FORMAT_VERSION, LIMITS, READABLE_VERSIONS, lane_fields_from_dict, lane_to_dict  # noqa: F401
 from .networks import EMBEDDING_KINDS, NORMALIZATIONS, EmbeddingConfig, RandomEmbedding
 from .released_points import ReleasablePoints
 
@@ -52,7 +52,7 @@ class LANESpecification(ReleasablePoints, RegularStatSpecification):
     """
 
     def __init__(self, num_nets: int = DEFAULT_NUM_NETS):
-        self.num_nets = positive_int(num_nets, "num_nets")
+        self.num_nets = positive_int(num_nets, "num_nets", maximum=LIMITS["num_nets"])
         self.z = None  # (M, *input_shape) float32 synthetic samples
         self.labels: list = []  # label of each synthetic sample, as given by the developer
         self.classes: list = []  # distinct labels, in order of first appearance
@@ -107,20 +107,21 @@ class LANESpecification(ReleasablePoints, RegularStatSpecification):
             iterations = REQUIREMENT_ITERATIONS if y is None else DEFAULT_ITERATIONS
         if batch_real is None:
             batch_real = REQUIREMENT_BATCH_REAL if y is None else DEFAULT_BATCH_REAL
-        num_per_class = positive_int(num_per_class, "num_per_class")
-        iterations = positive_int(iterations, "iterations", minimum=0)
-        batch_real = positive_int(batch_real, "batch_real")
+        num_per_class = positive_int(num_per_class, "num_per_class", maximum=LIMITS["num_per_class"])
+        iterations = positive_int(iterations, "iterations", minimum=0, maximum=LIMITS["iterations"])
+        batch_real = positive_int(batch_real, "batch_real", maximum=LIMITS["batch_real"])
         lr = positive_float(lr, "lr")
         one_of(optimizer, "optimizer", OPTIMIZERS)
         one_of(init, "init", INITS)
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-            raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
-        if family_seed is None:
-            family_seed = FAMILY_SEED if normalization == "none" else seed
-        elif not isinstance(family_seed, (int, np.integer)) or isinstance(family_seed, bool):
-            raise TypeError(f"family_seed must be an integer, got {type(family_seed).__name__}")
+        seed = seed_int(seed, "seed")
+        family_seed = (FAMILY_SEED if normalization == "none" else seed) if family_seed is None else \
+            seed_int(family_seed, "family_seed")
         if num_nets is not None:
-            self.num_nets = positive_int(num_nets, "num_nets")
+            self.num_nets = positive_int(num_nets, "num_nets", maximum=LIMITS["num_nets"])
+        if width is not None:
+            width = positive_int(width, "width", maximum=LIMITS["width"])
+        if depth is not None:
+            depth = positive_int(depth, "depth", maximum=LIMITS["depth"])
 
         labels = [None] * len(X) if y is None else as_labels(y, len(X))
         classes = list(dict.fromkeys(labels))
@@ -151,6 +152,9 @@ class LANESpecification(ReleasablePoints, RegularStatSpecification):
             init=init, seed=int(seed), verbose=verbose,
         )
         seconds = time.perf_counter() - start
+        if not np.all(np.isfinite(result.z)):
+            raise ValueError(f"the condensation diverged (non-finite points) with lr={lr} on data of magnitude up "
+                             f"to {float(np.max(np.abs(X))):.3g}; lower lr or rescale X")
 
         self.z = result.z.reshape((len(result.z),) + X.shape[1:])
         self.labels = [classes[k] for k in result.z_class]

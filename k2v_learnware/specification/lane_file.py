@@ -15,6 +15,20 @@ from .formats import SpecificationFormatError
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 
+#: Bounds on every size a LANE file or ``generate_lane_spec`` may ask for, checked before anything is
+#: allocated (the same maxima are in ``specs/lane-specification.schema.json``; a test keeps them equal).
+LIMITS = {
+    "features": 1_000_000,  # numbers per sample, prod(input_shape)
+    "points": 100_000,  # synthetic samples in a spec
+    "classes": 10_000,
+    "num_nets": 64,
+    "width": 4096,
+    "depth": 16,
+    "num_per_class": 10_000,
+    "iterations": 1_000_000,
+    "batch_real": 1_000_000,
+}
+
 
 def lane_to_dict(spec) -> dict:
     """The JSON content of a (non-empty) LANESpecification, in the current format."""
@@ -42,11 +56,26 @@ def lane_fields_from_dict(data: dict, where: str) -> dict:
     """
     shape = tuple(data["input_shape"])
     flat = int(np.prod(shape))
+    if flat > LIMITS["features"]:
+        raise SpecificationFormatError(f"{where}: input_shape {list(shape)} has {flat} features per sample, more "
+                                       f"than the {LIMITS['features']} a LANE file may hold")
     problems = []
     if any(len(row) != flat for row in data["z"]):
         raise SpecificationFormatError(f"{where} is inconsistent: z rows must have {flat} values "
                                        f"for input_shape {list(shape)}")
-    z = np.asarray(data["z"], dtype=np.float32)
+    try:
+        with np.errstate(over="ignore"):
+            z = np.asarray(data["z"], dtype=np.float32)
+    except OverflowError:
+        z = np.full(1, np.inf)  # an integer beyond any float
+    if not np.all(np.isfinite(z)):
+        raise SpecificationFormatError(f"{where}: z holds values beyond the float32 range")
+    classes = data["classes"]
+    kinds = {"number" if type(c) in (int, float) else type(c).__name__ for c in classes}  # JSON's types
+    if len(kinds) > 1:
+        problems.append(f"classes mix JSON types {sorted(kinds)}")
+    elif len(set(classes)) != len(classes):
+        problems.append(f"classes must be distinct, got {classes[:20]}")
     if len(data["labels"]) != len(z):
         problems.append(f"{len(data['labels'])} labels for {len(z)} samples")
     if len(data["class_counts"]) != len(data["classes"]):
@@ -61,6 +90,9 @@ def lane_fields_from_dict(data: dict, where: str) -> dict:
         raise SpecificationFormatError(f"{where} is inconsistent: " + "; ".join(problems))
     embedding = dict(data["embedding"])
     embedding.setdefault("normalization", "calibrated")  # format 1
+    if not all(np.isfinite(float(v)) for v in data["feature_range"]) or data["feature_range"][0] > \
+            data["feature_range"][1]:
+        raise SpecificationFormatError(f"{where}: feature_range must be finite [min, max], got {data['feature_range']}")
     return {
         "z": z.reshape((len(z),) + shape),
         "labels": list(data["labels"]),
