@@ -170,7 +170,7 @@ def test_know2vec_errors(zoo, specs):
         compare_specifications(k2v[0], k2v[1])
     with pytest.raises(TypeError, match="proxy must be a fitted Know2VecProxy"):
         compare_specifications(k2v[0], k2v[1], proxy="proxy")
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(ValueError, match="not fitted"):
         compare_specifications(k2v[0], k2v[1], proxy=Know2VecProxy(verbose=False))
     with pytest.raises(TypeError, match="Know2Vec specification with a LANE one"):
         compare_specifications(k2v[0], specs["lane_a"], proxy=proxy)

@@ -167,7 +167,7 @@ def test_proxy_validates_input():
         Know2VecProxy(verbose=False).fit(specs[:1], models[:1], probe_X=X)
     with pytest.raises(ValueError, match="probe_X is needed"):
         Know2VecProxy(verbose=False).fit(specs, models)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(ValueError, match="not fitted"):
         Know2VecProxy(verbose=False).embed_models(specs)
     with pytest.raises(ValueError, match="at least 2 classes"):
         Know2VecQuery.from_data(X[:5], [0] * 5)

@@ -128,7 +128,7 @@ def test_one_class_with_too_few_samples_names_the_class(small):
 
 
 def test_empty_spec_says_so():
-    with pytest.raises(RuntimeError, match="empty"):
+    with pytest.raises(ValueError, match="empty"):
         LANESpecification().get_z()
 
 

@@ -72,6 +72,25 @@ def existing_file(path, what: str) -> Path:
     return path
 
 
+def writable_output(path, what: str = "output") -> Path:
+    """``path`` as a Path, checked to be writable before any work (a directory or a read-only place is refused)."""
+    import uuid
+
+    path = Path(path)
+    if path.is_dir():
+        raise CLIError(f"{what} {path} is a directory; give a file name")
+    probe = path.parent / f".{path.name}.{uuid.uuid4().hex}.probe"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+    except OSError as err:
+        raise CLIError(f"{what} {path} cannot be written: {err.strerror or err}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return path
+
+
 def to_jsonable(value):
     """``json.dumps`` fallback for numpy scalars, arrays and paths, which payloads carry as they come."""
     if hasattr(value, "tolist"):

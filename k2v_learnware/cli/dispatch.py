@@ -29,8 +29,7 @@ def main(argv=None) -> int:
         if not hasattr(args, flag):
             setattr(args, flag, False)
     if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
+        return report_error(args, f"a command is required; see `{parser.prog} --help`", 2)
 
     try:
         with (stdout_to_stderr() if args.json else contextlib.nullcontext()):
@@ -40,7 +39,11 @@ def main(argv=None) -> int:
     except Exception as exc:
         return _failure(args, exc)
     try:
-        print(json.dumps(outcome.payload, default=to_jsonable) if args.json else outcome.text)
+        text = json.dumps(outcome.payload, default=to_jsonable, allow_nan=False) if args.json else outcome.text
+    except ValueError:  # JSON has no NaN: a result that holds one is an error, not invalid JSON on stdout
+        return report_error(args, "the result holds a NaN or infinite number, which JSON cannot carry", 1)
+    try:
+        print(text)
         sys.stdout.flush()
     except BrokenPipeError:  # `k2v-learnware ... | head`: the reader left, which is not our failure
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import CLIError, Outcome, existing_file, say
+from .common import CLIError, Outcome, existing_file, say, writable_output
 from .data import data_from_args
 from .spec_files import check_spec_file, load_spec
 
@@ -27,8 +27,9 @@ def cmd_pack(args) -> Outcome:
     output = Path(args.output)
     if output.suffix.lower() != ".zip":
         raise CLIError(f"-o {output}: a learnware is a .zip file")
-    if output.exists() and not args.overwrite:  # said before any work, not after
+    if output.exists() and not output.is_dir() and not args.overwrite:  # said before any work, not after
         raise CLIError(f"-o {output} exists; pass --overwrite to replace it")
+    writable_output(output, "-o")
     for spec_path in args.specs:
         check_spec_file(spec_path)  # missing or malformed files fail before anything heavy is imported
     data = None

@@ -21,13 +21,21 @@ from .service import cmd_serve, cmd_token
 from .specs import cmd_compare, cmd_generate, cmd_inspect
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Usage errors as one ``k2v-learnware: error:`` line (exit 2), like every other error; --help has the rest."""
+
+    def error(self, message):
+        command = self.prog.split(" ", 1)[1] + " " if " " in self.prog else ""
+        self.exit(2, f"{PROG}: error: {command}{message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (no heavy imports: ``--help`` must be instant)."""
     from .. import __version__
 
     common = _output_flags()
     data_opts, market_opts, search_opts = _data_options(), _market_options(), _requirement_options()
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog=PROG, parents=[common],
         description="LANE specifications and a learnware market (Beimingwu) from the command line.",
         epilog="Exit codes: 0 success, 2 bad input or usage, 1 other failures. "

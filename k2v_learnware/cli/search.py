@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import PROG, CLIError, Outcome, say
+from .common import PROG, CLIError, Outcome, say, writable_output
 from .data import Data, data_from_args
 from .market import name_of, open_market
 
@@ -114,6 +114,7 @@ def cmd_reuse(args) -> Outcome:
     output = Path(args.output)
     if output.suffix.lower() not in PREDICTION_SUFFIXES:
         raise CLIError(f"-o {output}: predictions are written as .npy or .csv")
+    writable_output(output, "-o")
     data = data_from_args(args)
     market, _ = open_market(args)
     payload, result = _search(args, data, market)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .common import CLIError, Outcome, init_learnware, say
+from .common import CLIError, Outcome, init_learnware, say, writable_output
 from .data import data_from_args
 from .spec_files import check_spec_file, load_spec, peek_type, schema_versions
 
 
 def cmd_generate(args) -> Outcome:
     """Condense a data file into a LANE specification (labelled: a developer's; unlabelled: a requirement)."""
+    writable_output(args.output, "-o")
     data = data_from_args(args)
     y = None if args.unlabelled else data.y
     init_learnware(args.quiet)

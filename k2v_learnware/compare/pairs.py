@@ -78,12 +78,12 @@ def _kind(spec) -> str:
 def _sample_shape(spec) -> tuple[int, ...]:
     """Shape of one sample of a point-set specification, after checking it has content."""
     if isinstance(spec, LANESpecification):
-        return spec.input_shape  # raises RuntimeError when empty
+        return spec.input_shape  # raises ValueError when empty
     if isinstance(spec, RKMETableSpecification):
         if spec.z is None or spec.beta is None:
             raise ValueError("this RKMETableSpecification is empty: generate it from data or load it first")
         return tuple(int(s) for s in spec.z.shape[1:])
-    return spec.input_shape  # Know2Vec; raises RuntimeError when empty
+    return spec.input_shape  # Know2Vec; raises ValueError when empty
 
 
 def _features(shape) -> int:

@@ -5,7 +5,7 @@ classes. Opening the market for that (``instantiate_market``) imports
 ``learnware`` and with it torch (3-4 s on 2 cores), then rebuilds every learnware
 object. This module reads the same facts from where the market stores them: the
 ``ready`` rows of the database (:mod:`.store`), each learnware's
-``learnware.yaml`` (``yaml.safe_load``: data only) and its LANE specification
+``learnware.yaml`` (read as data only) and its LANE specification
 file (JSON, checked against the schema in ``specs/``). Nothing a learnware
 ships is imported or run, and neither ``learnware`` nor torch is imported.
 """
@@ -16,10 +16,9 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from .learnware_files import LearnwareFiles
 from .store import MarketStore, check_market_id, open_engine
+from .submission_checks import read_learnware_yaml
 
 #: ``learnware.config``'s market root (``C.market_root_path``), without importing ``learnware`` (and torch):
 #: ``~/Library/Learnware`` on macOS, ``~/.learnware`` elsewhere (a test checks it against the package's).
@@ -89,11 +88,11 @@ def _stat_specifications(folder: Path, learnware_id: str) -> tuple[set[str], str
     """The statistical specification types ``learnware.yaml`` names, and the LANE spec's file name."""
     path = folder / "learnware.yaml"
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        config = read_learnware_yaml(path)
         entries = config["stat_specifications"]
         types = {str(e["class_name"]) for e in entries}
         lane = [str(e["file_name"]) for e in entries if e["class_name"] == _LANE]
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as err:
+    except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(f"learnware {learnware_id}: {path} cannot be read ({type(err).__name__}: {err})") from err
     if lane and (Path(lane[0]).is_absolute() or ".." in Path(lane[0]).parts):
         raise ValueError(f"learnware {learnware_id}: {path} names a LANE file outside its folder: {lane[0]!r}")

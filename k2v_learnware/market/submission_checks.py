@@ -37,6 +37,23 @@ MAX_FILES = 1000
 MAX_EXPANSION = 100.0  # unpacked bytes per zip byte
 
 
+class _DataLoader(yaml.SafeLoader):
+    """YAML as data only, plus the ``!!python/tuple`` tag that ``yaml.dump`` writes for tuples (the stock
+    client's learnware.yaml holds one); every other ``python/`` tag, which could build objects, is refused."""
+
+
+_DataLoader.add_constructor("tag:yaml.org,2002:python/tuple",
+                            lambda loader, node: tuple(loader.construct_sequence(node)))
+
+
+def read_learnware_yaml(path):
+    """The content of a ``learnware.yaml``, read as data (``ValueError`` when it is not readable YAML)."""
+    try:
+        return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_DataLoader)  # noqa: S506 (data only)
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ValueError(f"learnware.yaml is not valid YAML: {err}") from err
+
+
 def check_archive(zip_path) -> None:
     """Refuse (``ValueError``) a zip over the size, file-count or expansion bounds, before unpacking it."""
     path = Path(zip_path)
@@ -71,10 +88,7 @@ def check_learnware_config(folder) -> dict:
     path = Path(folder) / "learnware.yaml"
     if not path.is_file():
         raise ValueError("the learnware holds no learnware.yaml")
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ValueError(f"learnware.yaml is not valid YAML: {err}") from err
+    config = read_learnware_yaml(path)
     if not isinstance(config, dict):
         raise ValueError("learnware.yaml must be a mapping")
     model = config.get("model")

@@ -84,7 +84,7 @@ class Know2VecProxy:
 
     def _require_fitted(self):
         if not hasattr(self, "network"):
-            raise RuntimeError("this Know2VecProxy is not fitted: call fit() or load()")
+            raise ValueError("this Know2VecProxy is not fitted: call fit() or load()")
 
     # ------------------------------------------------------------------- fit
     def fit(self, specs, task_sources, probe_X=None, *, probe_y=None, task_groups=None) -> "Know2VecProxy":

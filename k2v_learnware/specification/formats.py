@@ -95,11 +95,20 @@ def read_json(path, type_name: str, supported_versions=(1,)) -> dict:
 
 def write_json(path, data: dict) -> None:
     """Write ``data`` as JSON; floats keep their exact value (Python's repr round-trips)."""
+    import os
+    import uuid
+
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; give the name of the file to write")
+    text = json.dumps(data, allow_nan=False)  # a non-finite number is refused before anything is written
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, allow_nan=False), encoding="utf-8")
-    tmp.replace(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)  # a reader sees the old file or the new one, never half of one
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def saved_size(spec) -> int:

@@ -146,7 +146,7 @@ class Know2VecSpecification(SystemStatSpecification):
     # ------------------------------------------------------------- accessors
     def _require_content(self):
         if self.nodes is None:
-            raise RuntimeError("this Know2VecSpecification is empty: generate it from a model or load it")
+            raise ValueError("this Know2VecSpecification is empty: generate it from a model or load it")
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -143,6 +143,9 @@ class LANESpecification(ReleasablePoints, RegularStatSpecification):
         if embedding is not None and embedding != config.kind:
             shape = (int(np.prod(X.shape[1:])),) if embedding == "mlp" else X.shape[1:]
             config = EmbeddingConfig(embedding, shape, width or config.width, depth or config.depth, normalization)
+        if config.kind == "mlp" and len(X) < 2:
+            raise ValueError("X has 1 sample; an MLP-embedded LANE specification needs at least 2 (the condensation "
+                             "normalises each real batch, which one row cannot)")
         data = X.reshape((len(X),) + config.input_shape)
 
         start = time.perf_counter()
@@ -179,7 +182,7 @@ class LANESpecification(ReleasablePoints, RegularStatSpecification):
 
     def _require_content(self):
         if self._points_shape() is None:
-            raise RuntimeError("this LANESpecification is empty: generate it from data or load it from a file")
+            raise ValueError("this LANESpecification is empty: generate it from data or load it from a file")
 
     def get_z(self) -> np.ndarray:
         """The synthetic samples, shaped like the developer's data: ``(M, d)`` or ``(M, c, h, w)``."""
@@ -206,7 +209,7 @@ class LANESpecification(ReleasablePoints, RegularStatSpecification):
         """The synthetic samples of one class, flattened to ``(m, D)``."""
         self._require_content()
         if label not in self.classes:
-            raise KeyError(f"label {label!r} is not a class of this specification; classes are {self.classes}")
+            raise ValueError(f"label {label!r} is not a class of this specification; classes are {self.classes}")
         return self.z[self._rows_of(label)].reshape(-1, int(np.prod(self.input_shape))).astype(np.float64)
 
     def _rows_of(self, label) -> np.ndarray:
