@@ -25,6 +25,7 @@ from .class_gaussians import shrunk_covariance_factors
 from .formats import read_json, write_json
 from .lane_file import FORMAT_VERSION, LIMITS, READABLE_VERSIONS, lane_fields_from_dict, lane_to_dict  # noqa: F401
 from .networks import EMBEDDING_KINDS, NORMALIZATIONS, EmbeddingConfig, RandomEmbedding
+from .kept_class_means import KeptClassMeans
 from .released_points import ReleasablePoints
 
 
@@ -42,7 +43,7 @@ DEFAULT_NUM_NETS = 8
 FAMILY_SEED = 0
 
 
-class LANESpecification(ReleasablePoints, RegularStatSpecification):
+class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecification):
     """Label-aware neural embedding specification (LANE).
 
     Build one with :func:`generate_lane_spec` or
@@ -275,50 +276,6 @@ class LANESpecification(ReleasablePoints, RegularStatSpecification):
             return self.class_weights @ self.class_mean_embeddings(family).astype(np.float64)
         (emb,) = family.embed([self._family_input(family)], reference)
         return self.class_weights @ self.class_mean_rows(emb)
-
-    def class_mean_embeddings(self, family: RandomEmbedding | None = None) -> np.ndarray:
-        """``(K, D)`` float32 mean embedding of each class's points under a fixed ``family``.
-
-        Defaults to the spec's own family (which must be fixed: format 2).
-        Computed once per family and kept; this is what a market stores when
-        the learnware is added, so a search never embeds the points again.
-        """
-        self._require_content()
-        family = self._family if family is None else family
-        cache = self.__dict__.setdefault("_class_mean_cache", {})
-        key = family.key
-        if key not in cache:
-            rows = [self._rows_of(c) for c in self.classes]
-            cache[key] = family.class_means(self._family_input(family), rows)
-        if callable(cache[key]):
-            return self._checked_means(cache[key]())
-        return cache[key]
-
-    def has_class_mean_embeddings(self, family_key: str) -> bool:
-        """Whether the class means in the family ``family_key`` are kept or stored already (no embedding needed)."""
-        return family_key in self.__dict__.get("_class_mean_cache", {})
-
-    def class_means_read_on_demand(self, family_key: str) -> bool:
-        """Whether the class means of ``family_key`` are read from where they are stored each time (not held)."""
-        return callable(self.__dict__.get("_class_mean_cache", {}).get(family_key))
-
-    def set_class_mean_embeddings(self, family_key: str, means) -> None:
-        """Adopt class-mean embeddings computed earlier for the family ``family_key``.
-
-        ``means`` is the ``(K, D)`` array, or a callable that reads it from
-        where a market stores it (read when an index is built, not held twice).
-        """
-        self._require_content()
-        if not callable(means):
-            means = self._checked_means(means)
-        self.__dict__.setdefault("_class_mean_cache", {})[family_key] = means
-
-    def _checked_means(self, means) -> np.ndarray:
-        means = np.asarray(means)
-        if means.ndim != 2 or len(means) != len(self.classes) or not np.all(np.isfinite(means)):
-            raise ValueError(f"stored class-mean embeddings must be a finite ({len(self.classes)}, D) array, "
-                             f"got shape {means.shape}")
-        return means.astype(np.float32, copy=False)
 
     def _family_input(self, family: RandomEmbedding) -> np.ndarray:
         """The points shaped as ``family`` takes them (flat vectors for an 'mlp' over images)."""

@@ -1,0 +1,64 @@
+"""A specification's class-mean embeddings under fixed families: computed once, adopted, or read on demand.
+
+What a market search reads of a LANE specification (see
+:mod:`k2v_learnware.search.class_mean_index`): the ``(K, D)`` float32 mean
+embedding of each class's points under a fixed random-network family. They are
+computed from the points once per family and kept, adopted from a market's
+stored copy, or, in a market worker, read from that copy each time an index is
+built, so they are never held twice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .networks import RandomEmbedding
+
+
+class KeptClassMeans:
+    """Class-mean embeddings per family key; needs ``classes``, ``_family``, ``_rows_of`` and ``_family_input``."""
+
+    def class_mean_embeddings(self, family: RandomEmbedding | None = None) -> np.ndarray:
+        """``(K, D)`` float32 mean embedding of each class's points under a fixed ``family``.
+
+        Defaults to the spec's own family (which must be fixed: format 2).
+        Computed once per family and kept; this is what a market stores when
+        the learnware is added, so a search never embeds the points again.
+        """
+        self._require_content()
+        family = self._family if family is None else family
+        cache = self.__dict__.setdefault("_class_mean_cache", {})
+        key = family.key
+        if key not in cache:
+            rows = [self._rows_of(c) for c in self.classes]
+            cache[key] = family.class_means(self._family_input(family), rows)
+        if callable(cache[key]):
+            return self._checked_means(cache[key]())
+        return cache[key]
+
+    def has_class_mean_embeddings(self, family_key: str) -> bool:
+        """Whether the class means in the family ``family_key`` are kept or stored already (no embedding needed)."""
+        return family_key in self.__dict__.get("_class_mean_cache", {})
+
+    def class_means_read_on_demand(self, family_key: str) -> bool:
+        """Whether the class means of ``family_key`` are read from where they are stored each time (not held)."""
+        return callable(self.__dict__.get("_class_mean_cache", {}).get(family_key))
+
+    def set_class_mean_embeddings(self, family_key: str, means) -> None:
+        """Adopt class-mean embeddings computed earlier for the family ``family_key``.
+
+        ``means`` is the ``(K, D)`` array, or a callable that reads it from
+        where a market stores it (read when an index is built, not held twice).
+        """
+        self._require_content()
+        if not callable(means):
+            means = self._checked_means(means)
+        self.__dict__.setdefault("_class_mean_cache", {})[family_key] = means
+
+    def _checked_means(self, means) -> np.ndarray:
+        means = np.asarray(means)
+        if means.ndim != 2 or len(means) != len(self.classes) or not np.all(np.isfinite(means)):
+            raise ValueError(f"stored class-mean embeddings must be a finite ({len(self.classes)}, D) array, "
+                             f"got shape {means.shape}")
+        return means.astype(np.float32, copy=False)
+
