@@ -77,7 +77,7 @@ def attach_lane_means(learnware, folder: Path | None, release_points: bool = Tru
     reader = None
     if folder is not None:
         path = means_file(folder, family.key)
-        reader = functools.partial(read_means, path, len(spec.classes))
+        reader = functools.partial(read_means, path, len(spec.classes), family.out_features)
         try:
             reader()
         except Exception as err:  # missing (or of another family: another name) or damaged: rebuilt from the spec
@@ -99,14 +99,14 @@ def _rebuild(learnware, spec: LANESpecification, family: RandomEmbedding, path: 
     except OSError as err:
         logger.warning(f"class means of learnware {learnware.id} kept in memory only: {err}")
         return None
-    return functools.partial(read_means, path, len(spec.classes))
+    return functools.partial(read_means, path, len(spec.classes), family.out_features)
 
 
-def read_means(path: Path, classes: int) -> np.ndarray:
-    """The class means stored at ``path``, checked: ``classes`` rows of finite float32 (numpy, never pickle)."""
+def read_means(path: Path, classes: int, dim: int) -> np.ndarray:
+    """The class means stored at ``path``, checked: a finite float32 ``(classes, dim)`` array (numpy, never pickle)."""
     means = np.load(path, allow_pickle=False)
-    if means.dtype != np.float32 or means.ndim != 2 or len(means) != classes or not np.all(np.isfinite(means)):
-        raise ValueError(f"{path} must hold finite float32 means of {classes} classes, got {means.dtype} "
+    if means.dtype != np.float32 or means.shape != (classes, dim) or not np.all(np.isfinite(means)):
+        raise ValueError(f"{path} must hold finite float32 means of shape ({classes}, {dim}), got {means.dtype} "
                          f"{means.shape}")
     return means
 
