@@ -530,6 +530,10 @@ def cli_files() -> Path:
     np.savez(work / "nan.npz", X=np.full((5, 64), np.nan), y=np.zeros(5))
     lane().save(work / "a.json")
     (work / "nan.json").write_text(json.dumps(lane().to_dict()).replace("[[", "[[NaN, ", 1))
+    doc = lane().to_dict()
+    (work / "short-labels.json").write_text(json.dumps({**doc, "labels": doc["labels"][:-1]}))
+    doc = know2vec().to_dict()
+    (work / "k2v-grid.json").write_text(json.dumps({**doc, "nodes": doc["nodes"][:-1]}))
     return work
 
 
@@ -548,6 +552,9 @@ bad("cli: generate into a directory", CLIRefusal, "is a directory")(
 bad("cli: generate into an unwritable place", CLIRefusal, "cannot be written")(
     lambda t: _cli("-q", "generate", "data.npz", "-o", "/proc/k2v/o.json", "--iterations", "1", "--per-class", "2"))
 bad("cli: inspect a NaN spec", CLIRefusal, "NaN is not a number")(lambda t: _cli("inspect", "nan.json"))
+bad("cli: inspect an inconsistent LANE file", CLIRefusal, "labels for")(lambda t: _cli("inspect", "short-labels.json"))
+bad("cli: inspect a Know2Vec file with a cut grid", CLIRefusal, "must be a 3 x 3 grid")(
+    lambda t: _cli("inspect", "k2v-grid.json"))
 bad("cli: compare with a NaN spec", CLIRefusal, "NaN is not a number")(lambda t: _cli("--json", "compare", "a.json",
                                                                                      "nan.json"))
 bad("cli: pack to an existing zip", CLIRefusal, "pass --overwrite")(

@@ -85,10 +85,8 @@ def cmd_inspect(args) -> Outcome:
                    "Know2VecProxy": _summarise_proxy}
     if type_name in SCHEMA_FILES:
         data = read_json(path, type_name, supported_versions=schema_versions(type_name))
-        try:
-            info, lines = summarisers[type_name](data)
-        except SpecificationFormatError as exc:
-            raise SpecificationFormatError(f"{path} is {exc}") from exc
+        _check_content(type_name, path, data)
+        info, lines = summarisers[type_name](data)
         schema = SCHEMA_FILES[type_name]
     elif type_name == "RKMETableSpecification":
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -106,22 +104,20 @@ def cmd_inspect(args) -> Outcome:
 
 
 
+def _check_content(type_name: str, path, data) -> None:
+    """The checks a loader makes beyond the schema (consistency, float32 range), so ``valid`` means loadable."""
+    if type_name == "LANESpecification":
+        from ..specification.lane_file import lane_fields_from_dict
+
+        lane_fields_from_dict(data, str(path))
+    elif type_name == "Know2VecSpecification":
+        from ..specification.know2vec import Know2VecSpecification
+
+        Know2VecSpecification().load(path)
+
+
 def _summarise_lane(data) -> tuple[dict, list[str]]:
-    """A LANE file's shape, classes and settings, after the consistency checks its schema cannot state."""
-    from math import prod
-
-    from ..specification.formats import SpecificationFormatError
-
-    flat = prod(data["input_shape"])
-    problems = []
-    if any(len(row) != flat for row in data["z"]):
-        problems.append(f"z rows must have {flat} values for input_shape {data['input_shape']}")
-    if len(data["labels"]) != len(data["z"]):
-        problems.append(f"{len(data['labels'])} labels for {len(data['z'])} samples")
-    if len(data["class_counts"]) != len(data["classes"]):
-        problems.append("class_counts and classes differ in length")
-    if problems:
-        raise SpecificationFormatError("inconsistent: " + "; ".join(problems))
+    """A LANE file's shape, classes and settings (checked by :func:`_check_content` first)."""
     per_class = {str(c): sum(1 for v in data["labels"] if v == c) for c in data["classes"]}
     info = {"input_shape": data["input_shape"], "classes": data["classes"], "class_counts": data["class_counts"],
             "points": len(data["z"]), "points_per_class": per_class, "embedding": data["embedding"],
