@@ -62,6 +62,9 @@ def load_fashion_mnist(split: str = "train", images: bool = True, root=FASHION_M
 
 def stratified_subset(X, y, per_class: int, seed: int = 0):
     """``per_class`` random samples of every class (all of a class if it has fewer)."""
+    from ._checks import positive_int
+
+    per_class = positive_int(per_class, "per_class")
     rng = np.random.default_rng(seed)
     idx = np.concatenate([
         rng.choice(np.flatnonzero(y == c), size=min(per_class, int(np.sum(y == c))), replace=False)
@@ -73,6 +76,9 @@ def stratified_subset(X, y, per_class: int, seed: int = 0):
 
 def pool_images(X, factor: int = 2) -> np.ndarray:
     """Average-pool ``(n, c, h, w)`` images by ``factor`` (e.g. Fashion-MNIST 28x28 -> 14x14)."""
+    from ._checks import positive_int
+
+    factor = positive_int(factor, "factor")
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 4 or X.shape[2] % factor or X.shape[3] % factor:
         raise ValueError(f"expected (n, c, h, w) images with h and w divisible by {factor}, got shape {X.shape}")

@@ -34,6 +34,8 @@ def _output_path(path) -> Path:
     if path is None:
         raise TypeError("path is required: where to write the PNG file")
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; give the name of the PNG file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -611,6 +611,45 @@ bad("fidelity: data of another size", ValueError, "features")(lambda t: _fidelit
 bad("fidelity: not a spec", TypeError, "cannot compare a str")(lambda t: _fidelity("spec", digits()[0]))
 
 
+# ------------------------------------------------------------------ market objects, data sets, plots
+def _searcher(**options):
+    from k2v_learnware.market import LANEStatSearcher
+
+    return LANEStatSearcher(organizer=None, **options)
+
+
+def _datasets():
+    from k2v_learnware import datasets
+
+    return datasets
+
+
+def _plots():
+    from k2v_learnware import plots
+
+    return plots
+
+
+bad("user_info: not a specification", TypeError, "must be a statistical specification")(
+    lambda t: __import__("k2v_learnware.market", fromlist=["user_info"]).user_info("spec.json"))
+bad("searcher: negative weight_threshold", ValueError, "weight_threshold must be a number in [0, 1)")(
+    lambda t: _searcher(weight_threshold=-1))
+bad("searcher: top_k 0", ValueError, "top_k must be >= 1")(lambda t: _searcher(top_k=0))
+bad("searcher: max_rounds 0", ValueError, "max_rounds must be >= 1")(lambda t: _searcher(max_rounds=0))
+bad("searcher: unknown solver", ValueError, "solver must be")(lambda t: _searcher(solver="magic"))
+bad("datasets: per_class 0", ValueError, "per_class must be >= 1")(
+    lambda t: _datasets().stratified_subset(np.zeros((4, 2)), np.array([0, 0, 1, 1]), 0))
+bad("datasets: pooling factor 0", ValueError, "factor must be >= 1")(
+    lambda t: _datasets().pool_images(np.zeros((2, 1, 4, 4)), 0))
+bad("datasets: unknown Fashion-MNIST split", ValueError, "split must be")(
+    lambda t: _datasets().load_fashion_mnist("dev"))
+bad("plots: heatmap not square", ValueError, "must be square")(
+    lambda t: _plots().plot_distance_heatmap(np.zeros((2, 3)), ["a", "b"], t / "h.png"))
+bad("plots: heatmap into a directory", ValueError, "is a directory")(
+    lambda t: _plots().plot_distance_heatmap(np.zeros((2, 2)), ["a", "b"], t))
+bad("plots: no path", TypeError, "path is required")(lambda t: _plots().plot_spec_over_data(lane(), digits()[0]))
+
+
 # ------------------------------------------------------------------ the catalogue
 def test_the_catalogue_is_large_and_its_names_are_distinct():
     names = [c.name for c in CASES]

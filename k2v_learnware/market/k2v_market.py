@@ -183,7 +183,11 @@ def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None,
 
 def user_info(spec, semantic_spec: dict | None = None, **extra_stat_info) -> BaseUserInfo:
     """A ``BaseUserInfo`` for a user who brings a specification of their data."""
-    from learnware.specification import generate_semantic_spec
+    from learnware.specification import BaseStatSpecification, generate_semantic_spec
+
+    if not isinstance(spec, BaseStatSpecification):
+        raise TypeError(f"spec must be a statistical specification (e.g. a LANESpecification), got "
+                        f"{type(spec).__name__}")
 
     if semantic_spec is None:  # the fields pack_learnware's default gives, without a name to match
         image = len(getattr(spec, "input_shape", ())) == 3  # RKME table specs have none: tables

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .._checks import positive_int
 from .._logging import module_logger
 from learnware.market.base import AtomicSearcher, MultipleSearchItem, SearchResults, SingleSearchItem
 
@@ -106,8 +108,13 @@ class LANEStatSearcher(AtomicSearcher):
                  top_k: int | None = None, max_classes: int = MAX_CANDIDATE_CLASSES,
                  max_rounds: int = SEARCH_ROUNDS):
         _check_solver(solver)
-        self.solver, self.weight_threshold, self.top_k = solver, float(weight_threshold), top_k
-        self.max_classes, self.max_rounds = int(max_classes), int(max_rounds)
+        if isinstance(weight_threshold, bool) or not isinstance(weight_threshold, (int, float)) \
+                or not 0 <= weight_threshold < 1:
+            raise ValueError(f"weight_threshold must be a number in [0, 1), got {weight_threshold!r}")
+        self.solver, self.weight_threshold = solver, float(weight_threshold)
+        self.top_k = None if top_k is None else positive_int(top_k, "top_k")
+        self.max_classes = positive_int(max_classes, "max_classes")
+        self.max_rounds = positive_int(max_rounds, "max_rounds")
         self._index: tuple[str, list, ClassMeanIndex] | None = None  # (family key, specs, index)
         self._applicable = _InputSizeFilter(lane_spec_of)
         super().__init__(organizer)
