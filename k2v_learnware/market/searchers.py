@@ -8,6 +8,7 @@ single learnwares and a weighted mixture (Eq. 9, :mod:`k2v_learnware.search`);
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,7 +109,7 @@ class LANEStatSearcher(AtomicSearcher):
                  top_k: int | None = None, max_classes: int = MAX_CANDIDATE_CLASSES,
                  max_rounds: int = SEARCH_ROUNDS):
         _check_solver(solver)
-        if isinstance(weight_threshold, bool) or not isinstance(weight_threshold, (int, float)) \
+        if isinstance(weight_threshold, bool) or not isinstance(weight_threshold, numbers.Real) \
                 or not 0 <= weight_threshold < 1:
             raise ValueError(f"weight_threshold must be a number in [0, 1), got {weight_threshold!r}")
         self.solver, self.weight_threshold = solver, float(weight_threshold)
