@@ -1,0 +1,65 @@
+"""How many training steps does the Know2Vec proxy need? R@1 and fit time against steps (issue 16's question).
+
+On the retrieval benchmark's zoo, probe set and query tasks
+(``python -m k2v_learnware.bench retrieval``, best-model protocol: tasks cut from
+the labelled probe set), fit one proxy per step count with the bench's settings
+and report its fit time (wall, one thread) and R@1 / R@3 over the bench's
+queries, so that a shorter default is chosen from a measurement.
+
+    OMP_NUM_THREADS=1 python benchmarks/proxy_fit_steps.py [--steps 100,200,400,800,1500] [--quick]
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", default="100,200,400,800,1500")
+    parser.add_argument("--quick", action="store_true", help="the bench's --quick zoo and queries")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    import logging
+
+    import learnware
+
+    learnware.init(logging_level=logging.WARNING)
+    from k2v_learnware.bench.retrieval import RetrievalOptions, draw_queries
+    from k2v_learnware.bench.zoo import build_zoo, load_zoo_data
+    from k2v_learnware.retrieval.proxy import Know2VecProxy, Know2VecQuery
+    from k2v_learnware.specification.know2vec import generate_know2vec_spec
+
+    options = RetrievalOptions.quick(args.seed) if args.quick else RetrievalOptions.full(args.seed)
+    start = time.perf_counter()
+    data = load_zoo_data(options.per_class_train, options.per_class_probe, options.per_class_test, options.seed)
+    models = build_zoo(data, options.small_zoo, options.seed, False)
+    probe_X, probe_y = data.probe
+    specs = [generate_know2vec_spec(model, probe_X) for model in models]
+    queries = draw_queries(data, options)
+    truths = [np.array([np.mean(np.asarray(m.predict(Xe)) == ye) for m in models]) for *_, Xe, ye in queries]
+    print(f"zoo of {len(models)} models, {len(queries)} queries, built in {time.perf_counter() - start:.0f} s",
+          flush=True)
+
+    for steps in (int(v) for v in args.steps.split(",")):
+        proxy = Know2VecProxy(epochs=steps, seed=options.seed, verbose=False)
+        start = time.perf_counter()
+        proxy.fit(specs, models, probe_X=probe_X, probe_y=probe_y, task_groups=list(data.groups.values()))
+        seconds = time.perf_counter() - start
+        embeddings = proxy.embed_models(specs)
+        hits1, hits3 = [], []
+        for (_, X, y, _, _), truth in zip(queries, truths):
+            scores = proxy.scores(Know2VecQuery.from_data(X, y), model_embeddings=embeddings)
+            order = np.argsort(-np.asarray(scores), kind="stable")
+            best = truth >= truth.max() - 1e-12
+            hits1.append(bool(best[order[0]]))
+            hits3.append(bool(best[order[:3]].any()))
+        print(f"steps {steps:5d}: fit {seconds:7.1f} s ({seconds / steps * 1000:.0f} ms/step), "
+              f"R@1 {np.mean(hits1):.3f}, R@3 {np.mean(hits3):.3f}, final loss {np.mean(proxy.losses_[-20:]):.4f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
