@@ -131,6 +131,7 @@ def pack_learnware(model, specs, path, semantic_spec: dict | None = None, name: 
 
 
 def _write_zip(path: Path, model, specs, input_shape, semantic_spec) -> None:
+    """Every member of the zip, written at ``path``: a fresh name that the caller renames into place."""
     entries = []
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for spec in specs:
