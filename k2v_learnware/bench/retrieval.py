@@ -61,7 +61,7 @@ class RetrievalOptions:
     def quick(cls, seed: int = 0) -> "RetrievalOptions":
         return cls(per_class_train=80, per_class_probe=30, per_class_test=40, queries=12, rows_per_class=15,
                    eval_rows_per_class=25,
-                   proxy_epochs=200, lane_iterations=50, small_zoo=True, seed=seed)
+                   proxy_epochs=60, lane_iterations=50, small_zoo=True, seed=seed)
 
     @classmethod
     def full(cls, seed: int = 0) -> "RetrievalOptions":
