@@ -34,11 +34,7 @@ class WeightedMimicReuser(LANEJobSelectorReuser):
     per_class = 50
 
     def fit(self, X):
-        found = self._weights_for(X)
-        weights = np.where(found >= self.min_weight, found, 0.0)
-        if weights.sum() <= 0:
-            weights = np.eye(len(found))[int(np.argmax(found))]
-        weights = weights / weights.sum()
+        weights = self.chosen_weights(X)
         self.used_ = np.flatnonzero(weights > 0)
         if len(self.used_) == 1:
             self.selector_ = None

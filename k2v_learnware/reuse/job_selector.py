@@ -83,14 +83,18 @@ class LANEJobSelectorReuser(BaseReuser):
                 idx.append(np.full(per_class, i))
         return np.concatenate(X), np.concatenate(idx)
 
-    def fit(self, X):
-        """Choose the learnwares and train the selector for the user data ``X``."""
-        X = as_data_array(X, "user_data")
+    def chosen_weights(self, X) -> np.ndarray:
+        """The weights reuse works with: those under ``min_weight`` dropped (the best one kept), renormalised."""
         found = self._weights_for(X)
         weights = np.where(found >= self.min_weight, found, 0.0)
         if weights.sum() <= 0:  # nothing reaches the threshold: keep the best one
             weights = np.eye(len(found))[int(np.argmax(found))]
-        weights = weights / weights.sum()
+        return weights / weights.sum()
+
+    def fit(self, X):
+        """Choose the learnwares and train the selector for the user data ``X``."""
+        X = as_data_array(X, "user_data")
+        weights = self.chosen_weights(X)
         self.used_ = np.flatnonzero(weights > 0)
         if len(self.used_) == 1:
             self.selector_ = None
