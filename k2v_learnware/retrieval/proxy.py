@@ -23,7 +23,8 @@ from torch import nn
 from .._progress import progress
 
 from .._checks import positive_float, positive_int
-from ..specification.formats import SpecificationFileNotFound, SpecificationFormatError, read_json, write_json
+from ..specification.formats import (SpecificationFileNotFound, SpecificationFormatError, finite_float32,
+                                      read_json, write_json)
 from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import LANESpecification
 from .encoders import ModelEncoder, ProxyNetwork, QueryEncoder
@@ -220,12 +221,8 @@ class Know2VecProxy:
                     batch_size=meta["batch_size"],
                     seed=meta["seed"], verbose=verbose)
         for name in ("shift", "scale"):
-            try:
-                with np.errstate(over="ignore"):
-                    values = np.asarray(meta[name], dtype=np.float32)
-            except OverflowError:
-                values = np.full(1, np.inf)
-            if values.shape != (meta["in_features"],) or not np.all(np.isfinite(values)):
+            values = finite_float32(meta[name])
+            if values is None or values.shape != (meta["in_features"],):
                 raise SpecificationFormatError(f"{folder / META_FILE}: {name} must be {meta['in_features']} finite "
                                                "float32 numbers (one per input feature)")
             setattr(proxy, f"{name}_", values)

@@ -52,6 +52,28 @@ def schema_for(type_name: str) -> dict:
     return json.loads(text)
 
 
+def finite_float32(values):
+    """``values`` as a float32 array, or None when one is beyond the float32 range (a JSON integer included)."""
+    import numpy as np
+
+    try:
+        with np.errstate(over="ignore"):
+            array = np.asarray(values, dtype=np.float32)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return array if np.all(np.isfinite(array)) else None
+
+
+def classes_problem(classes) -> str | None:
+    """Why ``classes`` cannot be a specification's class list (JSON types mixed, a class repeated), or None."""
+    kinds = {"number" if type(c) in (int, float) else type(c).__name__ for c in classes}  # JSON's types
+    if len(kinds) > 1:
+        return f"classes mix JSON types {sorted(kinds)}"
+    if len(set(classes)) != len(classes):
+        return f"classes must be distinct, got {classes[:20]}"
+    return None
+
+
 def read_json(path, type_name: str, supported_versions=(1,)) -> dict:
     """Read a specification file, validate it and return its content.
 
@@ -65,8 +87,9 @@ def read_json(path, type_name: str, supported_versions=(1,)) -> dict:
     path = Path(path)
     if not path.is_file():
         raise SpecificationFileNotFound(f"specification file not found: {path}")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise SpecificationFormatError(f"{path} is {path.stat().st_size} bytes, more than the {MAX_FILE_BYTES} a "
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise SpecificationFormatError(f"{path} is {size} bytes, more than the {MAX_FILE_BYTES} a "
                                        "specification file may have")
     try:
         data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant, parse_float=_finite_float)

@@ -18,7 +18,7 @@ from learnware.specification.system.base import SystemStatSpecification
 
 from .._checks import as_data_array, canonical_label, positive_float, positive_int
 from .boundary import bisect_segments
-from .formats import read_json, write_json
+from .formats import classes_problem, finite_float32, read_json, write_json
 
 FORMAT_VERSION = 1
 #: The most node values (classes x classes x features) a Know2Vec file may hold, checked before allocating.
@@ -186,11 +186,8 @@ class Know2VecSpecification(SystemStatSpecification):
         if K * K * D > MAX_GRID_VALUES:
             raise SpecificationFormatError(f"{filepath}: a {K} x {K} grid of {D}-value nodes is more than the "
                                            f"{MAX_GRID_VALUES} values a Know2Vec file may hold")
-        classes = data["classes"]
-        if len({"number" if type(c) in (int, float) else type(c).__name__ for c in classes}) > 1 or \
-                len(set(classes)) != K:
-            raise SpecificationFormatError(f"{filepath}: classes must be distinct values of one JSON type, got "
-                                           f"{classes[:20]}")
+        if classes_problem(data["classes"]):
+            raise SpecificationFormatError(f"{filepath}: {classes_problem(data['classes'])}")
         if len(data["present"]) != K or len(data["nodes"]) != K or any(len(r) != K for r in data["nodes"]):
             raise SpecificationFormatError(f"{filepath} is inconsistent: nodes must be a {K} x {K} grid")
         nodes = np.full((K, K, D), np.nan, dtype=np.float32)
@@ -200,14 +197,11 @@ class Know2VecSpecification(SystemStatSpecification):
                     if len(node) != D:
                         raise SpecificationFormatError(f"{filepath} is inconsistent: node ({i}, {j}) has "
                                                        f"{len(node)} values, input_shape needs {D}")
-                    try:
-                        with np.errstate(over="ignore"):
-                            nodes[i, j] = node
-                    except OverflowError:
-                        nodes[i, j] = np.inf
-                    if not np.all(np.isfinite(nodes[i, j])):
+                    values = finite_float32(node)
+                    if values is None:
                         raise SpecificationFormatError(f"{filepath}: node ({i}, {j}) holds values beyond the "
                                                        "float32 range")
+                    nodes[i, j] = values
         self.classes, self.present = list(data["classes"]), [bool(p) for p in data["present"]]
         self.nodes = nodes.reshape((K, K) + shape)
         self.queries, self.settings = int(data["queries"]), dict(data["settings"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .formats import SpecificationFormatError
+from .formats import SpecificationFormatError, classes_problem, finite_float32
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -63,19 +63,11 @@ def lane_fields_from_dict(data: dict, where: str) -> dict:
     if any(len(row) != flat for row in data["z"]):
         raise SpecificationFormatError(f"{where} is inconsistent: z rows must have {flat} values "
                                        f"for input_shape {list(shape)}")
-    try:
-        with np.errstate(over="ignore"):
-            z = np.asarray(data["z"], dtype=np.float32)
-    except OverflowError:
-        z = np.full(1, np.inf)  # an integer beyond any float
-    if not np.all(np.isfinite(z)):
+    z = finite_float32(data["z"])
+    if z is None:
         raise SpecificationFormatError(f"{where}: z holds values beyond the float32 range")
-    classes = data["classes"]
-    kinds = {"number" if type(c) in (int, float) else type(c).__name__ for c in classes}  # JSON's types
-    if len(kinds) > 1:
-        problems.append(f"classes mix JSON types {sorted(kinds)}")
-    elif len(set(classes)) != len(classes):
-        problems.append(f"classes must be distinct, got {classes[:20]}")
+    if classes_problem(data["classes"]):
+        problems.append(classes_problem(data["classes"]))
     if len(data["labels"]) != len(z):
         problems.append(f"{len(data['labels'])} labels for {len(z)} samples")
     if len(data["class_counts"]) != len(data["classes"]):
