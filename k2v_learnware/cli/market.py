@@ -25,18 +25,23 @@ def open_market(args, must_exist: bool = True):
     is checked by :func:`~k2v_learnware.market.instantiate_market`, whose
     ``ValueError`` is reported as bad input.
     """
-    database_url = args.database_url
+    root = market_root(args, must_exist)
     init_learnware(args.quiet)
-    from learnware.config import C
-
     from ..market import instantiate_market
 
-    root = Path(args.root).expanduser().resolve() if args.root else Path(C.market_root_path)
+    return instantiate_market(args.market, root=root, database_url=args.database_url), root
+
+
+def market_root(args, must_exist: bool = True) -> Path:
+    """--root, or ``learnware``'s market root; with ``must_exist``, refused unless the market's files are there."""
+    from ..market.listing import default_market_root
+
+    root = Path(args.root).expanduser().resolve() if args.root else default_market_root()
     if must_exist and not (root / args.market / "learnware_pool").is_dir():
-        same_database = " --database-url URL" if database_url is not None else ""
+        same_database = " --database-url URL" if args.database_url is not None else ""
         raise CLIError(f"no market {args.market!r} under {root}; create it with "
                        f"`{PROG} add LW.zip --market {args.market} --root {root}{same_database}`")
-    return instantiate_market(args.market, root=root, database_url=database_url), root
+    return root
 
 
 def name_of(learnware) -> str:
@@ -91,17 +96,13 @@ def cmd_list(args) -> Outcome:
     Read from the market's index and files (:mod:`k2v_learnware.market.listing`),
     without importing ``learnware`` or torch: a listing answers in well under a second.
     """
-    from ..market.listing import default_market_root, list_market
+    from ..market.listing import list_market
     from ..market.store import check_market_id, normalise_url
 
     check_market_id(args.market)
-    root = Path(args.root).expanduser().resolve() if args.root else default_market_root()
     if args.database_url is not None:
         normalise_url(args.database_url)  # a clear ValueError before anything is opened
-    if not (root / args.market / "learnware_pool").is_dir():
-        same_database = " --database-url URL" if args.database_url is not None else ""
-        raise CLIError(f"no market {args.market!r} under {root}; create it with "
-                       f"`{PROG} add LW.zip --market {args.market} --root {root}{same_database}`")
+    root = market_root(args)
     rows = [vars(lw) for lw in list_market(args.market, root, args.database_url)]
     payload = {"market": args.market, "root": str(root), "learnwares": rows}
     lines = [f"market {args.market!r} under {root}: {len(rows)} learnware(s)"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .learnware_files import LearnwareFiles
 from .store import MarketStore, check_market_id, open_engine
-from .submission_checks import read_learnware_yaml
+from .submission_checks import check_inside, read_learnware_yaml
 
 #: ``learnware.config``'s market root (``C.market_root_path``), without importing ``learnware`` (and torch):
 #: ``~/Library/Learnware`` on macOS, ``~/.learnware`` elsewhere (a test checks it against the package's).
@@ -94,8 +94,11 @@ def _stat_specifications(folder: Path, learnware_id: str) -> tuple[set[str], str
         lane = [str(e["file_name"]) for e in entries if e["class_name"] == _LANE]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(f"learnware {learnware_id}: {path} cannot be read ({type(err).__name__}: {err})") from err
-    if lane and (Path(lane[0]).is_absolute() or ".." in Path(lane[0]).parts):
-        raise ValueError(f"learnware {learnware_id}: {path} names a LANE file outside its folder: {lane[0]!r}")
+    if lane:
+        try:
+            check_inside(lane[0], "the LANE specification's file_name")  # the rule the market applied on add
+        except ValueError as err:
+            raise ValueError(f"learnware {learnware_id}: {err}") from None
     return types, (lane[0] if lane else None)
 
 

@@ -94,7 +94,7 @@ def check_learnware_config(folder) -> dict:
     model = config.get("model")
     if not isinstance(model, dict) or not isinstance(model.get("kwargs", {}), dict):
         raise ValueError("learnware.yaml must describe its model as a mapping with a kwargs mapping")
-    _inside(model.get("module_path", "__init__.py"), "model module_path", suffix=".py")
+    check_inside(model.get("module_path", "__init__.py"), "model module_path", suffix=".py")
     entries = config.get("stat_specifications")
     if not isinstance(entries, list) or not entries:
         raise ValueError("learnware.yaml must list at least one statistical specification")
@@ -109,11 +109,11 @@ def check_learnware_config(folder) -> dict:
         if entry.get("kwargs") not in (None, {}):
             raise ValueError(f"learnware.yaml: stat_specifications[{i}] ({named[1]}) must have no kwargs, got "
                              f"{entry.get('kwargs')!r}")
-        _inside(entry.get("file_name"), f"stat_specifications[{i}] file_name")
+        check_inside(entry.get("file_name"), f"stat_specifications[{i}] file_name")
     return config
 
 
-def _inside(name, what: str, suffix: str | None = None) -> None:
+def check_inside(name, what: str, suffix: str | None = None) -> None:
     """``name`` must be a relative path inside the learnware's folder (with ``suffix``)."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"learnware.yaml: {what} must be a file name, got {name!r}")
