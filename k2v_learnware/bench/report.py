@@ -101,6 +101,21 @@ def reuse_markdown(doc: dict) -> str:
                                                            _fmt(e.get("spec_points"))] + times
         row.append("/".join(str(u) for u in users))
         lines.append("| " + " | ".join(row) + " |")
+    anchor = next((e for e in doc["methods"].values() if e.get("paired") is None and "paired" in e), None)
+    compared = [(name, e["paired"]) for name, e in _ordered(doc["methods"]) if e.get("paired")
+                and name.startswith("LANE") and "-k" not in name]
+    if compared and anchor is not None:
+        anchor_name = next(n for n, e in doc["methods"].items() if e is anchor)
+        lines += ["", f"Paired with {anchor_name} on the same users: mean accuracy difference, wins/losses, "
+                      "two-sided sign-test p and 95% bootstrap interval:", "",
+                  "| method | " + " | ".join(f"m={m}" for m in counts) + " |", "|" + "---|" * (len(counts) + 1)]
+        for name, per_count in compared:
+            cells = []
+            for m in counts:
+                p = per_count.get(str(m))
+                cells.append("-" if p is None else f"{p['mean_difference']:+.3f} ({p['wins']}/{p['losses']}, "
+                             f"p={p['sign_test_p']:.2g}, [{p['bootstrap_95'][0]:+.3f}, {p['bootstrap_95'][1]:+.3f}])")
+            lines.append("| " + " | ".join([name] + cells) + " |")
     paired = [(name, e["accuracy_jobselector_users"]) for name, e in _ordered(doc["methods"])
               if any(v is not None for v in e.get("accuracy_jobselector_users", []))]
     if paired:

@@ -6,9 +6,14 @@ proportions; every method sees only the learnwares and the user's unlabelled
 rows, and predicts every row. Methods:
 
 - ``Oracle``: each row by its true task's model; ``MAX``: the most confident model.
-- ``LANE``: Eq. 9 on the user's rows (Algorithm 2's input) gives the weights over
-  every class of every learnware, :class:`~k2v_learnware.reuse.LANEJobSelectorReuser`
-  predicts; ``LANE-k{K}`` the same with K synthetic points per class.
+- ``LANE``: Eq. 9 on the user's rows (Algorithm 2's input) gives the search's
+  weights; :class:`~k2v_learnware.reuse.LANEClassRouterReuser` re-estimates them by
+  label-shift EM and routes by a class-level selector, with mimic data from the
+  specs' class mixtures (beyond the paper); ``LANE-k{K}`` the same with K
+  synthetic points per class (they only start the weights now).
+- ``LANE-paper``: the paper's route on the same condensed points: Eq. 9 weights,
+  mimic data from the points' class Gaussians (no class mixtures) and
+  :class:`~k2v_learnware.reuse.LANEJobSelectorReuser`.
 - ``RKME`` / ``RKME-median``: the package's RKMETableSpecification (its default
   ``gamma=0.1`` / the median heuristic), the user's rows as an RKME at the same
   gamma (unreduced, as the package's JobSelectorReuser builds it), the package's QP
@@ -16,6 +21,10 @@ rows, and predicts every row. Methods:
   :mod:`.rkme_baselines`) for the predictions.
 - ``RKME+SVM`` / ``RKME-median+SVM``: the same weights, our SVM selector on the
   reduced sets; ``RKME-median+SVM-n{N}`` with N reduced-set points per learnware.
+
+``paired`` in ``results.json``: per method and mixture count, the per-user
+accuracy difference to ``RKME-median+SVM`` on the same users (mean, wins,
+losses, two-sided sign-test p-value, 95% bootstrap interval of the mean).
 
 Times: ``spec_seconds`` per learnware, ``search_seconds`` per user (the
 weights from the user's rows), ``reuse_seconds`` per user (selector and
@@ -35,6 +44,8 @@ from .settings import ReuseSetting
 LANE_DEFAULT_K = 10
 RKME_DEFAULT_GAMMA = 0.1
 RKME_DEFAULT_SIZE = 100
+#: Every method's accuracy is compared user by user with this one's.
+PAIRED_ANCHOR = "RKME-median+SVM"
 
 
 @dataclass
@@ -86,10 +97,16 @@ def _timed(fn, *args, **kwargs):
     return value, time.perf_counter() - start
 
 
+def _stored_vectors(spec) -> int:
+    """Vectors of the input's size a spec stores: its points, plus a LANE spec's mixture means and axes."""
+    mixtures = getattr(spec, "class_mixtures", None) or []
+    return len(spec.get_z()) + sum(m.means.shape[0] + m.axes.shape[0] * m.axes.shape[1] for m in mixtures)
+
+
 def _spec_summary(specs, seconds) -> dict:
-    """Mean generation time, points and file size of one method's specifications (one per learnware)."""
+    """Mean generation time, stored vectors and file size of one method's specifications (one per learnware)."""
     return {"spec_seconds": float(np.mean(seconds)),
-            "spec_points": float(np.mean([len(s.get_z()) for s in specs])),
+            "spec_points": float(np.mean([_stored_vectors(s) for s in specs])),
             "spec_bytes": float(np.mean([saved_size(s) for s in specs]))}
 
 
@@ -145,7 +162,7 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
     from .._progress import progress
 
     from ..specification.lane import generate_lane_spec
-    from ..reuse import LANEJobSelectorReuser
+    from ..reuse import LANEClassRouterReuser, LANEJobSelectorReuser
     from ..search import mixture_weights
     from . import rkme_baselines as rb
 
@@ -177,6 +194,13 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
         for field_name, value in _spec_summary(specs, seconds).items():
             setattr(method, field_name, value)
     bar.close()
+    # the paper's route on the very same condensed points, without the class mixtures
+    paper_specs = [_without_mixtures(s) for s in lane_specs[LANE_DEFAULT_K]]
+    paper = methods.setdefault("LANE-paper", _Method())
+    for field_name, value in _spec_summary(paper_specs, [s.condensation["seconds"] for s in paper_specs]).items():
+        setattr(paper, field_name, value)
+    paper_learnwares = [_in_memory_learnware(f"lane-paper-{t}", models[t], dim, {"LANESpecification": s})
+                        for t, s in enumerate(paper_specs)]
 
     gammas = {"RKME": RKME_DEFAULT_GAMMA,
               "RKME-median": float(np.median([rb.median_gamma(X, seed=options.seed) for X, _ in task_data]))}
@@ -220,10 +244,16 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
         for k, specs in lane_specs.items():
             name = "LANE" if k == LANE_DEFAULT_K else f"LANE-k{k}"
             found, s = _timed(mixture_weights, Xu, specs)
-            reuser = LANEJobSelectorReuser(lane_learnwares[k], found.learnware_weights, random_state=options.seed)
+            reuser = LANEClassRouterReuser(lane_learnwares[k], found.learnware_weights, random_state=options.seed)
             pred, r = _timed(reuser.predict, Xu)
-            methods[name].add(m, accuracy(pred), r, np.abs(found.learnware_weights - proportions).sum(), s,
+            methods[name].add(m, accuracy(pred), r, np.abs(reuser.weights_ - proportions).sum(), s,
                               paired=use_jobselector)
+            if k == LANE_DEFAULT_K:
+                found, s = _timed(mixture_weights, Xu, paper_specs)
+                reuser = LANEJobSelectorReuser(paper_learnwares, found.learnware_weights, random_state=options.seed)
+                pred, r = _timed(reuser.predict, Xu)
+                paper.add(m, accuracy(pred), r, np.abs(found.learnware_weights - proportions).sum(), s,
+                          paired=use_jobselector)
         for name, gamma in gammas.items():
             user_spec, user_seconds = _timed(rb.rkme_spec, Xu, gamma, reduce=False)
             w, s = _timed(rb.rkme_weights, user_spec, rkme_specs[name])
@@ -244,6 +274,38 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
                                        paired=use_jobselector)
 
     return _document(setting, options, counts, methods, users)
+
+
+def _paired_with(method, anchor, counts, seed: int) -> dict | None:
+    """Per mixture count, ``method`` minus ``anchor`` user by user: mean, wins, losses, sign test, bootstrap CI."""
+    from scipy.stats import binomtest
+
+    if anchor is None or method is anchor:
+        return None
+    out = {}
+    rng = np.random.default_rng(seed)
+    for m in counts:
+        a, b = method.accuracy.get(m, []), anchor.accuracy.get(m, [])
+        if not a or len(a) != len(b):
+            out[str(m)] = None  # not run on the same users
+            continue
+        diff = np.asarray(a) - np.asarray(b)
+        wins, losses = int((diff > 0).sum()), int((diff < 0).sum())
+        boot = rng.choice(diff, size=(2000, len(diff))).mean(axis=1)
+        out[str(m)] = {"mean_difference": float(diff.mean()), "wins": wins, "losses": losses,
+                       "sign_test_p": float(binomtest(wins, wins + losses).pvalue) if wins + losses else 1.0,
+                       "bootstrap_95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))]}
+    return out
+
+
+def _without_mixtures(spec):
+    """A copy of a LANE spec that keeps its condensed points and drops its class mixtures (the paper's spec)."""
+    import copy
+
+    plain = copy.copy(spec)
+    plain.class_mixtures = None
+    plain._forget_derived()
+    return plain
 
 
 def _document(setting, options, counts, methods, users) -> dict:
@@ -267,6 +329,7 @@ def _document(setting, options, counts, methods, users) -> dict:
             "users": [len(method.accuracy.get(m, [])) for m in counts],
             "spec_points": method.spec_points,
             "spec_bytes": method.spec_bytes,
+            "paired": _paired_with(method, methods.get(PAIRED_ANCHOR), counts, options.seed),
         }
     anchor = out.get("RKME", {})
     for entry in out.values():

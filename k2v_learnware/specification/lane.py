@@ -22,6 +22,7 @@ from learnware.specification import RegularStatSpecification
 from .._checks import as_data_array, as_labels, one_of, positive_float, positive_int, seed_int
 from .condensation import INITS, OPTIMIZERS, condense
 from .class_gaussians import shrunk_covariance_factors
+from .class_mixtures import DEFAULT_COMPONENTS, DEFAULT_RANK, MAX_COMPONENTS, MAX_RANK, fit_class_mixture
 from .formats import read_json, write_json
 from .lane_file import FORMAT_VERSION, LIMITS, READABLE_VERSIONS, lane_fields_from_dict, lane_to_dict  # noqa: F401
 from .networks import EMBEDDING_KINDS, NORMALIZATIONS, EmbeddingConfig, RandomEmbedding
@@ -61,6 +62,7 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecificati
         self.embedding: dict = {}  # EmbeddingConfig.to_dict() plus "seed" and "num_nets"
         self.condensation: dict = {}  # the settings and measured cost of the condensation
         self.feature_range: list[float] = []  # [min, max] of the developer data, for clipping samples
+        self.class_mixtures = None  # per class a ClassMixture of the developer's rows (mimic data), or None
         super().__init__(type=self.__class__.__name__)
 
     # ------------------------------------------------------------------ build
@@ -82,6 +84,8 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecificati
         normalization: str = "none",
         seed: int = 0,
         family_seed: int | None = None,
+        mixture_components: int = DEFAULT_COMPONENTS,
+        mixture_rank: int = DEFAULT_RANK,
         verbose: bool = True,
     ) -> "LANESpecification":
         """Condense ``(X, y)`` into ``num_per_class`` synthetic samples per class.
@@ -101,9 +105,16 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecificati
         ``seed`` drives the condensation; ``family_seed`` names the search
         family's networks: by default the market's one family per feature space
         (``FAMILY_SEED``) for a fixed family, ``seed`` for a calibrated one (as
-        format 1 did).
+        format 1 did). ``mixture_components`` / ``mixture_rank`` size the class
+        mixtures that mimic data are drawn from (:mod:`.class_mixtures`; beyond the
+        paper); ``mixture_components=0`` keeps only the condensed points (Eq. 10
+        then fits its Gaussians to them, as the paper does). An unlabelled
+        requirement carries no mixtures.
         """
         X = as_data_array(X)
+        mixture_components = positive_int(mixture_components, "mixture_components", minimum=0,
+                                          maximum=MAX_COMPONENTS)
+        mixture_rank = positive_int(mixture_rank, "mixture_rank", maximum=MAX_RANK)
         if iterations is None:
             iterations = REQUIREMENT_ITERATIONS if y is None else DEFAULT_ITERATIONS
         if batch_real is None:
@@ -172,6 +183,13 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecificati
             "seconds": seconds,
         }
         self.feature_range = [float(X.min()), float(X.max())]
+        self.class_mixtures = None
+        if mixture_components and y is not None:
+            flat = X.reshape(len(X), -1)
+            start = time.perf_counter()
+            self.class_mixtures = [fit_class_mixture(flat[class_index == k], mixture_components, mixture_rank,
+                                                     seed=int(seed)) for k in range(len(classes))]
+            self.condensation["mixture_seconds"] = time.perf_counter() - start
         self._forget_derived()
         return self
 
@@ -242,12 +260,21 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecificati
         return factor.T @ factor + iso * np.eye(factor.shape[1])
 
     def sample_class(self, label, n: int, random_state=None) -> np.ndarray:
-        """Draw ``n`` mimic samples from N(mean, shrunk covariance) of one class (Eq. 10).
+        """Draw ``n`` mimic samples of one class (Eq. 10).
 
-        Samples are clipped to the developer data's value range and shaped like it.
+        From the class's mixture of the developer's rows when the spec carries
+        one (:mod:`.class_mixtures`), else from N(mean, shrunk covariance) of its
+        condensed points, as the paper does. Samples are clipped to the developer
+        data's value range and shaped like it.
         """
         n = positive_int(n, "n", minimum=0)
         rng = np.random.default_rng(random_state)
+        if self.class_mixtures is not None:
+            self._require_content()
+            if label not in self.classes:
+                raise ValueError(f"label {label!r} is not a class of this specification; classes are {self.classes}")
+            draws = self.class_mixtures[self.classes.index(label)].sample(n, rng)
+            return np.clip(draws, *self.feature_range).reshape((n,) + self.input_shape)
         mean, factor, iso = self._shrunk_covariance_factors(label)
         draws = mean + rng.standard_normal((n, factor.shape[0])) @ factor
         if iso > 0:

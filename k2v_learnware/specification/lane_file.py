@@ -3,17 +3,21 @@
 Format 2 (written now) records the embedding family's ``normalization``
 (``"none"``: the fixed family whose class-mean embeddings a market stores).
 Format 1 files have no such field: their family calibrates BatchNorm
-(``"calibrated"``), and they keep loading and searching as before.
+(``"calibrated"``), and they keep loading and searching as before. Format 3
+(written now) may carry ``class_mixtures``, per class a Gaussian mixture of the
+developer's rows that mimic data are drawn from (:mod:`.class_mixtures`);
+without it (formats 1-2) mimic data come from the condensed points' Gaussians.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .class_mixtures import read_class_mixtures
 from .formats import SpecificationFormatError, classes_problem, finite_float32
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 #: Bounds on every size a LANE file or ``generate_lane_spec`` may ask for, checked before anything is
 #: allocated (the same maxima are in ``specs/lane-specification.schema.json``; a test keeps them equal).
@@ -34,7 +38,7 @@ def lane_to_dict(spec) -> dict:
     """The JSON content of a (non-empty) LANESpecification, in the current format."""
     embedding = dict(spec.embedding)
     embedding.setdefault("normalization", "calibrated")  # a format-1 spec read earlier
-    return {
+    out = {
         "type": spec.type,
         "format_version": FORMAT_VERSION,
         "input_shape": list(spec.input_shape),
@@ -47,6 +51,9 @@ def lane_to_dict(spec) -> dict:
         "condensation": dict(spec.condensation),
         "feature_range": list(spec.feature_range),
     }
+    if spec.class_mixtures is not None:
+        out["class_mixtures"] = [mixture.to_dict() for mixture in spec.class_mixtures]
+    return out
 
 
 def lane_fields_from_dict(data: dict, where: str) -> dict:
@@ -93,4 +100,5 @@ def lane_fields_from_dict(data: dict, where: str) -> dict:
         "embedding": embedding,
         "condensation": dict(data["condensation"]),
         "feature_range": [float(v) for v in data["feature_range"]],
+        "class_mixtures": read_class_mixtures(data.get("class_mixtures"), len(data["classes"]), flat, where),
     }
