@@ -77,7 +77,7 @@ def main(argv=None) -> int:
 
     from k2v_learnware import generate_lane_spec
     from k2v_learnware.market import user_info
-    from k2v_learnware.reuse import LANEJobSelectorReuser
+    from k2v_learnware.reuse import LANEClassRouterReuser
 
     with tempfile.TemporaryDirectory(prefix="k2v-demo-") as tmp:
         root = args.root or tmp
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
         print(f"  L1 error {l1:.3f}")
 
         t2 = time.perf_counter()
-        reuser = LANEJobSelectorReuser(mixture.learnwares, mixture.weights)
+        reuser = LANEClassRouterReuser(mixture.learnwares, mixture.weights)
         pred = reuser.predict(X)
         reuse_seconds = time.perf_counter() - t2
         oracle = np.concatenate([models[t][1].predict(X[task == t]) for t in USER_MIX])

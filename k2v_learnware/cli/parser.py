@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
             [market_opts, search_opts, data_opts])
     p.add_argument("data", metavar="DATA", help="the user's data file (with labels, accuracy is reported)")
     p.add_argument("-o", "--output", required=True, metavar="PRED.npy", help="predictions file (.npy or .csv)")
+    p.add_argument("--reuser", choices=("class-router", "job-selector"), default="class-router",
+                   help="class-router (default): label-shift weights from the rows and a selector over classes; "
+                        "job-selector: the LANE paper's selector over learnwares")
 
     p = add("serve", cmd_serve, "serve a market over HTTP for the stock learnware client", [market_opts])
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

@@ -118,7 +118,7 @@ def cmd_reuse(args) -> Outcome:
     data = data_from_args(args)
     market, _ = open_market(args)
     payload, result = _search(args, data, market)
-    from ..reuse import LANEJobSelectorReuser
+    from ..reuse import LANEClassRouterReuser, LANEJobSelectorReuser
 
     multiple = result.get_multiple_results()
     if multiple:
@@ -129,7 +129,8 @@ def cmd_reuse(args) -> Outcome:
         raise CLIError(f"the search of market {args.market!r} returned no learnware to reuse", code=1)
     say(args, f"reusing {len(learnwares)} learnware(s) ...")
     start = time.perf_counter()
-    reuser = LANEJobSelectorReuser(learnwares, weights, random_state=args.seed)
+    reuser_class = LANEClassRouterReuser if args.reuser == "class-router" else LANEJobSelectorReuser
+    reuser = reuser_class(learnwares, weights, random_state=args.seed)
     predictions = reuser.predict(data.X)
     assignment = reuser.job_assignment(data.X)
     seconds = time.perf_counter() - start

@@ -61,8 +61,11 @@ class ClassMixture:
     @classmethod
     def from_dict(cls, data: dict, dim: int, where: str) -> "ClassMixture":
         """Read a mixture written by :meth:`to_dict` (schema-checked); every inconsistency is a format error."""
-        weights, means, axes, residual = (finite_float32(data[key]) for key in ("weights", "means", "axes",
-                                                                                 "residual"))
+        try:
+            weights, means, axes, residual = (finite_float32(data[key]) for key in ("weights", "means", "axes",
+                                                                                     "residual"))
+        except ValueError as err:  # rows of different lengths
+            raise SpecificationFormatError(f"{where}: inconsistent class mixture: ragged arrays ({err})") from None
         if any(a is None for a in (weights, means, axes, residual)):
             raise SpecificationFormatError(f"{where}: a class mixture holds values beyond the float32 range")
         k = len(weights)
