@@ -209,7 +209,9 @@ def test_inspect_summarises_a_generated_spec(work, chain):
     assert out["points"] == 10 and out["points_per_class"] == {"0": 5, "1": 5}
     assert out["embedding"]["kind"] == "mlp" and out["condensation"]["iterations"] == 30
     text = ok(run(work, "inspect", "a.json")).stdout
-    assert "format version 2" in text and "lane-specification.schema.json" in text
+    assert "format version 3" in text and "lane-specification.schema.json" in text
+    assert out["class_mixtures"]["rank"] == 5 and len(out["class_mixtures"]["components"]) == 2
+    assert "class mixtures (mimic data)" in text
 
 
 # ----------------------------------------------------------------- errors (no heavy import)

@@ -172,13 +172,17 @@ def test_spec_round_trips_its_mixtures_and_samples_from_them(digits, tmp_path):
     (lambda m: m.pop(), "class mixtures for 2 classes"),
     (lambda m: m[1]["axes"][0].append([0.0] * 3), "ragged"),
     (lambda m: m[1]["axes"].pop(), "axes must be"),
+    (None, "class_mixtures need format 3"),
 ])
 def test_inconsistent_mixtures_are_refused(digits, tmp_path, change, message):
     Xtr, _, ytr, _ = digits
     rows = np.isin(ytr, (0, 1))
     spec = generate_lane_spec(Xtr[rows], ytr[rows], num_per_class=5, iterations=5, verbose=False)
     data = spec.to_dict()
-    change(data["class_mixtures"])
+    if change is None:
+        data["format_version"] = 2
+    else:
+        change(data["class_mixtures"])
     (tmp_path / "bad.json").write_text(json.dumps(data))
     with pytest.raises(SpecificationFormatError, match=message):
         LANESpecification().load(tmp_path / "bad.json")

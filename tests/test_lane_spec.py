@@ -216,6 +216,7 @@ def test_sampling_follows_the_class_gaussian(vector_spec):
     unclipped = LANESpecification()
     unclipped.__dict__.update(vector_spec.__dict__)
     unclipped.feature_range = [-1e9, 1e9]
+    unclipped.class_mixtures = None  # the paper's Eq. 10: the condensed points' Gaussian
     n = 20000
     draws = unclipped.sample_class(label, n, random_state=0).reshape(n, -1)
     mean, cov = vector_spec.class_samples(label).mean(0), vector_spec.class_covariance(label)

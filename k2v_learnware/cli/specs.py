@@ -135,6 +135,12 @@ def _summarise_lane(data) -> tuple[dict, list[str]]:
         + (f", {cond['seconds']:.1f} s" if isinstance(cond.get("seconds"), (int, float)) else ""),
         f"feature range [{data['feature_range'][0]:g}, {data['feature_range'][1]:g}]",
     ]
+    mixtures = data.get("class_mixtures")
+    info["class_mixtures"] = None if mixtures is None else {
+        "components": [len(m["weights"]) for m in mixtures], "rank": len(mixtures[0]["axes"][0]) if mixtures else 0}
+    lines.append("class mixtures (mimic data): none, the points' Gaussians" if mixtures is None else
+                 "class mixtures (mimic data): " + ", ".join(str(n) for n in info["class_mixtures"]["components"])
+                 + f" components per class, {info['class_mixtures']['rank']} axes each")
     return info, lines
 
 

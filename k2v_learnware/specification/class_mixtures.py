@@ -45,7 +45,7 @@ class ClassMixture:
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``(n, D)`` draws: a component by its share, then its Gaussian."""
-        component = rng.choice(len(self.weights), size=n, p=self.weights)
+        component = rng.choice(len(self.weights), size=n, p=self.weights / self.weights.sum())
         k, rank, dim = self.axes.shape
         out = self.means[component] + np.einsum("nr,nrd->nd", rng.standard_normal((n, rank)), self.axes[component])
         out += np.sqrt(self.residual[component])[:, None] * rng.standard_normal((n, dim))
@@ -82,9 +82,7 @@ class ClassMixture:
             problems.append("residual variances must be non-negative")
         if problems:
             raise SpecificationFormatError(f"{where}: inconsistent class mixture: " + "; ".join(problems))
-        weights = weights.astype(np.float64)
-        return cls(weights / weights.sum(), means.astype(np.float64), axes.astype(np.float64),
-                   residual.astype(np.float64))
+        return cls(*(a.astype(np.float64) for a in (weights, means, axes, residual)))
 
 
 def fit_class_mixture(rows: np.ndarray, components: int = DEFAULT_COMPONENTS, rank: int = DEFAULT_RANK,
@@ -110,7 +108,9 @@ def fit_class_mixture(rows: np.ndarray, components: int = DEFAULT_COMPONENTS, ra
         means.append(mean)
         axes.append(scaled)
         residual.append(float(variances[kept:].sum()) / dim)
-    return ClassMixture(np.array(weights), np.stack(means), np.stack(axes), np.array(residual))
+    # float32 values, as a file keeps them: a spec saved and loaded again is the same spec
+    return ClassMixture(*(np.asarray(a, dtype=np.float32).astype(np.float64)
+                          for a in (weights, np.stack(means), np.stack(axes), residual)))
 
 
 def read_class_mixtures(data, num_classes: int, dim: int, where: str) -> list[ClassMixture] | None:

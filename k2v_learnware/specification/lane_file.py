@@ -1,6 +1,6 @@
 """The LANE specification file: what ``LANESpecification.save`` writes and ``load`` checks.
 
-Format 2 (written now) records the embedding family's ``normalization``
+Format 2 records the embedding family's ``normalization``
 (``"none"``: the fixed family whose class-mean embeddings a market stores).
 Format 1 files have no such field: their family calibrates BatchNorm
 (``"calibrated"``), and they keep loading and searching as before. Format 3
@@ -85,6 +85,8 @@ def lane_fields_from_dict(data: dict, where: str) -> dict:
         problems.append("embedding input_shape does not match input_shape")
     if data["format_version"] >= 2 and "normalization" not in data["embedding"]:
         problems.append("a format 2 embedding must name its normalization")
+    if data["format_version"] < 3 and "class_mixtures" in data:
+        problems.append("class_mixtures need format 3")
     if problems:
         raise SpecificationFormatError(f"{where} is inconsistent: " + "; ".join(problems))
     embedding = dict(data["embedding"])
