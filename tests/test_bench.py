@@ -50,7 +50,13 @@ def test_reuse_quick_on_digits(tmp_path):
         assert np.mean(methods[name]["weights_l1"]) < 0.5, name
     assert methods["RKME"]["users"] == [1] * 5 and methods["LANE"]["users"] == [2] * 5
     assert methods["LANE"]["ratio_to_rkme"]["spec_seconds"] > 0
-    assert methods["LANE"]["spec_points"] == 20 and methods["LANE-k5"]["spec_points"] == 10
+    # stored vectors: the condensed points (2 classes x K), plus the class mixtures' means and axes
+    assert methods["LANE-paper"]["spec_points"] == 20 and methods["LANE"]["spec_points"] > 20
+    assert methods["LANE"]["spec_points"] - methods["LANE-k5"]["spec_points"] == 10
+    paired = methods["LANE"]["paired"]["2"]
+    assert paired["wins"] + paired["losses"] <= 2 and 0 < paired["sign_test_p"] <= 1
+    assert paired["bootstrap_95"][0] <= paired["mean_difference"] <= paired["bootstrap_95"][1]
+    assert methods["RKME-median+SVM"]["paired"] is None  # the anchor itself
     assert "| LANE |" in stdout and (tmp_path / "results.md").read_text().count("|") > 50
     _pngs_written(tmp_path, ["accuracy-vs-mixture-count.png", "accuracy-vs-spec-size.png"])
 
