@@ -108,6 +108,10 @@ def main(argv=None) -> int:
         reuser = LANEClassRouterReuser(mixture.learnwares, mixture.weights)
         pred = reuser.predict(X)
         reuse_seconds = time.perf_counter() - t2
+        refined = dict(zip([lw.id for lw in mixture.learnwares], reuser.weights_))
+        refined_l1 = sum(abs(refined.get(lid, 0.0) - truth.get(lid, 0.0)) for lid in all_weights)
+        print("weights re-estimated from the rows by the reuser (label-shift EM): "
+              + ", ".join(f"{lid} {w:.3f}" for lid, w in refined.items()) + f"; L1 error {refined_l1:.3f}")
         oracle = np.concatenate([models[t][1].predict(X[task == t]) for t in USER_MIX])
         print(f"reuse accuracy: LANE {np.mean(pred == y):.3f} ({reuse_seconds:.2f} s), "
               f"oracle {np.mean(oracle == y):.3f}")

@@ -22,7 +22,7 @@ mixture count on digits, Fashion-MNIST and BBC News, where the selector over
 learnwares (the paper's) was 0.3-5.8 points under; the README's reuse tables
 have the ``make bench`` figures. scikit-learn's ``CalibratedClassifierCV(SVC(),
 ensemble=False)`` (one-vs-rest sigmoids) in place of libsvm's coupling lost
-1.5-3 points on Fashion-MNIST at m = 2-5.
+0.6-3.0 points on Fashion-MNIST at m = 2-5.
 """
 
 from __future__ import annotations
