@@ -14,12 +14,10 @@ chosen (README, "Choosing the defaults").
 
 import argparse
 import contextlib
-import copy
 import logging
 from unittest import mock
 
 import numpy as np
-from sklearn.svm import SVC
 
 
 def main():
@@ -35,27 +33,18 @@ def main():
     learnware.init(logging_level=logging.WARNING)
     from k2v_learnware import generate_lane_spec
     from k2v_learnware.bench import rkme_baselines as rb
-    from k2v_learnware.bench.reuse import _in_memory_learnware, draw_users
+    from k2v_learnware.bench.reuse import _in_memory_learnware, draw_users, train_developers, without_mixtures
     from k2v_learnware.bench.settings import load_setting
     from k2v_learnware.reuse import LANEClassRouterReuser, LANEJobSelectorReuser, label_shift
     from k2v_learnware.search import mixture_weights
 
     setting = load_setting(args.dataset, quick=False, seed=0, verbose=False)
     T, dim = len(setting.tasks), int(np.prod(setting.X_train.shape[1:]))
-    models, data = [], []
-    for t in range(T):
-        rows = setting.task_rows(t)
-        X, y = setting.X_train[rows], setting.y_train[rows]
-        models.append(SVC(probability=True, random_state=0).fit(X, y))
-        data.append((X, y))
+    models, data = train_developers(setting)
     specs = [generate_lane_spec(X, y, num_per_class=10, seed=0, verbose=False) for X, y in data]
     learnwares = [_in_memory_learnware(f"lw{t}", models[t], dim, {"LANESpecification": s})
                   for t, s in enumerate(specs)]
-    plain = []
-    for s in specs:
-        plain.append(copy.copy(s))
-        plain[-1].class_mixtures = None
-        plain[-1]._forget_derived()
+    plain = [without_mixtures(s) for s in specs]
     paper_learnwares = [_in_memory_learnware(f"paper{t}", models[t], dim, {"LANESpecification": s})
                         for t, s in enumerate(plain)]
     gamma = float(np.median([rb.median_gamma(X, seed=0) for X, _ in data]))

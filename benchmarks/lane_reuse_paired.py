@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.svm import SVC
 
 from k2v_learnware import generate_lane_spec
-from k2v_learnware.bench.reuse import _in_memory_learnware, draw_users
+from k2v_learnware.bench.reuse import _in_memory_learnware, draw_users, train_developers
 from k2v_learnware.bench.settings import load_setting
 from k2v_learnware.reuse import LANEJobSelectorReuser
 from k2v_learnware.search import mixture_weights
@@ -71,12 +71,7 @@ def main() -> None:
     setting = load_setting(args.dataset, quick=False, seed=0, verbose=False)
     tasks = len(setting.tasks)
     dim = int(np.prod(setting.X_train.shape[1:]))
-    models, data = [], []
-    for t in range(tasks):
-        rows = setting.task_rows(t)
-        X, y = setting.X_train[rows], setting.y_train[rows]
-        models.append(SVC(probability=True, random_state=0).fit(X, y))
-        data.append((X, y))
+    models, data = train_developers(setting)
     users = draw_users(setting, list(range(1, tasks + 1)), args.users, 0)
     counts = np.array([m for m, *_ in users])
     specs = {}

@@ -19,10 +19,9 @@ import numpy as np
 
 
 def main(dataset: str) -> None:
-    import copy
-
     from k2v_learnware import generate_lane_spec
     from k2v_learnware.bench import rkme_baselines as rb
+    from k2v_learnware.bench.reuse import without_mixtures
     from k2v_learnware.bench.settings import load_setting
     from k2v_learnware.compare.fidelity import privacy_gap
 
@@ -35,9 +34,7 @@ def main(dataset: str) -> None:
         own, held = rows[: len(rows) // 2], rows[len(rows) // 2:]
         X, y = setting.X_train[own], setting.y_train[own]
         spec = generate_lane_spec(X, y, num_per_class=10, seed=0, verbose=False)
-        plain = copy.copy(spec)
-        plain.class_mixtures = None
-        plain._forget_derived()
+        plain = without_mixtures(spec)
         per_class = 500 // len(spec.classes)
         sets = {
             "condensed points": spec.get_z(),

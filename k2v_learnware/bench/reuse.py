@@ -44,8 +44,6 @@ from .settings import ReuseSetting
 LANE_DEFAULT_K = 10
 RKME_DEFAULT_GAMMA = 0.1
 RKME_DEFAULT_SIZE = 100
-#: Every method's accuracy is compared user by user with this one's.
-PAIRED_ANCHOR = "RKME-median+SVM"
 
 
 @dataclass
@@ -132,6 +130,19 @@ def _in_memory_learnware(learnware_id, model, input_dim, stat_specs: dict):
                      learnware_dirpath="")
 
 
+def train_developers(setting: ReuseSetting, seed: int = 0):
+    """Each task's model (an RBF SVM with probabilities) and its training ``(X, y)``."""
+    from sklearn.svm import SVC
+
+    models, task_data = [], []
+    for t in range(len(setting.tasks)):
+        rows = setting.task_rows(t)
+        X, y = setting.X_train[rows], setting.y_train[rows]
+        models.append(SVC(probability=True, random_state=seed).fit(X, y))
+        task_data.append((X, y))
+    return models, task_data
+
+
 def draw_users(setting: ReuseSetting, counts, users_per_count: int, seed: int):
     """Users as (m, row indices into the test split, true task of each row, true proportions over tasks)."""
     rng = np.random.default_rng(seed)
@@ -158,7 +169,6 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
     import learnware
 
     learnware.init(logging_level=__import__("logging").WARNING)
-    from sklearn.svm import SVC
     from .._progress import progress
 
     from ..specification.lane import generate_lane_spec
@@ -172,12 +182,7 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
     methods: dict[str, _Method] = {}
 
     # ---- developers: a model and the specifications of every method per task
-    models, task_data = [], []
-    for t in range(T):
-        rows = setting.task_rows(t)
-        X, y = setting.X_train[rows], setting.y_train[rows]
-        models.append(SVC(probability=True, random_state=options.seed).fit(X, y))
-        task_data.append((X, y))
+    models, task_data = train_developers(setting, options.seed)
 
     lane_specs: dict[int, list] = {}
     sizes = sorted(set(options.lane_sizes) | {LANE_DEFAULT_K})
@@ -195,7 +200,7 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
             setattr(method, field_name, value)
     bar.close()
     # the paper's route on the very same condensed points, without the class mixtures
-    paper_specs = [_without_mixtures(s) for s in lane_specs[LANE_DEFAULT_K]]
+    paper_specs = [without_mixtures(s) for s in lane_specs[LANE_DEFAULT_K]]
     paper = methods.setdefault("LANE-paper", _Method())
     for field_name, value in _spec_summary(paper_specs, [s.condensation["seconds"] for s in paper_specs]).items():
         setattr(paper, field_name, value)
@@ -273,32 +278,12 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
                     methods[sized].add(m, accuracy(pred), r, np.abs(w - proportions).sum(), user_seconds + s,
                                        paired=use_jobselector)
 
-    return _document(setting, options, counts, methods, users)
+    from .reuse_results import reuse_document
+
+    return reuse_document(setting, options, counts, methods)
 
 
-def _paired_with(method, anchor, counts, seed: int) -> dict | None:
-    """Per mixture count, ``method`` minus ``anchor`` user by user: mean, wins, losses, sign test, bootstrap CI."""
-    from scipy.stats import binomtest
-
-    if anchor is None or method is anchor:
-        return None
-    out = {}
-    rng = np.random.default_rng(seed)
-    for m in counts:
-        a, b = method.accuracy.get(m, []), anchor.accuracy.get(m, [])
-        if not a or len(a) != len(b):
-            out[str(m)] = None  # not run on the same users
-            continue
-        diff = np.asarray(a) - np.asarray(b)
-        wins, losses = int((diff > 0).sum()), int((diff < 0).sum())
-        boot = rng.choice(diff, size=(2000, len(diff))).mean(axis=1)
-        out[str(m)] = {"mean_difference": float(diff.mean()), "wins": wins, "losses": losses,
-                       "sign_test_p": float(binomtest(wins, wins + losses).pvalue) if wins + losses else 1.0,
-                       "bootstrap_95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))]}
-    return out
-
-
-def _without_mixtures(spec):
+def without_mixtures(spec):
     """A copy of a LANE spec that keeps its condensed points and drops its class mixtures (the paper's spec)."""
     import copy
 
@@ -306,45 +291,3 @@ def _without_mixtures(spec):
     plain.class_mixtures = None
     plain._forget_derived()
     return plain
-
-
-def _document(setting, options, counts, methods, users) -> dict:
-    from .. import __version__
-
-    def mean_per_count(values):
-        return [float(np.mean(values[m])) if values.get(m) else None for m in counts]
-
-    def mean_or_none(values):
-        return float(np.mean(values)) if values else None
-
-    out = {}
-    for name, method in methods.items():
-        out[name] = {
-            "accuracy": mean_per_count(method.accuracy),
-            "accuracy_jobselector_users": mean_per_count(method.paired_accuracy),
-            "weights_l1": mean_per_count(method.weights_l1),
-            "spec_seconds": method.spec_seconds,
-            "search_seconds": mean_or_none(method.search_seconds),
-            "reuse_seconds": mean_or_none(method.reuse_seconds),
-            "users": [len(method.accuracy.get(m, [])) for m in counts],
-            "spec_points": method.spec_points,
-            "spec_bytes": method.spec_bytes,
-            "paired": _paired_with(method, methods.get(PAIRED_ANCHOR), counts, options.seed),
-        }
-    anchor = out.get("RKME", {})
-    for entry in out.values():
-        entry["ratio_to_rkme"] = {key: (entry[key] / anchor[key] if entry.get(key) and anchor.get(key) else None)
-                                  for key in ("spec_seconds", "search_seconds", "reuse_seconds")}
-    return {
-        "benchmark": "reuse",
-        "dataset": setting.name,
-        "description": setting.description,
-        "mixture_counts": counts,
-        "users_per_count": options.users_per_count,
-        "user_rows": setting.user_rows,
-        "jobselector_users_per_count": options.jobselector_users,
-        "herding_num": options.herding_num,
-        "seed": options.seed,
-        "version": __version__,
-        "methods": out,
-    }

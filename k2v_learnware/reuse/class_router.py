@@ -104,13 +104,8 @@ class LANEClassRouterReuser(LANEJobSelectorReuser):
         out[:, self.selector_.classes_] = self.selector_.predict_proba(X.reshape(len(X), -1))
         return out
 
-    def job_assignment(self, X) -> np.ndarray:
-        """Index (into ``learnware_list``) of the learnware chosen for each row."""
-        X = as_data_array(X, "user_data")
-        if self.used_ is None:
-            self.fit(X)
-        if self.selector_ is None:
-            return np.full(len(X), self.used_[0])
+    def _route(self, X) -> np.ndarray:
+        """Each row to the learnware whose classes hold most of posterior x class share."""
         mass = np.zeros((len(X), len(self.specs)))
         np.add.at(mass.T, self.owner_, (self._class_posteriors(X) * self.class_priors_).T)
         return mass.argmax(axis=1)

@@ -114,6 +114,10 @@ class LANEJobSelectorReuser(BaseReuser):
             self.fit(X)
         if self.selector_ is None:
             return np.full(len(X), self.used_[0])
+        return self._route(X)
+
+    def _route(self, X) -> np.ndarray:
+        """The trained selector's choice for each row (more than one learnware in use)."""
         return np.asarray(self.selector_.predict(X.reshape(len(X), -1)))
 
     def predict(self, user_data) -> np.ndarray:
