@@ -128,8 +128,12 @@ def condense(
     calibrated_twin = EmbeddingConfig(config.kind, config.input_shape, config.width, config.depth, "calibrated")
     losses: list[float] = []
     bar = progress(range(iterations), verbose=verbose, desc="LANE condensation", leave=False)
+    # One network (and twin) whose weights are redrawn each step: the same networks as building
+    # a fresh one from each seed (Algorithm 1, step 3), without constructing modules every step.
+    net = config.build(0)
+    twin = calibrated_twin.build(0) if config.fixed else None
     for t in bar:
-        net = config.build(int(net_seeds[t]))
+        config.redraw(net, int(net_seeds[t]))
         batches = [rng.choice(m, size=min(batch_real, len(m)), replace=False) for m in members]
         real = X_t[np.concatenate(batches)]
         sizes = [len(b) for b in batches]
@@ -138,7 +142,7 @@ def condense(
             # The fixed family is what the market searches in; its calibrated twin (same weights
             # with BatchNorm taken from the real batch, the paper's and format 1's objective)
             # keeps the points representative as training data for the mimic samples.
-            twin = calibrated_twin.build(int(net_seeds[t]))
+            calibrated_twin.redraw(twin, int(net_seeds[t]))
             loss = (_relative_loss(net, real, syn, sizes, z_masks, calibrate=False)
                     + _relative_loss(twin, real, syn, sizes, z_masks, calibrate=True))
         else:  # format 1: BatchNorm normalises both sides by the real batch

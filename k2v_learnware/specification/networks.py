@@ -143,6 +143,13 @@ class EmbeddingConfig:
             net = ConvNetBN(self.input_shape[0], self.input_shape[1:], self.width, self.depth, batchnorm)
         else:
             net = RandomMLP(self.input_shape[0], self.width, self.depth, batchnorm)
+        net.requires_grad_(False)
+        return self.redraw(net, seed).eval()
+
+    @staticmethod
+    def redraw(net: nn.Module, seed: int) -> nn.Module:
+        """Give ``net`` (built by :meth:`build`) the weights of ``seed``, in place: ``build(seed)`` without
+        constructing modules, which is most of a condensation step's cost on small inputs."""
         generator = torch.Generator().manual_seed(int(seed))
         with torch.no_grad():
             for module in net.modules():
@@ -150,8 +157,7 @@ class EmbeddingConfig:
                     fan_in = module.weight[0].numel()
                     module.weight.normal_(0.0, math.sqrt(2.0 / fan_in), generator=generator)
                     module.bias.zero_()
-        net.requires_grad_(False)
-        return net.eval()
+        return net
 
     def to_dict(self) -> dict:
         d = asdict(self)
