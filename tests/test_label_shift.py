@@ -109,6 +109,13 @@ def test_class_router_reuses_near_the_oracle(digits, digit_specs):
     assert np.all(alone.predict(X[task == 0]) == models[0].predict(X[task == 0])) and alone.selector_ is None
 
 
+def test_a_single_class_takes_every_row(digits):
+    Xtr, _, ytr, _ = digits
+    one = generate_lane_spec(Xtr[ytr == 3], ytr[ytr == 3], num_per_class=3, iterations=2, verbose=False)
+    found = label_shift_weights(Xtr[:7], [one])
+    assert found.learnware_weights.tolist() == [1.0] and found.class_weights.tolist() == [1.0]
+
+
 def test_router_and_weights_refuse_bad_input(digits, digit_specs):
     from k2v_learnware.bench.reuse import _in_memory_learnware
 

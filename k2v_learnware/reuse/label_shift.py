@@ -150,8 +150,11 @@ def label_shift_weights(X, specs, start=None, *, per_class: int = DEFAULT_PER_CL
     # for pixels in 0..1 and for unit-norm sentence embeddings, and the geometry is left as it is.
     centre = rows.mean(axis=0)
     scale = float(np.sqrt(np.mean(np.sum((rows - centre) ** 2, axis=1)))) or 1.0
-    classifier = LogisticRegression(C=C, max_iter=1000).fit((rows - centre) / scale, column)
-    P = classifier.predict_proba((X.reshape(len(X), -1) - centre) / scale)
+    if len(owner) == 1:  # a single class explains every row
+        P = np.ones((len(X), 1))
+    else:
+        classifier = LogisticRegression(C=C, max_iter=1000).fit((rows - centre) / scale, column)
+        P = classifier.predict_proba((X.reshape(len(X), -1) - centre) / scale)
     priors, iterations = em_class_priors(P, _start_from(start, owner, specs))
     priors, dropped = prune_by_bic(P, priors, owner) if prune else (priors, [])
     return LabelShiftWeights(learnware_weights=np.bincount(owner, weights=priors, minlength=len(specs)),
