@@ -137,6 +137,10 @@ def test_router_and_weights_refuse_bad_input(digits, digit_specs):
         LANEClassRouterReuser(learnwares).predict(X[:, :10])
     with pytest.raises(ValueError, match="one weight per learnware"):
         LANEClassRouterReuser(learnwares, [1.0])
+    from sklearn.svm import SVC
+
+    with pytest.raises(TypeError, match="predict_proba"):
+        LANEClassRouterReuser(learnwares, selector=SVC())
 
 
 def test_class_mixture_components_cover_enough_rows():

@@ -56,6 +56,9 @@ class LANEClassRouterReuser(LANEJobSelectorReuser):
     def __init__(self, learnware_list, weights=None, *, per_class: int = DEFAULT_PER_CLASS, C: float = DEFAULT_C,
                  selector=None, random_state: int = 0):
         super().__init__(learnware_list, weights, selector=selector, random_state=random_state)
+        if selector is not None and not hasattr(selector, "predict_proba"):
+            raise TypeError(f"selector must offer predict_proba (class posteriors); {type(selector).__name__} "
+                            "does not (an SVC needs probability=True)")
         self.per_class = positive_int(per_class, "per_class")
         self.C = positive_float(C, "C")
         self.weights_ = None
@@ -64,10 +67,8 @@ class LANEClassRouterReuser(LANEJobSelectorReuser):
         self.owner_ = None
 
     def chosen_weights(self, X) -> np.ndarray:
-        """The learnware weights reuse works with (those of :meth:`fit`, which estimates them from ``X``)."""
-        if self.weights_ is None:
-            self.fit(X)
-        return self.weights_
+        """The learnware weights reuse works with for ``X`` (:meth:`fit` estimates them from its rows)."""
+        return self.fit(X).weights_
 
     def fit(self, X):
         """Estimate the class shares of ``X`` and train the class-level selector."""
