@@ -253,8 +253,7 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
             pred, r = _timed(reuser.predict, Xu)
             methods[name].add(m, accuracy(pred), r, np.abs(reuser.weights_ - proportions).sum(), s,
                               paired=use_jobselector)
-            if k == LANE_DEFAULT_K:
-                found, s = _timed(mixture_weights, Xu, paper_specs)
+            if k == LANE_DEFAULT_K:  # the same points, so the same Eq. 9 weights and search time
                 reuser = LANEJobSelectorReuser(paper_learnwares, found.learnware_weights, random_state=options.seed)
                 pred, r = _timed(reuser.predict, Xu)
                 paper.add(m, accuracy(pred), r, np.abs(found.learnware_weights - proportions).sum(), s,

@@ -224,11 +224,16 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecificati
         counts = np.asarray(self.class_counts, dtype=float)
         return counts / counts.sum()
 
-    def class_samples(self, label) -> np.ndarray:
-        """The synthetic samples of one class, flattened to ``(m, D)``."""
+    def _class_index(self, label) -> int:
+        """Where ``label`` stands in ``classes``; an unknown label is a ValueError naming the classes."""
         self._require_content()
         if label not in self.classes:
             raise ValueError(f"label {label!r} is not a class of this specification; classes are {self.classes}")
+        return self.classes.index(label)
+
+    def class_samples(self, label) -> np.ndarray:
+        """The synthetic samples of one class, flattened to ``(m, D)``."""
+        self._class_index(label)
         return self.z[self._rows_of(label)].reshape(-1, int(np.prod(self.input_shape))).astype(np.float64)
 
     def _rows_of(self, label) -> np.ndarray:
@@ -270,15 +275,12 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecificati
         n = positive_int(n, "n", minimum=0)
         rng = np.random.default_rng(random_state)
         if self.class_mixtures is not None:
-            self._require_content()
-            if label not in self.classes:
-                raise ValueError(f"label {label!r} is not a class of this specification; classes are {self.classes}")
-            draws = self.class_mixtures[self.classes.index(label)].sample(n, rng)
-            return np.clip(draws, *self.feature_range).reshape((n,) + self.input_shape)
-        mean, factor, iso = self._shrunk_covariance_factors(label)
-        draws = mean + rng.standard_normal((n, factor.shape[0])) @ factor
-        if iso > 0:
-            draws += np.sqrt(iso) * rng.standard_normal((n, factor.shape[1]))
+            draws = self.class_mixtures[self._class_index(label)].sample(n, rng)
+        else:
+            mean, factor, iso = self._shrunk_covariance_factors(label)
+            draws = mean + rng.standard_normal((n, factor.shape[0])) @ factor
+            if iso > 0:
+                draws += np.sqrt(iso) * rng.standard_normal((n, factor.shape[1]))
         draws = np.clip(draws, *self.feature_range)
         return draws.reshape((n,) + self.input_shape)
 
