@@ -79,7 +79,21 @@ def test_retrieval_quick(tmp_path):
     assert methods["Know2Vec"]["top1_accuracy"] > 0.3
     assert not math.isnan(methods["Know2Vec"]["r@1"])
     assert "| Know2Vec |" in stdout
+    assert methods["Probe accuracy"]["r@1"] >= 0 and doc["protocol"] == "best-model"
+    assert 1 <= methods["Know2Vec"]["proxy_steps"] <= 60 and "Proxy training: Know2Vec" in stdout
     _pngs_written(tmp_path, ["recall-at-k.png"])
+
+
+@pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(), reason="needs the Debian package dataset-fashion-mnist")
+def test_retrieval_quick_in_the_papers_protocol(tmp_path):
+    doc, stdout = _run(["retrieval", "--protocol", "paper"], tmp_path)
+    check_results(doc)
+    assert doc["protocol"] == "paper" and len(doc["models"]) == 8 and doc["queries"] == 16
+    assert len({m.split("/")[1] for m in doc["models"]}) == 8  # every model its own class set
+    assert doc["chance_r@1"] == pytest.approx(1 / 8) and 0 <= doc["source_is_most_accurate"] <= 1
+    methods = doc["methods"]
+    assert methods["LEEP"]["r@1"] > 3 * doc["chance_r@1"] and methods["Know2Vec"]["r@1"] > 3 * doc["chance_r@1"]
+    assert "truth: that model" in stdout and "source model is also the most accurate" in stdout
 
 
 def test_check_results_rejects_a_broken_document():

@@ -35,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", default=None, help="folder for results.json, results.md and the plots")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--quiet", action="store_true", help="no progress bars")
+    retrieval.add_argument("--protocol", choices=("best-model", "paper"), default="best-model",
+                           help="best-model: several models per class subset, truth = the most accurate (ours); "
+                                "paper: one model per 4-class task, truth = the model the query came from "
+                                "(Know2Vec, Table 1)")
     reuse.add_argument("--users", type=_count(1), default=None, help="users per mixture count (full: 20)")
     reuse.add_argument("--jobselector-users", type=_count(1), default=None,
                        help="users per mixture count the package's JobSelectorReuser runs on (full: 5)")
@@ -125,8 +129,9 @@ def main(argv=None) -> int:
     else:
         from .retrieval import RetrievalOptions, run_retrieval
 
-        options = RetrievalOptions.quick(args.seed) if args.quick else RetrievalOptions.full(args.seed)
-        doc, name = run_retrieval(options, verbose=not args.quiet), "retrieval"
+        options = (RetrievalOptions.quick if args.quick else RetrievalOptions.full)(args.seed, args.protocol)
+        name = "retrieval" if args.protocol == "best-model" else "retrieval-paper"
+        doc = run_retrieval(options, verbose=not args.quiet)
     _finish(doc, args, argv, start, write_report, name)
     return 0
 

@@ -135,6 +135,13 @@ def retrieval_markdown(doc: dict) -> str:
         ms = None if e["seconds_per_query"] is None else e["seconds_per_query"] * 1000
         lines.append("| " + " | ".join([name, _fmt(e["r@1"]), _fmt(e["r@3"]), _fmt(e["top1_accuracy"]),
                                          _fmt(e["pearson"]), _fmt(e["spearman"]), _fmt(ms), e["access"]]) + " |")
+    fits = [f"{name} {e['proxy_fit_seconds']:.1f} s ({e['proxy_steps']} steps)" for name, e in doc["methods"].items()
+            if e.get("proxy_fit_seconds") is not None and e.get("proxy_steps") is not None]
+    if fits:
+        lines += ["", "Proxy training: " + ", ".join(fits) + "."]
+    if doc.get("source_is_most_accurate") is not None:
+        lines += ["", f"The query's source model is also the most accurate on its held-out rows in "
+                      f"{doc['source_is_most_accurate']:.3f} of the queries."]
     return "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,11 @@
 """Model retrieval: Know2Vec against the transferability scores, on one zoo and one set of queries.
 
-Query tasks come from the test pools (never seen by a model, a specification or
+Two protocols. ``best-model`` (ours, the default): the zoo of :mod:`.zoo`,
+several models per class subset, and the truth of a query is the most accurate
+model. ``paper`` (Know2Vec's Table 1): the zoo of :mod:`.paper_zoo`, one model
+per 4-class task, and the truth of a query is the model whose task it came from.
+
+In the best-model protocol, query tasks come from the test pools (never seen by a model, a specification or
 the proxy): one data set, 2-5 of its classes, a few labelled rows per class.
 The ground truth is every model's accuracy on the task: on other test rows of
 the same classes, which no method sees. R@k counts a query as hit when a model
@@ -15,12 +20,19 @@ What each method needs at search time:
   black-box calls on the market's probe set); the user reveals per-class means.
   Its proxy learns from tasks cut from the market's labelled probe set, whose
   positives are the models most accurate on them (black-box predictions).
-  ``Know2Vec-identity`` is the paper's training instead: a task's positive is the
-  model that labelled it.
+  ``Know2Vec-identity`` is the paper's training instead: each task is drawn from
+  one model's own data (here: its developer's LANE specification, the market's
+  stand-in for that data) and its positive is that model.
 - LEEP, NCE: a forward pass of every model on the query rows (probabilities / labels).
 - LogME, H-score, NLEEP, neuralRank: every model's features of the query rows.
 - LANE: nothing from the models; the user's unlabelled rows against each
   learnware's LANE specification (the market's single-learnware ranking).
+
+Two references, not baselines: ``Query accuracy`` (above) and ``Probe
+accuracy``, each model's class-balanced accuracy on the market's labelled probe
+rows of the query's classes. The latter is what Know2Vec's training signal says
+about a task; a proxy that recognised every task's classes perfectly would rank
+as it does, so its R@1 is the ceiling of that signal.
 """
 
 from __future__ import annotations
@@ -30,9 +42,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+PROTOCOLS = ("best-model", "paper")
 ACCESS = {
     "Know2Vec": "black box, once: predictions on the market's probe set; query: per-class means",
-    "Know2Vec-identity": "black box, once: predictions on the market's probe set; query: per-class means",
+    "Know2Vec-identity": "black box, once: predictions on the market's probe set; training tasks from the "
+                         "developers' LANE specifications; query: per-class means",
     "LEEP": "forward passes on the query rows (probabilities)",
     "NCE": "forward passes on the query rows (labels)",
     "LogME": "features of the query rows (white box)",
@@ -41,6 +55,7 @@ ACCESS = {
     "neuralRank": "features of the query rows (white box)",
     "LANE": "none: the developers' LANE specifications; query: unlabelled rows",
     "Query accuracy": "forward passes on the query rows (labels), same label space as the user",
+    "Probe accuracy": "black box, once: predictions on the market's labelled probe set; query: class names only",
 }
 
 
@@ -56,16 +71,23 @@ class RetrievalOptions:
     lane_iterations: int = 200
     small_zoo: bool = False
     seed: int = 0
+    protocol: str = "best-model"
+    models: int = 60  # paper protocol: one model per 4-class task
+    queries_per_model: int = 4  # paper protocol: 60 x 4 = 240 queries (the paper: 58 and 232)
+
+    def __post_init__(self):
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
 
     @classmethod
-    def quick(cls, seed: int = 0) -> "RetrievalOptions":
+    def quick(cls, seed: int = 0, protocol: str = "best-model") -> "RetrievalOptions":
         return cls(per_class_train=80, per_class_probe=30, per_class_test=40, queries=12, rows_per_class=15,
-                   eval_rows_per_class=25,
-                   proxy_epochs=60, lane_iterations=50, small_zoo=True, seed=seed)
+                   eval_rows_per_class=25, proxy_epochs=60, lane_iterations=50, small_zoo=True, seed=seed,
+                   protocol=protocol, models=8, queries_per_model=2)
 
     @classmethod
-    def full(cls, seed: int = 0) -> "RetrievalOptions":
-        return cls(seed=seed)
+    def full(cls, seed: int = 0, protocol: str = "best-model") -> "RetrievalOptions":
+        return cls(seed=seed, protocol=protocol)
 
 
 def draw_queries(data, options: RetrievalOptions):
@@ -98,6 +120,31 @@ def _correlation(kind, scores, truth):
     return float(value) if np.isfinite(value) else None
 
 
+def _zoo_and_queries(data, options: RetrievalOptions, verbose: bool):
+    """The protocol's models and queries: ``(models, [(X, y)], truths, best masks, proxy task options)``."""
+    if options.protocol == "paper":
+        from .paper_zoo import build_task_zoo, draw_model_queries
+
+        models = build_task_zoo(data, options.models, options.seed, verbose)
+        drawn = draw_model_queries(data, models, options.queries_per_model, options.rows_per_class,
+                                   options.eval_rows_per_class, options.seed)
+        sources = [q[0] for q in drawn]
+        best = [np.arange(len(models)) == s for s in sources]
+        # training tasks: the label spaces of the market's models (what its users ask for)
+        training = {"task_class_sets": [m.classes for m in models]}
+    else:
+        from .zoo import build_zoo
+
+        models = build_zoo(data, options.small_zoo, options.seed, verbose)
+        drawn = [(None, *q[1:]) for q in draw_queries(data, options)]
+        best = None
+        training = {"task_groups": list(data.groups.values())}
+    truths = [np.array([np.mean(np.asarray(m.predict(Xe)) == ye) for m in models]) for *_, Xe, ye in drawn]
+    if best is None:
+        best = [t >= t.max() - 1e-12 for t in truths]
+    return models, [(X, y) for _, X, y, _, _ in drawn], truths, best, training
+
+
 def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     """Build the zoo, every method's specifications and the proxy, then rank models for every query."""
     import logging
@@ -114,10 +161,10 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     from ..specification.lane import generate_lane_spec
     from ..retrieval.proxy import Know2VecProxy, Know2VecQuery
     from ..search import single_residuals
-    from .zoo import build_zoo, load_zoo_data
+    from .zoo import load_zoo_data
 
     data = load_zoo_data(options.per_class_train, options.per_class_probe, options.per_class_test, options.seed)
-    models = build_zoo(data, options.small_zoo, options.seed, verbose)
+    models, queries, truths, best_masks, training = _zoo_and_queries(data, options, verbose)
     probe_X, probe_y = data.probe
 
     k2v_specs, k2v_seconds, lane_specs, lane_seconds = [], [], [], []
@@ -134,17 +181,22 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
 
     start = time.perf_counter()
     proxy = Know2VecProxy(epochs=options.proxy_epochs, seed=options.seed, verbose=verbose)
-    proxy.fit(k2v_specs, models, probe_X=probe_X, probe_y=probe_y, task_groups=list(data.groups.values()))
+    proxy.fit(k2v_specs, models, probe_X=probe_X, probe_y=probe_y, **training)
     proxy_seconds = time.perf_counter() - start
     embeddings = proxy.embed_models(k2v_specs)
     start = time.perf_counter()
     identity = Know2VecProxy(epochs=options.proxy_epochs, seed=options.seed, verbose=verbose)
-    identity.fit(k2v_specs, models, probe_X=probe_X)
+    identity.fit(k2v_specs, lane_specs)  # the paper's training: each task from one model's own data
     identity_seconds = time.perf_counter() - start
     identity_embeddings = identity.embed_models(k2v_specs)
 
     def features_of(X):
         return [m.features(X) for m in models]
+
+    probe_correct = np.stack([np.asarray(m.predict(probe_X)) == probe_y for m in models])
+
+    def probe_accuracy(y):
+        return np.mean([probe_correct[:, probe_y == c].mean(axis=1) for c in np.unique(y)], axis=0)
 
     scorers = {
         "Know2Vec": lambda X, y: proxy.scores(Know2VecQuery.from_data(X, y), model_embeddings=embeddings),
@@ -158,16 +210,15 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
         "neuralRank": lambda X, y: [tr.neuralrank_silhouette(f, y) for f in features_of(X)],
         "LANE": lambda X, y: -single_residuals(X, lane_specs),
         "Query accuracy": lambda X, y: [np.mean(np.asarray(m.predict(X)) == y) for m in models],
+        "Probe accuracy": lambda X, y: probe_accuracy(y),
     }
 
-    queries = draw_queries(data, options)
-    truths = [np.array([np.mean(np.asarray(m.predict(Xe)) == ye) for m in models]) for *_, Xe, ye in queries]
     per_method = {}
     tie_break = np.random.default_rng(options.seed + 2)
     for name, score in scorers.items():
         hits1, hits3, top1, pearson, spearman, seconds = [], [], [], [], [], []
-        for (_, X, y, _, _), truth in progress(list(zip(queries, truths)), verbose=verbose, desc=name,
-                                           leave=False):
+        for (X, y), truth, best in progress(list(zip(queries, truths, best_masks)), verbose=verbose, desc=name,
+                                            leave=False):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 start = time.perf_counter()
@@ -175,7 +226,6 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
                 seconds.append(time.perf_counter() - start)
             s = np.where(np.isfinite(s), s, -np.inf)
             order = np.lexsort((tie_break.random(len(s)), -s))  # by score, ties in random order
-            best = truth >= truth.max() - 1e-12
             hits1.append(bool(best[order[0]])), hits3.append(bool(best[order[:3]].any()))
             top1.append(float(truth[order[0]]))
             finite = np.isfinite(s)
@@ -190,22 +240,35 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
             print(f"{name:11s} R@1 {e['r@1']:.3f} R@3 {e['r@3']:.3f} top-1 acc {e['top1_accuracy']:.3f} "
                   f"{e['seconds_per_query'] * 1000:.1f} ms/query", flush=True)
 
-    best_accuracy = float(np.mean([t.max() for t in truths]))
     per_method["Know2Vec"].update({"spec_seconds": float(np.mean(k2v_seconds)),
                                    "spec_queries": float(np.mean([s.queries for s in k2v_specs])),
-                                   "proxy_fit_seconds": proxy_seconds})
-    per_method["Know2Vec-identity"]["proxy_fit_seconds"] = identity_seconds
+                                   "proxy_fit_seconds": proxy_seconds, "proxy_steps": len(proxy.losses_)})
+    per_method["Know2Vec-identity"].update({"proxy_fit_seconds": identity_seconds,
+                                            "proxy_steps": len(identity.losses_)})
     per_method["LANE"]["spec_seconds"] = float(np.mean(lane_seconds))
-    return {
+    doc = {
         "benchmark": "retrieval",
-        "description": (f"{len(models)} models (logistic regression, RBF SVM, MLP, small CNN) on class subsets of "
-                        f"digits and Fashion-MNIST in one 14x14 space; {len(queries)} held-out query tasks of 2-5 "
-                        f"classes x {options.rows_per_class} rows; truth: the most accurate model(s)"),
+        "protocol": options.protocol,
+        "description": _description(options, len(models), len(queries)),
         "models": [m.name for m in models],
         "queries": len(queries),
-        "chance_r@1": float(np.mean([np.mean(t >= t.max() - 1e-12) for t in truths])),
-        "best_accuracy": best_accuracy,
+        "chance_r@1": float(np.mean([np.mean(b) for b in best_masks])),
+        "best_accuracy": float(np.mean([t.max() for t in truths])),
         "seed": options.seed,
         "version": __version__,
         "methods": per_method,
     }
+    if options.protocol == "paper":  # how often the source model is also the most accurate on held-out rows
+        doc["source_is_most_accurate"] = float(np.mean([t[b].max() >= t.max() - 1e-12
+                                                        for t, b in zip(truths, best_masks)]))
+    return doc
+
+
+def _description(options: RetrievalOptions, models: int, queries: int) -> str:
+    if options.protocol == "paper":
+        return (f"paper protocol: {models} models (logistic regression, RBF SVM, MLP, small CNN in turn), each on "
+                f"its own 4 classes of digits or Fashion-MNIST in one 14x14 space; {queries} query tasks of "
+                f"{options.rows_per_class} new rows per class of one model's task; truth: that model")
+    return (f"{models} models (logistic regression, RBF SVM, MLP, small CNN) on class subsets of "
+            f"digits and Fashion-MNIST in one 14x14 space; {queries} held-out query tasks of 2-5 "
+            f"classes x {options.rows_per_class} rows; truth: the most accurate model(s)")

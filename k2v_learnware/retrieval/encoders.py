@@ -35,12 +35,14 @@ class ModelEncoder(nn.Module):
 
     def forward(self, graphs: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         """``graphs``: (nodes ``(K, K, D)``, mask ``(K, K)``) per model; returns ``(G, out)``."""
-        rows, owners = [], []
-        for g, (nodes, mask) in enumerate(graphs):
-            for i in range(len(nodes)):
-                if mask[i, i]:  # a class the probe set reached
-                    rows.append(self.project(nodes[i][mask[i]]))
-                    owners.append(g)
+        nodes, lengths, owners = [], [], []
+        for g, (grid, mask) in enumerate(graphs):
+            rows = torch.nonzero(torch.diagonal(mask)).flatten()  # the classes the probe set reached
+            nodes.append(grid[mask & torch.diagonal(mask)[:, None]])  # their rows' nodes, row by row
+            lengths += mask[rows].sum(1).tolist()
+            owners += [g] * len(rows)
+        # one projection of every node at once, then one sequence per class row
+        rows = list(self.project(torch.cat(nodes)).split(lengths))
         theta = _last_states(self.inner, rows)
         owners = torch.tensor(owners)
         per_graph = [theta[owners == g] for g in range(len(graphs))]

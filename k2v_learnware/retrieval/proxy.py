@@ -15,6 +15,7 @@ data the task resembles).
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from ..specification.formats import (SpecificationFileNotFound, SpecificationFor
 from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import LANESpecification
 from .encoders import ModelEncoder, ProxyNetwork, QueryEncoder
+from .task_streams import TaskStream
 from .tasks import Know2VecQuery, LabelledTaskSampler, TaskSampler
 
 __all__ = ["Know2VecProxy", "Know2VecQuery", "LabelledTaskSampler", "ModelEncoder", "ProxyNetwork",
@@ -42,14 +44,18 @@ class Know2VecProxy:
     """Model and query encoders aligned in one space; ranks a market's models for a task.
 
     Parameters: ``hidden`` / ``embedding_dim`` (256 as in the paper) size the
-    encoders; ``margin`` (0.4) and ``alpha`` (1) weigh L_SAL; ``epochs`` (steps),
-    ``lr`` and ``batch_size`` (fresh query tasks per step) set training; ``seed``
-    makes it reproducible.
+    encoders; ``margin`` (0.4) and ``alpha`` (1) weigh L_SAL; ``epochs`` (the
+    most steps), ``lr`` and ``batch_size`` (fresh query tasks per step) set
+    training; ``validation`` is the share of probe rows held out for validation
+    tasks, checked every ``eval_every`` steps: training stops once ``patience``
+    checks in a row found no better R@1 (then validation loss) and keeps the best
+    weights (``validation=0``: every step, no check); ``seed`` makes it reproducible.
     """
 
     def __init__(self, hidden: int = 64, embedding_dim: int = 256, margin: float = 0.4, alpha: float = 1.0,
                  lr: float = 3e-3, epochs: int = 1500, samples_per_class=(5, 30),
-                 batch_size: int = 64, seed: int = 0, verbose: bool = True):
+                 batch_size: int = 32, seed: int = 0, verbose: bool = True, *, validation: float = 0.2,
+                 eval_every: int = 20, patience: int = 5, validation_tasks: int = 200):
         self.hidden = positive_int(hidden, "hidden")
         self.embedding_dim = positive_int(embedding_dim, "embedding_dim")
         self.margin, self.alpha = float(margin), float(alpha)
@@ -58,7 +64,16 @@ class Know2VecProxy:
         self.samples_per_class = tuple(int(v) for v in samples_per_class)
         self.batch_size = positive_int(batch_size, "batch_size")
         self.seed, self.verbose = int(seed), verbose
+        validation = float(validation) if isinstance(validation, (int, float)) and not isinstance(validation, bool) \
+            else None
+        if validation is None or not 0 <= validation < 1:
+            raise ValueError(f"validation must be a share in [0, 1), got {validation!r}")
+        self.validation = validation
+        self.eval_every = positive_int(eval_every, "eval_every")
+        self.patience = positive_int(patience, "patience")
+        self.validation_tasks = positive_int(validation_tasks, "validation_tasks")
         self.losses_: list[float] = []
+        self.history_: list[dict] = []
 
     # ---------------------------------------------------------------- helpers
     def _build(self, in_features: int, num_models: int):
@@ -88,7 +103,8 @@ class Know2VecProxy:
             raise ValueError("this Know2VecProxy is not fitted: call fit() or load()")
 
     # ------------------------------------------------------------------- fit
-    def fit(self, specs, task_sources, probe_X=None, *, probe_y=None, task_groups=None) -> "Know2VecProxy":
+    def fit(self, specs, task_sources, probe_X=None, *, probe_y=None, task_groups=None, task_class_sets=None,
+            classes_per_task=(2, 5)) -> "Know2VecProxy":
         """Train on the market's models.
 
         ``specs[i]`` is model ``i``'s Know2VecSpecification; ``task_sources[i]``
@@ -97,11 +113,13 @@ class Know2VecProxy:
         ``probe_X``). With ``probe_y`` (the market's labels for ``probe_X``) the
         sources must be the models: tasks are cut from the labelled probe set and
         their positives are the models most accurate on them
-        (:class:`LabelledTaskSampler`, classes drawn within ``task_groups``).
+        (:class:`LabelledTaskSampler`; ``classes_per_task`` classes drawn within
+        ``task_groups``, or exactly the class sets of ``task_class_sets``).
         """
         specs, task_sources = list(specs), list(task_sources)
-        if task_groups is not None and probe_y is None:
-            raise ValueError("task_groups only applies to tasks cut from a labelled probe set: give probe_y too")
+        if (task_groups is not None or task_class_sets is not None) and probe_y is None:
+            raise ValueError("task_groups and task_class_sets only apply to tasks cut from a labelled probe set: "
+                             "give probe_y too")
         if len(specs) < 2:
             raise ValueError("fit needs at least 2 models to tell apart")
         if len(task_sources) != len(specs):
@@ -128,50 +146,71 @@ class Know2VecProxy:
         self.scale_ = np.maximum(all_nodes.std(axis=0), 1e-3 * max(all_nodes.std(axis=0).max(), 1e-6)).astype(
             np.float32)
         self._build(in_features, len(specs))
-
-        rng = np.random.default_rng(self.seed)
-        if probe_y is not None:
-            labelled = LabelledTaskSampler(task_sources, probe_X, probe_y, groups=task_groups)
-
-            def draw_batch():
-                drawn = [labelled.draw(rng, self.samples_per_class) for _ in range(self.batch_size)]
-                return [m for m, _ in drawn], torch.from_numpy(np.stack([p for _, p in drawn]))
-        else:
-            samplers = [TaskSampler(src, probe_X) for src in task_sources]
-
-            def draw_batch():
-                owners = torch.from_numpy(rng.integers(0, len(specs), size=self.batch_size))
-                means = [samplers[k].draw(rng, self.samples_per_class) for k in owners.tolist()]
-                return means, nn.functional.one_hot(owners, len(specs)).bool()
-
+        stream = TaskStream(task_sources, None if probe_X is None else np.asarray(probe_X), probe_y,
+                            task_groups=task_groups, task_class_sets=task_class_sets,
+                            classes_per_task=classes_per_task, validation=self.validation,
+                            validation_tasks=self.validation_tasks, samples_per_class=self.samples_per_class,
+                            seed=self.seed)
         graphs = [self._graph_tensors(s) for s in specs]
         identities = torch.arange(len(specs))
+        held = None if stream.validation is None else (
+            [self._query_tensor(m) for m in stream.validation.means], stream.validation.positive)
 
+        rng = np.random.default_rng(self.seed)
         optimizer = torch.optim.Adam(self.network.parameters(), lr=self.lr)
-        self.losses_ = []
+        self.losses_, self.history_ = [], []
+        best, best_state, waited = None, None, 0
         bar = progress(range(self.epochs), verbose=self.verbose, desc="Know2Vec proxy", leave=False)
-        for _ in bar:
-            means, positive = draw_batch()
-            tasks = [self._query_tensor(m) for m in means]
+        for step in bar:
+            batch = stream.batch(rng, self.batch_size)
             h = self.model_encoder(graphs)
-            t = self.query_encoder(tasks)
-            loss_mkc = nn.functional.cross_entropy(self.identity_head(h), identities)
-            # Eq. 15, averaged per query over its positives and over its negatives
-            # separately: a plain mean over all pairs would weigh a positive by 1/M.
-            cos = t @ h.T
-            n_pos = positive.sum(1)
-            pos_term = (1 - cos).masked_fill(~positive, 0).sum(1) / n_pos
-            neg_term = torch.relu(cos - self.margin).masked_fill(positive, 0).sum(1) / (
-                len(specs) - n_pos).clamp(min=1)
-            loss_sal = (pos_term + neg_term).mean()
-            loss = loss_mkc + self.alpha * loss_sal
+            t = self.query_encoder([self._query_tensor(m) for m in batch.means])
+            loss = nn.functional.cross_entropy(self.identity_head(h), identities) + self.alpha * self._sal(
+                t @ h.T, batch.positive)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             self.losses_.append(loss.item())
-            bar.set_postfix(loss=f"{self.losses_[-1]:.4f}")
+            if held is not None and ((step + 1) % self.eval_every == 0 or step + 1 == self.epochs):
+                record = self._validate(graphs, *held)
+                record["step"] = step + 1
+                self.history_.append(record)
+                if best is None or self._better(record, best):
+                    best, best_state, waited = record, copy.deepcopy(self.network.state_dict()), 0
+                else:
+                    waited += 1
+                bar.set_postfix(loss=f"{self.losses_[-1]:.4f}", val_r1=f"{record['r@1']:.3f}")
+                if waited >= self.patience:
+                    break
+        if best_state is not None:
+            self.network.load_state_dict(best_state)
         self.network.eval()
         return self
+
+    @staticmethod
+    def _better(record: dict, best: dict) -> bool:
+        """A higher validation R@1, or the same R@1 at a validation loss lower by more than 1 %."""
+        if record["r@1"] != best["r@1"]:
+            return record["r@1"] > best["r@1"]
+        return record["loss"] < 0.99 * best["loss"]
+
+    def _sal(self, cos, positive):
+        """Eq. 15, averaged per query over its positives and over its negatives separately
+        (a plain mean over all pairs would weigh a positive by 1/M)."""
+        n_pos = positive.sum(1)
+        pos_term = (1 - cos).masked_fill(~positive, 0).sum(1) / n_pos
+        neg_term = torch.relu(cos - self.margin).masked_fill(positive, 0).sum(1) / (
+            positive.shape[1] - n_pos).clamp(min=1)
+        return (pos_term + neg_term).mean()
+
+    @torch.no_grad()
+    def _validate(self, graphs, tasks, positive) -> dict:
+        """R@1 and L_SAL on the held-out tasks (the network is put back in training mode)."""
+        self.network.eval()
+        cos = self.query_encoder(tasks) @ self.model_encoder(graphs).T
+        self.network.train()
+        hits = positive[torch.arange(len(cos)), cos.argmax(1)]
+        return {"r@1": float(hits.float().mean()), "loss": float(self._sal(cos, positive))}
 
     # -------------------------------------------------------------- retrieval
     @torch.no_grad()
@@ -206,6 +245,8 @@ class Know2VecProxy:
             "embedding_dim": self.embedding_dim, "margin": self.margin, "alpha": self.alpha, "lr": self.lr,
             "epochs": self.epochs,
             "samples_per_class": list(self.samples_per_class), "batch_size": self.batch_size, "seed": self.seed,
+            "validation": self.validation, "eval_every": self.eval_every, "patience": self.patience,
+            "validation_tasks": self.validation_tasks, "steps_run": len(self.losses_),
             "shift": [float(v) for v in self.shift_], "scale": [float(v) for v in self.scale_],
             "final_loss": self.losses_[-1] if self.losses_ else None,
         })
@@ -219,7 +260,8 @@ class Know2VecProxy:
                     alpha=meta["alpha"], lr=meta["lr"], epochs=meta["epochs"],
                     samples_per_class=meta["samples_per_class"],
                     batch_size=meta["batch_size"],
-                    seed=meta["seed"], verbose=verbose)
+                    seed=meta["seed"], verbose=verbose,
+                    **{k: meta[k] for k in ("validation", "eval_every", "patience", "validation_tasks") if k in meta})
         for name in ("shift", "scale"):
             values = finite_float32(meta[name])
             if values is None or values.shape != (meta["in_features"],):

@@ -93,16 +93,44 @@ class LabelledTaskSampler:
     """Tasks cut from the market's labelled probe set; positives are the models most accurate on them.
 
     ``groups`` lists the class groups a task's classes are drawn from (e.g. one
-    group per data domain); by default one group of every probe class. Each
-    model predicts the probe set once, up front (black-box access only).
+    group per data domain); by default one group of every probe class.
+    ``class_sets`` instead lists the exact class sets tasks take (e.g. the
+    label spaces of the market's models). ``rows`` restricts the rows whose
+    means make a task (a held-out share serves validation). Each model predicts
+    the probe set once, up front (black-box access only).
+
+    A task's positives are the models with the best class-balanced accuracy on
+    *every* labelled probe row of its classes, not only on the few rows whose
+    means make the task: a user asks for the model that is best on their
+    classes, and a handful of rows would make that label a coin toss between
+    models within a point of each other.
     """
 
-    def __init__(self, models, probe_X, probe_y, groups=None, classes_per_task=(2, 5)):
+    def __init__(self, models, probe_X, probe_y, groups=None, classes_per_task=(2, 5), *, class_sets=None,
+                 rows=None):
         X = as_data_array(probe_X, "probe_X")
         labels = np.array(as_labels(probe_y, len(X), "probe_y"), dtype=object)
         self.flat = X.reshape(len(X), -1)
-        self.correct = np.stack([np.asarray(m.predict(X), dtype=object).reshape(-1) == labels for m in models])
-        known = list(dict.fromkeys(labels.tolist()))
+        correct = np.stack([np.asarray(m.predict(X), dtype=object).reshape(-1) == labels for m in models])
+        allowed = np.ones(len(X), dtype=bool)
+        if rows is not None:
+            allowed = np.zeros(len(X), dtype=bool)
+            allowed[np.asarray(rows, dtype=int)] = True
+        known = list(dict.fromkeys(labels[allowed].tolist()))
+        if class_sets is not None:
+            if groups is not None:
+                raise ValueError("give groups or class_sets, not both")
+            sets = [sorted(dict.fromkeys(s)) for s in class_sets]
+            for s in sets:
+                missing = [c for c in s if c not in known]
+                if missing or len(s) < 2:
+                    raise ValueError(f"a class set needs >= 2 classes with probe rows; {s} lacks {missing}"
+                                     if missing else f"a class set needs at least 2 classes, got {s}")
+            if not sets:
+                raise ValueError("class_sets is empty")
+            self.class_sets = sets
+        else:
+            self.class_sets = None
         groups = [known] if groups is None else [list(g) for g in groups]
         for g in groups:
             missing = [c for c in g if c not in known]
@@ -114,16 +142,21 @@ class LabelledTaskSampler:
         if not 2 <= low <= high:
             raise ValueError(f"classes_per_task must be (low, high) with 2 <= low <= high, got {classes_per_task}")
         self.groups = groups
-        self.rows = {c: np.flatnonzero(labels == c) for c in known}
+        self.rows = {c: np.flatnonzero((labels == c) & allowed) for c in known}
+        # every labelled row of a class, held-out ones too: the positives are the market's best estimate
+        self.class_accuracy = {c: correct[:, labels == c].mean(axis=1) for c in known}
         self.classes_per_task = (low, high)
 
     def draw(self, rng, samples_per_class) -> tuple[np.ndarray, np.ndarray]:
         """``(C, D)`` class means of a fresh task and the boolean mask of its best models."""
-        group = self.groups[int(rng.integers(len(self.groups)))]
-        k = int(rng.integers(self.classes_per_task[0], min(self.classes_per_task[1], len(group)) + 1))
-        # the order Know2VecQuery.from_data gives a user's classes: the encoder reads them in sequence
-        classes = sorted(group[i] for i in rng.choice(len(group), size=k, replace=False))
+        if self.class_sets is not None:
+            classes = self.class_sets[int(rng.integers(len(self.class_sets)))]
+        else:
+            group = self.groups[int(rng.integers(len(self.groups)))]
+            k = int(rng.integers(self.classes_per_task[0], min(self.classes_per_task[1], len(group)) + 1))
+            # the order Know2VecQuery.from_data gives a user's classes: the encoder reads them in sequence
+            classes = sorted(group[i] for i in rng.choice(len(group), size=k, replace=False))
         n = int(rng.integers(samples_per_class[0], samples_per_class[1] + 1))
         picks = [rng.choice(self.rows[c], size=min(n, len(self.rows[c])), replace=False) for c in classes]
-        accuracy = self.correct[:, np.concatenate(picks)].mean(axis=1)
+        accuracy = np.mean([self.class_accuracy[c] for c in classes], axis=0)
         return np.stack([self.flat[p].mean(axis=0) for p in picks]), accuracy >= accuracy.max() - 1e-12
