@@ -4,7 +4,10 @@ On the retrieval benchmark's zoo, probe set and query tasks
 (``python -m k2v_learnware.bench retrieval``, best-model protocol: tasks cut from
 the labelled probe set), fit one proxy per step count with the bench's settings
 and report its fit time (wall, one thread) and R@1 / R@3 over the bench's
-queries, so that a shorter default is chosen from a measurement.
+queries, so that a shorter default is chosen from a measurement. Fixed step
+counts train as the proxy did before early stopping (64 tasks per step, no
+held-out tasks); the last row is today's default (32 tasks per step, early
+stopping on held-out probe tasks), in the same run.
 
     OMP_NUM_THREADS=1 python benchmarks/proxy_fit_steps.py [--steps 100,200,400,800,1500] [--quick]
 """
@@ -43,8 +46,10 @@ def main() -> None:
     print(f"zoo of {len(models)} models, {len(queries)} queries, built in {time.perf_counter() - start:.0f} s",
           flush=True)
 
-    for steps in (int(v) for v in args.steps.split(",")):
-        proxy = Know2VecProxy(epochs=steps, seed=options.seed, verbose=False)
+    runs = [(f"steps {int(v):5d}", dict(epochs=int(v), batch_size=64, validation=0)) for v in args.steps.split(",")]
+    runs.append(("early stopping (default)", {}))
+    for label, settings in runs:
+        proxy = Know2VecProxy(seed=options.seed, verbose=False, **settings)
         start = time.perf_counter()
         proxy.fit(specs, models, probe_X=probe_X, probe_y=probe_y, task_groups=list(data.groups.values()))
         seconds = time.perf_counter() - start
@@ -56,7 +61,8 @@ def main() -> None:
             best = truth >= truth.max() - 1e-12
             hits1.append(bool(best[order[0]]))
             hits3.append(bool(best[order[:3]].any()))
-        print(f"steps {steps:5d}: fit {seconds:7.1f} s ({seconds / steps * 1000:.0f} ms/step), "
+        steps = len(proxy.losses_)
+        print(f"{label}: {steps} steps, fit {seconds:7.1f} s ({seconds / steps * 1000:.0f} ms/step), "
               f"R@1 {np.mean(hits1):.3f}, R@3 {np.mean(hits3):.3f}, final loss {np.mean(proxy.losses_[-20:]):.4f}",
               flush=True)
 
