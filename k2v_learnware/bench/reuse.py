@@ -54,11 +54,13 @@ class ReuseOptions:
     jobselector_users: int = 5  # per mixture count: the package's reuser costs seconds per user
     herding_num: int = 200  # the package default (1000) costs ~70 s per user even on digits: herding is cubic
     lane_sizes: tuple[int, ...] = (2, 5, 10, 20, 50)
+    lane_iterations: int | None = None  # condensation steps; None: the package default
     seed: int = 0
 
     @classmethod
     def quick(cls, seed: int = 0) -> "ReuseOptions":
-        return cls(users_per_count=2, jobselector_users=1, herding_num=100, lane_sizes=(5, 10), seed=seed)
+        return cls(users_per_count=2, jobselector_users=1, herding_num=100, lane_sizes=(5, 10), lane_iterations=50,
+                   seed=seed)
 
     @classmethod
     def full(cls, seed: int = 0) -> "ReuseOptions":
@@ -192,7 +194,8 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
         method = methods.setdefault(name, _Method())
         specs, seconds = [], []
         for X, y in task_data:
-            spec, s = _timed(generate_lane_spec, X, y, num_per_class=k, seed=options.seed, verbose=False)
+            spec, s = _timed(generate_lane_spec, X, y, num_per_class=k, seed=options.seed, verbose=False,
+                             **({} if options.lane_iterations is None else {"iterations": options.lane_iterations}))
             specs.append(spec), seconds.append(s)
             bar.update()
         lane_specs[k] = specs
