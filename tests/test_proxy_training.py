@@ -15,8 +15,10 @@ class PerClassModel:
 
     def __init__(self, right_on, labels):
         self.right_on, self.labels = set(right_on), np.asarray(labels)
+        self.calls = 0
 
     def predict(self, X):
+        self.calls += 1
         rows = np.asarray(X)[:, 0].astype(int)  # feature 0 is the row's index into labels
         truth = self.labels[rows]
         return np.where(np.isin(truth, list(self.right_on)), truth, -1)
@@ -54,6 +56,16 @@ def test_positives_use_every_labelled_row_of_the_task_classes():
         means, best = sampler.draw(rng, (1, 1))  # one row per class: the positives must not depend on it
         assert means.shape == (2, 3) and best.tolist() == [False, True, False]
         assert sorted(means[:, 1].tolist()) == [1.0, 2.0] and all(m[0] % 2 == 0 for m in means)  # rows 0::2 only
+    # a stream's training and validation samplers share one pass of each model over the probe set
+    for model in models:
+        model.calls = 0
+    stream = TaskStream(models, X, labels, task_class_sets=[[0, 1], [1, 2]], validation=0.25, validation_tasks=10)
+    assert [m.calls for m in models] == [1, 1, 1]
+    train_rows = set(np.concatenate(list(stream._train.rows.values())).tolist())
+    held_rows = set(np.concatenate(list(stream._held.rows.values())).tolist())
+    assert not train_rows & held_rows and len(held_rows) == 15
+    with pytest.raises(ValueError, match="no rows among the given ones"):
+        sampler.with_rows([0, 1])
     with pytest.raises(ValueError, match="groups or class_sets"):
         LabelledTaskSampler(models, X, labels, groups=[[0, 1]], class_sets=[[0, 1]])
     with pytest.raises(ValueError, match="lacks"):

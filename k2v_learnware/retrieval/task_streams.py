@@ -64,13 +64,11 @@ class TaskStream:
         split_rng = np.random.default_rng([seed, 1])
         count = 0 if probe_X is None else len(probe_X)
         train_rows, held_rows = split_probe_rows(probe_y, count, validation, split_rng) if count else (None, None)
-        if probe_y is not None:
-            def labelled(rows):
-                return LabelledTaskSampler(task_sources, probe_X, probe_y, groups=task_groups,
-                                           classes_per_task=classes_per_task, class_sets=task_class_sets, rows=rows)
-
-            self._train = labelled(train_rows)
-            self._held = labelled(held_rows) if validation > 0 else None
+        if probe_y is not None:  # the models predict the probe set once, for both samplers
+            every = LabelledTaskSampler(task_sources, probe_X, probe_y, groups=task_groups,
+                                        classes_per_task=classes_per_task, class_sets=task_class_sets)
+            self._train = every.with_rows(train_rows)
+            self._held = every.with_rows(held_rows) if validation > 0 else None
         else:
             def samplers(rows):
                 return [TaskSampler(src) if isinstance(src, LANESpecification) else TaskSampler(src, probe_X[rows])

@@ -9,6 +9,7 @@ positives are the models most accurate on them (black-box predictions only).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,10 +143,22 @@ class LabelledTaskSampler:
         if not 2 <= low <= high:
             raise ValueError(f"classes_per_task must be (low, high) with 2 <= low <= high, got {classes_per_task}")
         self.groups = groups
+        self._labels = labels
         self.rows = {c: np.flatnonzero((labels == c) & allowed) for c in known}
         # every labelled row of a class, held-out ones too: the positives are the market's best estimate
         self.class_accuracy = {c: correct[:, labels == c].mean(axis=1) for c in known}
         self.classes_per_task = (low, high)
+
+    def with_rows(self, rows) -> "LabelledTaskSampler":
+        """The same sampler (same predictions, same positives) cutting tasks from ``rows`` only;
+        every class must keep a row there."""
+        rows = np.asarray(rows, dtype=int)
+        restricted = copy.copy(self)
+        restricted.rows = {c: rows[self._labels[rows] == c] for c in self.rows}
+        empty = [c for c, r in restricted.rows.items() if not len(r)]
+        if empty:
+            raise ValueError(f"classes {empty[:10]} have no rows among the given ones")
+        return restricted
 
     def draw(self, rng, samples_per_class) -> tuple[np.ndarray, np.ndarray]:
         """``(C, D)`` class means of a fresh task and the boolean mask of its best models."""
