@@ -82,7 +82,7 @@ class RetrievalOptions:
     @classmethod
     def quick(cls, seed: int = 0, protocol: str = "best-model") -> "RetrievalOptions":
         return cls(per_class_train=80, per_class_probe=30, per_class_test=40, queries=12, rows_per_class=15,
-                   eval_rows_per_class=25, proxy_epochs=60, lane_iterations=50, small_zoo=True, seed=seed,
+                   eval_rows_per_class=25, proxy_epochs=40, lane_iterations=15, small_zoo=True, seed=seed,
                    protocol=protocol, models=8, queries_per_model=2)
 
     @classmethod

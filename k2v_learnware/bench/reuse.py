@@ -59,7 +59,7 @@ class ReuseOptions:
 
     @classmethod
     def quick(cls, seed: int = 0) -> "ReuseOptions":
-        return cls(users_per_count=2, jobselector_users=1, herding_num=100, lane_sizes=(5, 10), lane_iterations=50,
+        return cls(users_per_count=2, jobselector_users=1, herding_num=100, lane_sizes=(5, 10), lane_iterations=20,
                    seed=seed)
 
     @classmethod

@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +57,7 @@ class ScaleOptions:
     queries: dict = field(default_factory=lambda: {"LANE": 20, "RKME-EasyStatSearcher": 5, "Know2Vec": 50})
     seed: int = 0
     timeout_s: float = 3600.0
+    workers: int = 1  # worker processes at once; the full run measures one at a time, alone
 
     @classmethod
     def full(cls, seed: int = 0) -> "ScaleOptions":
@@ -64,7 +66,7 @@ class ScaleOptions:
     @classmethod
     def quick(cls, seed: int = 0) -> "ScaleOptions":
         return cls(sizes=(100, 1000), queries={"LANE": 6, "RKME-EasyStatSearcher": 3, "Know2Vec": 20}, seed=seed,
-                   timeout_s=900.0)
+                   timeout_s=900.0, workers=2)  # a smoke test: two workers share the cores
 
 
 # ------------------------------------------------------------------ one worker: one method at one size
@@ -203,15 +205,20 @@ def run_scale(options: ScaleOptions, verbose: bool = True) -> dict:
     methods = {name: {"search_seconds_p50": [], "peak_rss_mb": [], "planted_recall": [], "build_seconds": [],
                       "queries": []} for name in METHODS}
     env = {**os.environ, **SINGLE_THREAD}
-    bar = progress(total=len(options.sizes) * len(METHODS), verbose=verbose, desc="scale")
-    for n in options.sizes:
-        for name in METHODS:
-            queries = options.queries[name]
-            command = [sys.executable, "-m", "k2v_learnware.bench.scale", name, str(n), str(queries), str(options.seed)]
-            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=options.timeout_s)
-            if done.returncode != 0:
-                raise RuntimeError(f"{name} at {n} learnwares failed:\n{done.stderr[-3000:]}")
-            result = json.loads(done.stdout.strip().splitlines()[-1])
+    jobs = [(n, name) for n in options.sizes for name in METHODS]
+
+    def work(job):
+        n, name = job
+        command = [sys.executable, "-m", "k2v_learnware.bench.scale", name, str(n), str(options.queries[name]),
+                   str(options.seed)]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=options.timeout_s)
+        if done.returncode != 0:
+            raise RuntimeError(f"{name} at {n} learnwares failed:\n{done.stderr[-3000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    bar = progress(total=len(jobs), verbose=verbose, desc="scale")
+    with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+        for (n, name), result in zip(jobs, pool.map(work, jobs)):  # results in job order
             entry = methods[name]
             entry["search_seconds_p50"].append(statistics.median(result["seconds"]))
             entry["peak_rss_mb"].append(result["peak_rss_mb"])
@@ -236,6 +243,7 @@ def run_scale(options: ScaleOptions, verbose: bool = True) -> dict:
         "seed": options.seed,
         "cpu_count": os.cpu_count(),
         "threads": 1,
+        "workers_at_once": options.workers,
     }
 
 

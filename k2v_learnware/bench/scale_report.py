@@ -26,7 +26,9 @@ def check_scale_results(doc: dict) -> None:
 
 def scale_markdown(doc: dict) -> str:
     sizes = doc["sizes"]
-    lines = [f"Search at scale: {doc.get('description', '')}. One thread per process; p50 over "
+    shared = doc.get("workers_at_once", 1)
+    alone = "one process at a time" if shared == 1 else f"{shared} processes at once, sharing the cores"
+    lines = [f"Search at scale: {doc.get('description', '')}. One thread per process, {alone}; p50 over "
              "the users searched (`queries`).", ""]
     head = ["method", "N", "p50 search s", "peak RSS MB", "planted recall", "build s", "users"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
