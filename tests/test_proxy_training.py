@@ -50,7 +50,7 @@ def test_positives_use_every_labelled_row_of_the_task_classes():
     X = _indexed_probe(labels)
     # model 0 is right on class 0 only, model 1 on classes 1 and 2, model 2 on class 2 only
     models = [PerClassModel({0}, labels), PerClassModel({1, 2}, labels), PerClassModel({2}, labels)]
-    sampler = LabelledTaskSampler(models, X, labels, class_sets=[[2, 1]], rows=np.arange(0, 60, 2))
+    sampler = LabelledTaskSampler(models, X, labels, class_sets=[[2, 1]]).with_rows(np.arange(0, 60, 2))
     rng = np.random.default_rng(0)
     for _ in range(5):
         means, best = sampler.draw(rng, (1, 1))  # one row per class: the positives must not depend on it

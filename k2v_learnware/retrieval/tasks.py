@@ -96,9 +96,9 @@ class LabelledTaskSampler:
     ``groups`` lists the class groups a task's classes are drawn from (e.g. one
     group per data domain); by default one group of every probe class.
     ``class_sets`` instead lists the exact class sets tasks take (e.g. the
-    label spaces of the market's models). ``rows`` restricts the rows whose
-    means make a task (a held-out share serves validation). Each model predicts
-    the probe set once, up front (black-box access only).
+    label spaces of the market's models). :meth:`with_rows` restricts the rows
+    whose means make a task (a held-out share serves validation). Each model
+    predicts the probe set once, up front (black-box access only).
 
     A task's positives are the models with the best class-balanced accuracy on
     *every* labelled probe row of its classes, not only on the few rows whose
@@ -107,17 +107,12 @@ class LabelledTaskSampler:
     models within a point of each other.
     """
 
-    def __init__(self, models, probe_X, probe_y, groups=None, classes_per_task=(2, 5), *, class_sets=None,
-                 rows=None):
+    def __init__(self, models, probe_X, probe_y, groups=None, classes_per_task=(2, 5), *, class_sets=None):
         X = as_data_array(probe_X, "probe_X")
         labels = np.array(as_labels(probe_y, len(X), "probe_y"), dtype=object)
         self.flat = X.reshape(len(X), -1)
         correct = np.stack([np.asarray(m.predict(X), dtype=object).reshape(-1) == labels for m in models])
-        allowed = np.ones(len(X), dtype=bool)
-        if rows is not None:
-            allowed = np.zeros(len(X), dtype=bool)
-            allowed[np.asarray(rows, dtype=int)] = True
-        known = list(dict.fromkeys(labels[allowed].tolist()))
+        known = list(dict.fromkeys(labels.tolist()))
         if class_sets is not None:
             if groups is not None:
                 raise ValueError("give groups or class_sets, not both")
@@ -144,8 +139,8 @@ class LabelledTaskSampler:
             raise ValueError(f"classes_per_task must be (low, high) with 2 <= low <= high, got {classes_per_task}")
         self.groups = groups
         self._labels = labels
-        self.rows = {c: np.flatnonzero((labels == c) & allowed) for c in known}
-        # every labelled row of a class, held-out ones too: the positives are the market's best estimate
+        self.rows = {c: np.flatnonzero(labels == c) for c in known}
+        # every labelled row of a class (held-out ones too, see with_rows): the market's best estimate
         self.class_accuracy = {c: correct[:, labels == c].mean(axis=1) for c in known}
         self.classes_per_task = (low, high)
 
