@@ -6,7 +6,9 @@ specification (median over developers) and RKME-median's (100 points, timed in
 the same run), their ratio; then, per mixture count, over the same users, the
 weight L1 of the search (Eq. 9 on the condensed points), and the class router's
 accuracy and weight L1 (LANE's reuse), with the paired difference against the
-first setting listed. ``--mixture-means`` adds, per setting, the search's weight
+first setting listed. The search reads the class means of the developer's rows
+that a spec carries (format 4, the default); ``points' means L1`` is the same
+search on the condensed points' means (the paper's search, formats 1-3). ``--mixture-means`` adds, per setting, the search's weight
 L1 when each class is stood for by 200 samples of its class mixture instead of
 the condensed points (what the search could read without condensing at all).
 
@@ -16,6 +18,7 @@ the condensed points (what the search could read without condensing at all).
 """
 
 import argparse
+import copy
 import logging
 import time
 
@@ -69,15 +72,20 @@ def main():
         specs, seconds = _median_seconds(
             lambda d: generate_lane_spec(d[0], d[1], num_per_class=10, iterations=iterations, seed=0,
                                          verbose=False, **lr), data)
+        on_points = []
+        for spec in specs:
+            plain = copy.copy(spec)
+            plain.data_class_means = None
+            plain._forget_derived()
+            on_points.append(plain)
         learnwares = [_in_memory_learnware(f"lw{t}", models[t], dim, {"LANESpecification": s})
                       for t, s in enumerate(specs)]
         if args.mixture_means:
-            import copy
-
             drawn = []
             for spec in specs:
                 stand_in = copy.copy(spec)
                 stand_in.__dict__ = {k: v for k, v in spec.__dict__.items() if not k.startswith("_")}
+                stand_in.data_class_means = None
                 stand_in.z = np.concatenate([spec.sample_class(c, 200, random_state=0) for c in spec.classes])
                 stand_in.labels = [c for c in spec.classes for _ in range(200)]
                 drawn.append(stand_in)
@@ -89,7 +97,9 @@ def main():
             start = mixture_weights(X, specs).learnware_weights
             reuser = LANEClassRouterReuser(learnwares, start, random_state=0)
             accuracy = float(np.mean(reuser.predict(X) == y))
-            rows_out.append((m, accuracy, np.abs(start - proportions).sum(), np.abs(reuser.weights_ - proportions).sum()))
+            points_l1 = np.abs(mixture_weights(X, on_points).learnware_weights - proportions).sum()
+            rows_out.append((m, accuracy, np.abs(start - proportions).sum(), np.abs(reuser.weights_ - proportions).sum(),
+                             points_l1))
         values = np.array(rows_out)
         reference = values if reference is None else reference
         counts = values[:, 0]
@@ -97,7 +107,8 @@ def main():
         cells = [f"m={m:g} {values[counts == m, 1].mean():.3f} {diff[counts == m].mean():+.3f}"
                  f"({(diff[counts == m] > 0).sum()}/{(diff[counts == m] < 0).sum()})" for m in np.unique(counts)]
         print(f"{args.dataset} iterations={setting_text:<9s} spec {seconds:.3f} s = {seconds / rkme_seconds:.1f}x "
-              f"RKME-median ({rkme_seconds:.3f} s) | search L1 {values[:, 2].mean():.3f} | router L1 "
+              f"RKME-median ({rkme_seconds:.3f} s) | search L1 {values[:, 2].mean():.3f} (points' means L1 "
+              f"{values[:, 4].mean():.3f}) | router L1 "
               f"{values[:, 3].mean():.3f} | " + " ".join(cells)
               + (f" | search L1 from mixture samples {np.mean(mixture_l1):.3f}" if mixture_l1 else ""), flush=True)
 

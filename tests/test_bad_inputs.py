@@ -280,7 +280,7 @@ bad("LANE file: not UTF-8", FormatError, "is not valid JSON")(
 _spec_case("a JSON list", "must hold a JSON object", text="[1, 2]")
 _spec_case("deeply nested", "nests its JSON too deeply", text="[" * 100000 + "]" * 100000)
 _spec_case("another type", "holds a 'Know2VecSpecification' specification", _set(["type"], "Know2VecSpecification"))
-_spec_case("unknown version", "has format_version 4", _set(["format_version"], 4))
+_spec_case("unknown version", "has format_version 5", _set(["format_version"], 5))
 _spec_case("NaN in z", "NaN is not a number", text=json.dumps(lane().to_dict()).replace("[[", "[[NaN, ", 1))
 _spec_case("Infinity in z", "Infinity is not a number",
            text=json.dumps(lane().to_dict()).replace("[[", "[[Infinity, ", 1))

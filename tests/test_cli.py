@@ -205,11 +205,11 @@ def test_search_with_the_wrong_feature_dimension_fails_clearly(queries):
 
 def test_inspect_summarises_a_generated_spec(work, chain):
     out = as_json(run(work, "inspect", "a.json", "--json"))
-    assert out["type"] == "LANESpecification" and out["format_version"] == 3 and out["valid"]
+    assert out["type"] == "LANESpecification" and out["format_version"] == 4 and out["valid"]
     assert out["points"] == 10 and out["points_per_class"] == {"0": 5, "1": 5}
     assert out["embedding"]["kind"] == "mlp" and out["condensation"]["iterations"] == 30
     text = ok(run(work, "inspect", "a.json")).stdout
-    assert "format version 3" in text and "lane-specification.schema.json" in text
+    assert "format version 4" in text and "lane-specification.schema.json" in text
     assert out["class_mixtures"]["rank"] == 5 and len(out["class_mixtures"]["components"]) == 2
     assert "class mixtures (mimic data)" in text
 

@@ -231,7 +231,7 @@ def halves():
 def condensed_and_raw(halves):
     Xtr, ytr, _, _ = halves
     condensed = generate_lane_spec(Xtr, ytr, init="kmeans", **LANE_SMALL)
-    raw = generate_lane_spec(Xtr, ytr, num_per_class=5, iterations=0, verbose=False)  # copies of training rows
+    raw = generate_lane_spec(Xtr, ytr, num_per_class=5, iterations=0, init="real", verbose=False)  # copies of training rows
     return condensed, raw
 
 

@@ -161,7 +161,7 @@ def test_spec_round_trips_its_mixtures_and_samples_from_them(digits, tmp_path):
     assert len(spec.class_mixtures) == 2
     spec.save(tmp_path / "s.json")
     data = json.loads((tmp_path / "s.json").read_text())
-    assert data["format_version"] == 3 and len(data["class_mixtures"]) == 2
+    assert data["format_version"] == 4 and len(data["class_mixtures"]) == 2
     loaded = LANESpecification()
     loaded.load(tmp_path / "s.json")
     assert np.allclose(loaded.sample_class(1, 50, random_state=4), spec.sample_class(1, 50, random_state=4), atol=1e-5)

@@ -25,8 +25,8 @@ HELD_OUT_SEED = 987_654  # a family never drawn during condensation
 
 def _pair(kind, X, y, seed):
     data = as_images(X) if kind == "images" else X
-    start = generate_lane_spec(data, y, iterations=0, seed=seed, verbose=False)
-    condensed = generate_lane_spec(data, y, seed=seed, verbose=False, **SETTINGS[kind])
+    start = generate_lane_spec(data, y, iterations=0, init="real", seed=seed, verbose=False)
+    condensed = generate_lane_spec(data, y, init="real", seed=seed, verbose=False, **SETTINGS[kind])
     return start, condensed
 
 

@@ -153,7 +153,7 @@ def test_file_is_plain_json_with_schema_fields(tmp_path, vector_spec):
     path = tmp_path / "spec.json"
     vector_spec.save(path)
     data = json.loads(path.read_text())
-    assert data["type"] == "LANESpecification" and data["format_version"] == 3
+    assert data["type"] == "LANESpecification" and data["format_version"] == 4
     assert data["embedding"]["normalization"] == "none"
 
 

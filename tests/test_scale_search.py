@@ -46,7 +46,7 @@ def test_a_format_1_spec_saved_again_is_current_and_keeps_its_family(tmp_path):
     spec = _v1_specs()[0]
     spec.save(tmp_path / "again.json")
     data = json.loads((tmp_path / "again.json").read_text())
-    assert data["format_version"] == 3 and data["embedding"]["normalization"] == "calibrated"
+    assert data["format_version"] == 4 and data["embedding"]["normalization"] == "calibrated"
     again = LANESpecification()
     again.load(tmp_path / "again.json")
     assert again.to_dict() == spec.to_dict() and not again.embedding_family().fixed

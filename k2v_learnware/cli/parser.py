@@ -55,10 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="SPEC.json", help="specification file to write")
     p.add_argument("--per-class", type=_count(1), default=10, metavar="K", help="synthetic points per class (default 10)")
     p.add_argument("--iterations", type=_count(0), metavar="N",
-                   help="condensation iterations (default 200 labelled, 600 unlabelled)")
+                   help="condensation iterations (default 20 labelled, 600 unlabelled)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--init", choices=("real", "kmeans", "noise"), default="real",
-                   help="starting points; kmeans and noise never copy a real row into the spec (default real)")
+    p.add_argument("--init", choices=("real", "kmeans", "noise"), default="kmeans",
+                   help="starting points; kmeans and noise never copy a real row into the spec (default kmeans)")
     p.add_argument("--unlabelled", action="store_true", help="ignore labels: a user's requirement")
 
     p = add("pack", cmd_pack, "pack a model and its specification files into a learnware zip", [data_opts])

@@ -141,6 +141,10 @@ def _summarise_lane(data) -> tuple[dict, list[str]]:
     lines.append("class mixtures (mimic data): none, the points' Gaussians" if mixtures is None else
                  "class mixtures (mimic data): " + ", ".join(str(n) for n in info["class_mixtures"]["components"])
                  + f" components per class, {info['class_mixtures']['rank']} axes each")
+    means = data.get("data_class_means")
+    info["data_class_means"] = None if means is None else {"classes": len(means), "features": len(means[0])}
+    lines.append("search class means: the condensed points'" if means is None else
+                 f"search class means: the developer rows' ({len(means[0])} features per class)")
     return info, lines
 
 

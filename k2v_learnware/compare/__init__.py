@@ -5,8 +5,8 @@ RKME, Know2Vec, in any supported pair) and the pairwise matrix of many;
 :mod:`.fidelity` how well one specification represents a data set.
 """
 
-from .fidelity import Fidelity, fidelity, privacy_gap
+from .fidelity import Fidelity, class_means_privacy_gap, fidelity, privacy_gap
 from .pairs import MAX_KERNEL_ROWS, Comparison, ComparisonMatrix, compare_many, compare_specifications
 
 __all__ = ["MAX_KERNEL_ROWS", "Comparison", "ComparisonMatrix", "Fidelity", "compare_many",
-           "compare_specifications", "fidelity", "privacy_gap"]
+           "class_means_privacy_gap", "compare_specifications", "fidelity", "privacy_gap"]

@@ -25,7 +25,8 @@ class Fidelity:
 
     ``mmd`` and ``mmd_per_class`` are MMDs (not squared) in the spec's own
     kernel; ``accuracy`` is that of a classifier trained only on the spec's
-    points; ``privacy_gap`` is the membership-inference signal; ``notes`` say
+    points; ``privacy_gap`` is the membership-inference signal of the points,
+    ``means_privacy_gap`` that of a LANE spec's data class means; ``notes`` say
     why a field is None or what was subsampled.
     """
 
@@ -38,6 +39,7 @@ class Fidelity:
     num_points: int
     kernel: str
     notes: tuple = ()
+    means_privacy_gap: float | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -127,7 +129,44 @@ def privacy_gap(points, X_train, X_holdout, random_state=0) -> tuple[float, str 
     return (0.0 if scale == 0 else (d_hold - d_train) / scale), note
 
 
-def fidelity(spec, X, y=None, *, X_holdout=None, classifier=None, random_state=0) -> Fidelity:
+def class_means_privacy_gap(spec, X_train, y_train, X_holdout, y_holdout, random_state=0) -> tuple[float, str | None]:
+    """Membership-inference signal of a LANE spec's ``data_class_means``: ``(d_holdout - d_train) / max(...)``.
+
+    ``d_*`` is the mean distance, in the spec's family, from each row's
+    embedding to its class's stored mean. A training row pulls its own class
+    mean towards it by ``1 / n_class`` of the way, so an attacker holding a
+    candidate row and the spec can test membership by that distance; about 0:
+    the means tell training rows apart from fresh rows no better than chance
+    distance does. Rows of classes the spec does not know are left out; the
+    larger set is subsampled per class to the size of the smaller.
+    """
+    if not isinstance(spec, LANESpecification) or spec.data_class_means is None:
+        raise ValueError("class_means_privacy_gap needs a LANE specification that carries data_class_means "
+                         "(format 4, a fixed family)")
+    rng = np.random.default_rng(random_state)
+    family = spec.embedding_family()
+    sets = []
+    for X, y, name in ((X_train, y_train, "X_train"), (X_holdout, y_holdout, "X_holdout")):
+        X = _data_for(spec.input_shape, X, name)
+        sets.append((X, np.array(as_labels(y, len(X)), dtype=object)))
+    distances, subsampled = ([], []), False
+    for k, c in enumerate(spec.classes):
+        rows = [np.flatnonzero(labels == c) for _, labels in sets]
+        m = min(len(r) for r in rows)
+        subsampled |= any(len(r) != m for r in rows)
+        for side, ((X, _), r) in enumerate(zip(sets, rows)):
+            picked = np.sort(rng.choice(r, size=m, replace=False)) if m else r[:0]
+            embedded = family.embed_fixed(_as_family_input(X[picked], family))
+            distances[side].append(np.linalg.norm(embedded - spec.data_class_means[k], axis=1))
+    d_train, d_hold = (np.concatenate(d) for d in distances)
+    if not len(d_train):
+        raise ValueError(f"X_train and X_holdout share no rows of the specification's classes {spec.classes}")
+    note = "the larger set was subsampled per class to the size of the smaller" if subsampled else None
+    scale = max(d_train.mean(), d_hold.mean())
+    return (0.0 if scale == 0 else float((d_hold.mean() - d_train.mean()) / scale)), note
+
+
+def fidelity(spec, X, y=None, *, X_holdout=None, y_holdout=None, classifier=None, random_state=0) -> Fidelity:
     """Measure how well ``spec`` (LANE or RKME) represents the data set ``X`` (labels ``y``).
 
     - ``mmd``: MMD between the spec and ``X`` in the spec's own kernel (a LANE
@@ -139,6 +178,8 @@ def fidelity(spec, X, y=None, *, X_holdout=None, classifier=None, random_state=0
     - ``size_bytes``: size of the JSON file the spec writes.
     - ``privacy_gap`` (needs ``X_holdout``, rows of the same distribution the
       spec never saw): see :func:`privacy_gap`.
+    - ``means_privacy_gap`` (a LANE spec with ``data_class_means``, with ``y``,
+      ``X_holdout`` and ``y_holdout``): see :func:`class_means_privacy_gap`.
     """
     kind = _kind(spec)
     if kind == "Know2Vec":
@@ -180,15 +221,19 @@ def fidelity(spec, X, y=None, *, X_holdout=None, classifier=None, random_state=0
         else:
             accuracy = _accuracy(spec, points, X, labels, classifier)
 
-    gap = None
+    gap = means_gap = None
     if X_holdout is not None:
         gap, note = privacy_gap(points, X, X_holdout, random_state)
         if note:
             notes.append(note)
+        if kind == "LANE" and spec.data_class_means is not None and labels is not None and y_holdout is not None:
+            means_gap, note = class_means_privacy_gap(spec, X, labels, X_holdout, y_holdout, random_state)
+            if note:
+                notes.append(f"means_privacy_gap: {note}")
 
     return Fidelity(kind=kind, mmd=mmd, mmd_per_class=per_class, accuracy=accuracy,
                     size_bytes=saved_size(spec), privacy_gap=gap, num_points=len(points), kernel=kernel,
-                    notes=tuple(notes))
+                    notes=tuple(notes), means_privacy_gap=means_gap)
 
 
 def _accuracy(spec: LANESpecification, points, X, labels, classifier) -> float:

@@ -2,10 +2,15 @@
 
 What a market search reads of a LANE specification (see
 :mod:`k2v_learnware.search.class_mean_index`): the ``(K, D)`` float32 mean
-embedding of each class's points under a fixed random-network family. They are
-computed from the points once per family and kept, adopted from a market's
-stored copy, or, in a market worker, read from that copy each time an index is
-built, so they are never held twice.
+embedding of each class under a fixed random-network family. In the spec's own
+family they are, when the spec carries them, the class means of the developer's
+rows themselves (``data_class_means``, format 4, beyond the paper: an aggregate
+statistic like RKME's, measured to give better search weights than the
+condensed points, which need hundreds of steps to approach them); otherwise, and
+in any other family, the means of the condensed points. They are computed once
+per family and kept, adopted from a market's stored copy, or, in a market
+worker, read from that copy each time an index is built, so they are never held
+twice.
 """
 
 from __future__ import annotations
@@ -15,13 +20,30 @@ import numpy as np
 from .networks import RandomEmbedding
 
 
+#: Rows embedded at a time when the developer's class means are computed (bounds the memory to ~CHUNK x D floats).
+DATA_CHUNK = 4096
+
+
+def data_class_means(family: RandomEmbedding, X: np.ndarray, class_index: np.ndarray, num_classes: int) -> np.ndarray:
+    """``(K, D)`` float32 mean embedding of each class's rows of ``X`` under the fixed ``family``, in chunks."""
+    sums = np.zeros((num_classes, family.out_features))
+    for start in range(0, len(X), DATA_CHUNK):
+        embedded = family.embed_fixed(X[start: start + DATA_CHUNK]).astype(np.float64)
+        members = class_index[start: start + DATA_CHUNK][None, :] == np.arange(num_classes)[:, None]
+        sums += members @ embedded
+    counts = np.bincount(class_index, minlength=num_classes)
+    return (sums / counts[:, None]).astype(np.float32)
+
+
 class KeptClassMeans:
-    """Class-mean embeddings per family key; needs ``classes``, ``_family``, ``_rows_of`` and ``_family_input``."""
+    """Class-mean embeddings per family key; needs ``classes``, ``_family``, ``_rows_of``, ``_family_input``
+    and ``data_class_means`` (the developer rows' class means in ``_family``, or None)."""
 
     def class_mean_embeddings(self, family: RandomEmbedding | None = None) -> np.ndarray:
         """``(K, D)`` float32 mean embedding of each class's points under a fixed ``family``.
 
         Defaults to the spec's own family (which must be fixed: format 2).
+        In that family, the developer rows' means when the spec carries them.
         Computed once per family and kept; this is what a market stores when
         the learnware is added, so a search never embeds the points again.
         """
@@ -29,6 +51,8 @@ class KeptClassMeans:
         family = self._family if family is None else family
         cache = self.__dict__.setdefault("_class_mean_cache", {})
         key = family.key
+        if key not in cache and self.data_class_means is not None and key == self._family.key:
+            cache[key] = self.data_class_means
         if key not in cache:
             rows = [self._rows_of(c) for c in self.classes]
             cache[key] = family.class_means(self._family_input(family), rows)

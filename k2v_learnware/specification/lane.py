@@ -26,12 +26,16 @@ from .class_mixtures import DEFAULT_COMPONENTS, DEFAULT_RANK, MAX_COMPONENTS, MA
 from .formats import read_json, write_json
 from .lane_file import FORMAT_VERSION, LIMITS, READABLE_VERSIONS, lane_fields_from_dict, lane_to_dict  # noqa: F401
 from .networks import EMBEDDING_KINDS, NORMALIZATIONS, EmbeddingConfig, RandomEmbedding
-from .kept_class_means import KeptClassMeans
+from .kept_class_means import KeptClassMeans, data_class_means
 from .released_points import ReleasablePoints
 
 
-#: Defaults measured on digits (see README, "Choosing the defaults").
-DEFAULT_ITERATIONS = 200
+#: Defaults measured on digits and Fashion-MNIST (see README, "Choosing the defaults"). 20 steps from k-means
+#: centres: a search reads the rows' own class means (format 4) and mimic data come from the class mixtures, so
+#: the points no longer carry the search; 20 steps keep a spec within ~1-1.5x RKME's time, and k-means centres
+#: leak membership no more than 200 steps from real rows did (fidelity's privacy gap).
+DEFAULT_ITERATIONS = 20
+DEFAULT_INIT = "kmeans"
 DEFAULT_LR = 0.05
 DEFAULT_BATCH_REAL = 128
 # An unlabelled requirement (y=None) only has to carry its mean embedding into the
@@ -39,6 +43,9 @@ DEFAULT_BATCH_REAL = 128
 REQUIREMENT_ITERATIONS = 600
 REQUIREMENT_BATCH_REAL = 1024
 DEFAULT_NUM_NETS = 8
+#: Fewest rows every class needs before a spec keeps its rows' class means: a class mean of few rows tells its
+#: rows apart from fresh ones (measured membership signal, digits: 3/10/30/90 rows 0.55/0.32/0.10/0.00).
+DATA_MEANS_MIN_ROWS = 100
 #: The seed of the one fixed search family per feature space (format 2): every spec and requirement
 #: built with the defaults shares it, so a market's stored class means serve every search.
 FAMILY_SEED = 0
@@ -63,6 +70,7 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecificati
         self.condensation: dict = {}  # the settings and measured cost of the condensation
         self.feature_range: list[float] = []  # [min, max] of the developer data, for clipping samples
         self.class_mixtures = None  # per class a ClassMixture of the developer's rows (mimic data), or None
+        self.data_class_means = None  # (K, D) float32 class means of the developer's rows in the fixed family, or None
         super().__init__(type=self.__class__.__name__)
 
     # ------------------------------------------------------------------ build
@@ -76,7 +84,7 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecificati
         batch_real: int | None = None,
         lr: float = DEFAULT_LR,
         optimizer: str = "adam",
-        init: str = "real",
+        init: str = DEFAULT_INIT,
         embedding: str | None = None,
         width: int | None = None,
         depth: int | None = None,
@@ -86,6 +94,8 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecificati
         family_seed: int | None = None,
         mixture_components: int = DEFAULT_COMPONENTS,
         mixture_rank: int = DEFAULT_RANK,
+        data_means: bool = True,
+        data_means_min_rows: int = DATA_MEANS_MIN_ROWS,
         verbose: bool = True,
     ) -> "LANESpecification":
         """Condense ``(X, y)`` into ``num_per_class`` synthetic samples per class.
@@ -94,10 +104,10 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecificati
         (images, ConvNetBN embedding); ``embedding`` overrides that choice.
         ``y=None`` treats the whole set as one class (a user's unlabelled data).
         ``iterations`` and ``batch_real`` (real samples per class per iteration)
-        default to 200 and 128 for labelled data, and to 600 and 1024 for an
+        default to 20 and 128 for labelled data, and to 600 and 1024 for an
         unlabelled requirement (see README, "Choosing the defaults").
-        ``init`` chooses the starting points: ``"real"`` (random real samples,
-        as in the paper), ``"kmeans"`` (per-class k-means centres) or ``"noise"``
+        ``init`` chooses the starting points: ``"kmeans"`` (per-class k-means
+        centres, the default), ``"real"`` (random real samples, as in the paper) or ``"noise"``
         (Gaussian noise around the data mean); the last two never copy a real
         sample into the specification. ``normalization="none"`` (the default)
         matches in the market's fixed embedding family; ``"calibrated"`` gives
@@ -109,12 +119,21 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecificati
         mixtures that mimic data are drawn from (:mod:`.class_mixtures`; beyond the
         paper); ``mixture_components=0`` keeps only the condensed points (Eq. 10
         then fits its Gaussians to them, as the paper does). An unlabelled
-        requirement carries no mixtures.
+        requirement carries no mixtures. ``data_means`` (the default; beyond the
+        paper) keeps each class's mean embedding of ``X`` itself in a fixed
+        family, which a search then reads instead of the points' means
+        (:mod:`.kept_class_means`), when every class has at least
+        ``data_means_min_rows`` rows (fewer would let the means reveal which rows
+        were used: :func:`~k2v_learnware.compare.class_means_privacy_gap`); a
+        calibrated family keeps none.
         """
         X = as_data_array(X)
         mixture_components = positive_int(mixture_components, "mixture_components", minimum=0,
                                           maximum=MAX_COMPONENTS)
         mixture_rank = positive_int(mixture_rank, "mixture_rank", maximum=MAX_RANK)
+        data_means_min_rows = positive_int(data_means_min_rows, "data_means_min_rows", minimum=1)
+        if not isinstance(data_means, bool):
+            raise TypeError(f"data_means must be True or False, got {type(data_means).__name__} ({data_means!r})")
         if iterations is None:
             iterations = REQUIREMENT_ITERATIONS if y is None else DEFAULT_ITERATIONS
         if batch_real is None:
@@ -184,6 +203,12 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecificati
         }
         self.feature_range = [float(X.min()), float(X.max())]
         self.class_mixtures = None
+        self.data_class_means = None
+        self._forget_derived()
+        if data_means and self._family.fixed and counts.min() >= data_means_min_rows:
+            start = time.perf_counter()
+            self.data_class_means = data_class_means(self._family, data, class_index, len(classes))
+            self.condensation["data_means_seconds"] = time.perf_counter() - start
         if mixture_components and y is not None:
             flat = X.reshape(len(X), -1)
             start = time.perf_counter()

@@ -7,6 +7,9 @@ Format 1 files have no such field: their family calibrates BatchNorm
 (written now) may carry ``class_mixtures``, per class a Gaussian mixture of the
 developer's rows that mimic data are drawn from (:mod:`.class_mixtures`);
 without it (formats 1-2) mimic data come from the condensed points' Gaussians.
+Format 4 (written now) may carry ``data_class_means``: per class the mean
+embedding of the developer's rows in the spec's own fixed family, which a
+search reads instead of the points' means (:mod:`.kept_class_means`).
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ import numpy as np
 from .class_mixtures import read_class_mixtures
 from .formats import SpecificationFormatError, classes_problem, finite_float32
 
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 
 #: Bounds on every size a LANE file or ``generate_lane_spec`` may ask for, checked before anything is
 #: allocated (the same maxima are in ``specs/lane-specification.schema.json``; a test keeps them equal).
@@ -53,6 +56,8 @@ def lane_to_dict(spec) -> dict:
     }
     if spec.class_mixtures is not None:
         out["class_mixtures"] = [mixture.to_dict() for mixture in spec.class_mixtures]
+    if spec.data_class_means is not None:
+        out["data_class_means"] = [[float(f"{v:.9g}") for v in row] for row in spec.data_class_means.tolist()]
     return out
 
 
@@ -87,6 +92,8 @@ def lane_fields_from_dict(data: dict, where: str) -> dict:
         problems.append("a format 2 embedding must name its normalization")
     if data["format_version"] < 3 and "class_mixtures" in data:
         problems.append("class_mixtures need format 3")
+    if "data_class_means" in data:
+        problems += _data_means_problems(data)
     if problems:
         raise SpecificationFormatError(f"{where} is inconsistent: " + "; ".join(problems))
     embedding = dict(data["embedding"])
@@ -103,4 +110,40 @@ def lane_fields_from_dict(data: dict, where: str) -> dict:
         "condensation": dict(data["condensation"]),
         "feature_range": [float(v) for v in data["feature_range"]],
         "class_mixtures": read_class_mixtures(data.get("class_mixtures"), len(data["classes"]), flat, where),
+        "data_class_means": _read_data_means(data.get("data_class_means"), where),
     }
+
+
+def family_output_width(embedding: dict) -> int:
+    """Length of a schema-checked family's embedding, known without building it (or importing torch):
+    ``num_nets`` networks of ``width`` outputs (MLP) or ``width * (h >> depth) * (w >> depth)`` (ConvNetBN)."""
+    per_net = embedding["width"]
+    if embedding["kind"] == "convnet":
+        _, h, w = embedding["input_shape"]
+        per_net *= (h >> embedding["depth"]) * (w >> embedding["depth"])
+    return per_net * embedding["num_nets"]
+
+
+def _data_means_problems(data: dict) -> list[str]:
+    """Why a file's ``data_class_means`` cannot stand for its classes in its family (empty: they can)."""
+    means, embedding = data["data_class_means"], data["embedding"]
+    if data["format_version"] < 4:
+        return ["data_class_means need format 4"]
+    if embedding.get("normalization") != "none":
+        return ["data_class_means need a fixed embedding family (normalization 'none')"]
+    if embedding["kind"] == "convnet" and len(embedding["input_shape"]) != 3:
+        return ["a convnet embedding needs an input_shape [c, h, w]"]
+    width = family_output_width(embedding)
+    if len(means) != len(data["classes"]) or any(len(row) != width for row in means):
+        return [f"data_class_means must be {len(data['classes'])} rows (one per class) of {width} numbers "
+                f"(the family's output)"]
+    return []
+
+
+def _read_data_means(means, where: str):
+    if means is None:
+        return None
+    array = finite_float32(means)
+    if array is None:
+        raise SpecificationFormatError(f"{where}: data_class_means hold values beyond the float32 range")
+    return array
