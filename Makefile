@@ -45,6 +45,7 @@ bench: $(STAMP) $(FASHION_MNIST) postgresql
 	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench reuse --dataset digits --out bench-out/reuse-digits
 	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench reuse --dataset fashion-mnist --out bench-out/reuse-fashion-mnist
 	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench reuse --dataset bbc-news --out bench-out/reuse-bbc-news
+	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench reuse --dataset fashion-digits-efficientnet --out bench-out/reuse-fashion-digits-efficientnet
 	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench retrieval --out bench-out/retrieval
 	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench retrieval --protocol paper --out bench-out/retrieval-paper
 	OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench service --out bench-out/service

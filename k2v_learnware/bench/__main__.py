@@ -8,6 +8,8 @@ import signal
 import sys
 import time
 
+from .settings import DATASETS
+
 
 def _count(minimum: int):
     def parse(text: str) -> int:
@@ -24,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Benchmarks of LANE and Know2Vec against the anchors, in one run.")
     sub = parser.add_subparsers(dest="benchmark", required=True)
     reuse = sub.add_parser("reuse", help="mixed-task reuse: LANE against RKME, MAX and the oracle")
-    reuse.add_argument("--dataset", choices=("digits", "fashion-mnist", "bbc-news"), default="digits")
+    reuse.add_argument("--dataset", choices=DATASETS, default="digits")
     retrieval = sub.add_parser("retrieval", help="model retrieval: Know2Vec against transferability scores")
     service = sub.add_parser("service", help="market service under load: HTTP searches and uploads against "
                                              "the in-process search (starts its own PostgreSQL and server)")
@@ -39,9 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="best-model: several models per class subset, truth = the most accurate (ours); "
                                 "paper: one model per 4-class task, truth = the model the query came from "
                                 "(Know2Vec, Table 1)")
-    reuse.add_argument("--users", type=_count(1), default=None, help="users per mixture count (full: 20)")
+    reuse.add_argument("--users", type=_count(1), default=None, help="users per mixture count (full: 20; 50 in the 10-task setting)")
     reuse.add_argument("--jobselector-users", type=_count(1), default=None,
-                       help="users per mixture count the package's JobSelectorReuser runs on (full: 5)")
+                       help="users per mixture count the package's JobSelectorReuser runs on (full: 5; 1 in the "
+                            "10-task setting)")
     return parser
 
 
@@ -119,7 +122,7 @@ def main(argv=None) -> int:
         from .reuse import ReuseOptions, run_reuse
         from .settings import load_setting
 
-        options = ReuseOptions.quick(args.seed) if args.quick else ReuseOptions.full(args.seed)
+        options = ReuseOptions.quick(args.seed) if args.quick else ReuseOptions.full(args.seed, args.dataset)
         if args.users is not None:
             options.users_per_count = args.users
         if args.jobselector_users is not None:

@@ -11,8 +11,9 @@ rows, and predicts every row. Methods:
   label-shift EM and routes by a class-level selector, with mimic data from the
   specs' class mixtures (beyond the paper); ``LANE-k{K}`` the same with K
   synthetic points per class (they only start the weights now).
-- ``LANE-paper``: the paper's route on the same condensed points: Eq. 9 weights,
-  mimic data from the points' class Gaussians (no class mixtures) and
+- ``LANE-paper``: the paper's spec and route: 200 condensation steps, no class
+  mixtures, no data class means; Eq. 9 weights on the points' class means,
+  mimic data from the points' class Gaussians and
   :class:`~k2v_learnware.reuse.LANEJobSelectorReuser`.
 - ``RKME`` / ``RKME-median``: the package's RKMETableSpecification (its default
   ``gamma=0.1`` / the median heuristic), the user's rows as an RKME at the same
@@ -42,6 +43,9 @@ from ..specification.formats import saved_size
 from .settings import ReuseSetting
 
 LANE_DEFAULT_K = 10
+#: Condensation steps of the ``LANE-paper`` spec: the package default before the specs carried their rows' class
+#: means (README, "Choosing the defaults"), so the paper's route gets points condensed to convergence.
+PAPER_ITERATIONS = 200
 RKME_DEFAULT_GAMMA = 0.1
 RKME_DEFAULT_SIZE = 100
 
@@ -63,7 +67,14 @@ class ReuseOptions:
                    seed=seed)
 
     @classmethod
-    def full(cls, seed: int = 0) -> "ReuseOptions":
+    def full(cls, seed: int = 0, dataset: str | None = None) -> "ReuseOptions":
+        """The full run; in a setting of many tasks (``LARGE_SETTINGS``) 50 users per mixture count, as the
+        paper has, LANE at its default size only, and the package's JobSelectorReuser (tens of seconds per
+        user) on one user per count."""
+        from .settings import LARGE_SETTINGS
+
+        if dataset in LARGE_SETTINGS:
+            return cls(users_per_count=50, jobselector_users=1, lane_sizes=(LANE_DEFAULT_K,), seed=seed)
         return cls(seed=seed)
 
 
@@ -98,9 +109,12 @@ def _timed(fn, *args, **kwargs):
 
 
 def _stored_vectors(spec) -> int:
-    """Vectors of the input's size a spec stores: its points, plus a LANE spec's mixture means and axes."""
+    """Vectors of the input's size a spec stores: its points, plus a LANE spec's mixture means and axes and its
+    data class means (counted in input-sized vectors)."""
     mixtures = getattr(spec, "class_mixtures", None) or []
-    return len(spec.get_z()) + sum(m.means.shape[0] + m.axes.shape[0] * m.axes.shape[1] for m in mixtures)
+    stored = len(spec.get_z()) + sum(m.means.shape[0] + m.axes.shape[0] * m.axes.shape[1] for m in mixtures)
+    means = getattr(spec, "data_class_means", None)
+    return stored + (0 if means is None else means.size / int(np.prod(spec.input_shape)))
 
 
 def _spec_summary(specs, seconds) -> dict:
@@ -202,10 +216,14 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
         for field_name, value in _spec_summary(specs, seconds).items():
             setattr(method, field_name, value)
     bar.close()
-    # the paper's route on the very same condensed points, without the class mixtures
-    paper_specs = [without_mixtures(s) for s in lane_specs[LANE_DEFAULT_K]]
+    # the paper's spec: its condensation run to convergence, no class mixtures, the points' own class means
+    paper_specs, seconds = [], []
+    for X, y in progress(task_data, verbose=verbose, desc="LANE-paper specifications"):
+        spec, s = _timed(generate_lane_spec, X, y, num_per_class=LANE_DEFAULT_K, iterations=PAPER_ITERATIONS,
+                         mixture_components=0, data_means=False, seed=options.seed, verbose=False)
+        paper_specs.append(spec), seconds.append(s)
     paper = methods.setdefault("LANE-paper", _Method())
-    for field_name, value in _spec_summary(paper_specs, [s.condensation["seconds"] for s in paper_specs]).items():
+    for field_name, value in _spec_summary(paper_specs, seconds).items():
         setattr(paper, field_name, value)
     paper_learnwares = [_in_memory_learnware(f"lane-paper-{t}", models[t], dim, {"LANESpecification": s})
                         for t, s in enumerate(paper_specs)]
@@ -256,11 +274,10 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
             pred, r = _timed(reuser.predict, Xu)
             methods[name].add(m, accuracy(pred), r, np.abs(reuser.weights_ - proportions).sum(), s,
                               paired=use_jobselector)
-            if k == LANE_DEFAULT_K:  # the same points, so the same Eq. 9 weights and search time
-                reuser = LANEJobSelectorReuser(paper_learnwares, found.learnware_weights, random_state=options.seed)
-                pred, r = _timed(reuser.predict, Xu)
-                paper.add(m, accuracy(pred), r, np.abs(found.learnware_weights - proportions).sum(), s,
-                          paired=use_jobselector)
+        found, s = _timed(mixture_weights, Xu, paper_specs)
+        reuser = LANEJobSelectorReuser(paper_learnwares, found.learnware_weights, random_state=options.seed)
+        pred, r = _timed(reuser.predict, Xu)
+        paper.add(m, accuracy(pred), r, np.abs(found.learnware_weights - proportions).sum(), s, paired=use_jobselector)
         for name, gamma in gammas.items():
             user_spec, user_seconds = _timed(rb.rkme_spec, Xu, gamma, reduce=False)
             w, s = _timed(rb.rkme_weights, user_spec, rkme_specs[name])
@@ -286,10 +303,12 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
 
 
 def without_mixtures(spec):
-    """A copy of a LANE spec that keeps its condensed points and drops its class mixtures (the paper's spec)."""
+    """A copy of a LANE spec that keeps its condensed points and drops its class mixtures and data class means
+    (the paper's spec)."""
     import copy
 
     plain = copy.copy(spec)
     plain.class_mixtures = None
+    plain.data_class_means = None
     plain._forget_derived()
     return plain

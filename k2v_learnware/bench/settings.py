@@ -11,6 +11,11 @@ no user row was ever seen by a model or a specification.
 - ``bbc-news``: BBC News articles as 384-d all-MiniLM-L6-v2 embeddings; 2 tasks
   (business, politics, tech / entertainment, sports), since 5 classes give no more
   disjoint groups that an SVM can learn.
+- ``fashion-digits-efficientnet``: the larger setting of the LANE paper's form
+  (a fixed pretrained feature extractor, at least 10 learnwares): Fashion-MNIST
+  (labels 0-9) and the 8x8 digits (labels 10-19) as EfficientNet-Lite0 features
+  (1280-d, then one PCA to 128-d) in one space; 10 tasks of 2 classes, users
+  mixing up to all ten.
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DATASETS = ("digits", "fashion-mnist", "bbc-news")
+DATASETS = ("digits", "fashion-mnist", "bbc-news", "fashion-digits-efficientnet")
+#: Settings with many tasks: a full run draws 50 users per mixture count, as the paper does (see ReuseOptions.full).
+LARGE_SETTINGS = ("fashion-digits-efficientnet",)
+#: Dimensions the EfficientNet-Lite0 features are projected to (PCA) in ``fashion-digits-efficientnet``.
+EFFICIENTNET_DIMS = 128
 
 
 @dataclass
@@ -76,4 +85,38 @@ def load_setting(dataset: str, quick: bool = False, seed: int = 0, verbose: bool
         return ReuseSetting("bbc-news", Xtr, ytr, Xte, yte, [(0, 2, 4), (1, 3)], user_rows=60 if quick else 200,
                             description="BBC News, 384-d all-MiniLM-L6-v2 embeddings, 50/50 split, tasks "
                                         "{business, politics, tech} and {entertainment, sports}")
+    if dataset == "fashion-digits-efficientnet":
+        return _fashion_digits_efficientnet(quick, seed, verbose)
     raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+
+
+def _fashion_digits_efficientnet(quick: bool, seed: int, verbose: bool) -> ReuseSetting:
+    """Fashion-MNIST and digits images through EfficientNet-Lite0 (features cached on disk)."""
+    from .. import datasets
+
+    per_class_train, per_class_test = (30, 20) if quick else (500, 250)
+    Ftr, ytr_f = datasets.stratified_subset(*datasets.load_fashion_mnist("train"), per_class_train, seed)
+    Fte, yte_f = datasets.stratified_subset(*datasets.load_fashion_mnist("test"), per_class_test, seed)
+    D, yd = datasets.load_digits(images=True)
+    Dtr, Dte, ytr_d, yte_d = _split(np.clip(D[:, 0] * 16, 0, 255), yd, 0.4, seed)
+    if quick:
+        Dtr, ytr_d = datasets.stratified_subset(Dtr, ytr_d, per_class_train, seed)
+        Dte, yte_d = datasets.stratified_subset(Dte, yte_d, per_class_test, seed)
+    features = lambda images: datasets.image_features(images, verbose=verbose)  # noqa: E731
+    X_train = np.concatenate([features(Ftr[:, 0] * 255), features(Dtr)])
+    X_test = np.concatenate([features(Fte[:, 0] * 255), features(Dte)])
+    y_train, y_test = np.concatenate([ytr_f, ytr_d + 10]), np.concatenate([yte_f, yte_d + 10])
+    # One fixed projection for everyone, as the paper's 64-d ResNet110 features are: the market's PCA of the
+    # developers' training features (1280-d made the package's JobSelectorReuser, a LightGBM grid search,
+    # take minutes per user).
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=EFFICIENTNET_DIMS, random_state=seed).fit(X_train)
+    X_train, X_test = pca.transform(X_train).astype(np.float32), pca.transform(X_test).astype(np.float32)
+    return ReuseSetting("fashion-digits-efficientnet", X_train, y_train, X_test, y_test,
+                        [(2 * t, 2 * t + 1) for t in range(10)], user_rows=60 if quick else 300,
+                        description=f"Fashion-MNIST ({per_class_train} train / {per_class_test} test images per "
+                                    f"class, labels 0-9) and sklearn digits ({'the same' if quick else '60/40 split'}"
+                                    f", labels 10-19) as EfficientNet-Lite0 features (64 px, ImageNet "
+                                    f"weights, 1280-d, PCA to {EFFICIENTNET_DIMS} on the training split), "
+                                    f"10 tasks of 2 classes")
