@@ -112,6 +112,17 @@ def test_the_market_stores_the_data_means_as_the_searched_class_means(tmp_path, 
     folder = Path(market.learnware_organizer.learnware_folder_list[learnware_id]).parent
     stored = np.load(means_file(folder, stored_family(specs[1]).key), allow_pickle=False)
     assert np.array_equal(stored, specs[1].data_class_means)
+    # a worker holds them once, in the stored copy its search reads: the spec's own go with its points
+    from k2v_learnware.specification.lane import lane_spec_of
+
+    again = instantiate_market("scale", root=tmp_path)
+    spec = lane_spec_of(again.learnware_organizer.get_learnware_by_ids(learnware_id))
+    assert not spec.points_in_memory() and spec.__dict__["_data_means"] is None
+    assert np.array_equal(spec.class_mean_embeddings(), specs[1].data_class_means)
+    assert spec.__dict__["_data_means"] is None  # the search read the market's copy
+    assert np.array_equal(spec.data_class_means, specs[1].data_class_means)  # read back from the spec file
+    spec.release_points()
+    assert spec.__dict__["_data_means"] is None
 
 
 def test_the_width_read_from_a_file_is_the_family_width():
