@@ -254,3 +254,28 @@ def test_the_searcher_keeps_its_index_until_the_learnwares_change(digits_specs):
     assert first.get_single_results()[0].learnware.id in ("0", "3")
     mixture = first.get_multiple_results()[0]
     assert {lw.id for lw in mixture.learnwares} >= {"0", "3"}
+
+
+def test_a_degenerate_qp_of_duplicate_class_means_is_still_solved():
+    """Learnwares trained on the same rows store identical class means; DAQP alone stalls on some of
+    these QPs, and the search falls back to Clarabel instead of failing."""
+    from qpsolvers import solve_qp
+
+    rng = np.random.default_rng(0)
+    stalled = 0
+    for _ in range(12):
+        base = np.abs(rng.standard_normal((10, 512)) + rng.standard_normal(512))
+        M = np.repeat(base, 9, axis=0)
+        u = 0.5 * base[1] + 0.3 * base[4] + 0.2 * base[7] + 0.01 * rng.standard_normal(512)
+        G, c, uu = M @ M.T, M @ u, float(u @ u)
+        n = len(c)
+        P = 2 * G / uu
+        P[np.diag_indices(n)] += 1e-10 * np.trace(P) / n
+        stalled += solve_qp(P, -2 * c / uu, A=np.ones((1, n)), b=np.ones(1), lb=np.zeros(n), solver="daqp") is None
+        w = simplex_qp(G, c, uu)
+        assert w.min() >= 0 and w.sum() == pytest.approx(1.0)
+        per_class = w.reshape(10, 9).sum(axis=1)
+        assert np.abs(per_class - [0, 0.5, 0, 0, 0.3, 0, 0, 0.2, 0, 0]).sum() < 0.02
+        objective = lambda x: x @ G @ x - 2 * c @ x  # noqa: E731
+        assert objective(w) <= objective(simplex_qp(G, c, uu, solver="cvxpy")) + 1e-6 * uu
+    assert stalled, "DAQP solved every one of these degenerate QPs: the fallback was not exercised"

@@ -13,6 +13,8 @@ import numpy as np
 #: The default backend: DAQP, a dual active-set solver for small dense QPs (exact active set; on
 #: 300 dense variables 10x faster than Clarabel's interior point). Any qpsolvers backend or cvxpy may be named.
 DEFAULT_SOLVER = "daqp"
+#: Tried when the named backend finds no solution: Clarabel's interior point copes with degenerate QPs.
+FALLBACK_SOLVER = "clarabel"
 
 
 def simplex_qp(gram: np.ndarray, c: np.ndarray, uu: float, solver: str = DEFAULT_SOLVER) -> np.ndarray:
@@ -41,15 +43,26 @@ def simplex_qp(gram: np.ndarray, c: np.ndarray, uu: float, solver: str = DEFAULT
             raise RuntimeError(f"cvxpy could not solve the mixture-weight QP: status {problem.status}")
         x = np.asarray(w.value)
     else:
-        from qpsolvers import solve_qp, sparse_solvers
-        from scipy import sparse
-
-        P, A = (gram + gram.T) / scale, np.ones((1, n))
+        P = (gram + gram.T) / scale
         P[np.diag_indices(n)] += 1e-10 * max(float(np.trace(P)) / n, 1e-300)
-        if solver in sparse_solvers:  # what clarabel takes without a conversion (and its warning)
-            P, A = sparse.csc_matrix(P), sparse.csc_matrix(A)
-        x = solve_qp(P, -2.0 * c / scale, A=A, b=np.ones(1), lb=np.zeros(n), solver=solver)
+        x = _solve(P, -2.0 * c / scale, solver)
+        if x is None and solver != FALLBACK_SOLVER:
+            # An active-set solver can stall on a degenerate QP (many identical class means: learnwares
+            # trained on the same rows); the interior-point fallback does not.
+            x = _solve(P, -2.0 * c / scale, FALLBACK_SOLVER)
         if x is None:
-            raise RuntimeError(f"qpsolvers ({solver}) could not solve the mixture-weight QP")
+            raise RuntimeError(f"qpsolvers ({solver}, then {FALLBACK_SOLVER}) could not solve the mixture-weight QP")
     x = np.clip(x, 0.0, None)
     return x / x.sum()
+
+
+def _solve(P, q, solver):
+    """One qpsolvers call over the simplex; None when the backend finds no solution."""
+    from qpsolvers import solve_qp, sparse_solvers
+    from scipy import sparse
+
+    n = len(q)
+    A = np.ones((1, n))
+    if solver in sparse_solvers:  # what clarabel takes without a conversion (and its warning)
+        P, A = sparse.csc_matrix(P), sparse.csc_matrix(A)
+    return solve_qp(P, q, A=A, b=np.ones(1), lb=np.zeros(n), solver=solver)
