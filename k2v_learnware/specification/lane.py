@@ -21,7 +21,7 @@ from learnware.specification import RegularStatSpecification
 
 from .._checks import as_data_array, as_labels, one_of, positive_float, positive_int, seed_int
 from .condensation import INITS, OPTIMIZERS, condense
-from .class_gaussians import shrunk_covariance_factors
+from .class_gaussians import ClassGaussians
 from .class_mixtures import DEFAULT_COMPONENTS, DEFAULT_RANK, MAX_COMPONENTS, MAX_RANK, fit_class_mixture
 from .formats import read_json, write_json
 from .lane_file import FORMAT_VERSION, LIMITS, READABLE_VERSIONS, lane_fields_from_dict, lane_to_dict  # noqa: F401
@@ -51,7 +51,7 @@ DATA_MEANS_MIN_ROWS = 100
 FAMILY_SEED = 0
 
 
-class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecification):
+class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, RegularStatSpecification):
     """Label-aware neural embedding specification (LANE).
 
     Build one with :func:`generate_lane_spec` or
@@ -256,58 +256,8 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, RegularStatSpecificati
             raise ValueError(f"label {label!r} is not a class of this specification; classes are {self.classes}")
         return self.classes.index(label)
 
-    def class_samples(self, label) -> np.ndarray:
-        """The synthetic samples of one class, flattened to ``(m, D)``."""
-        self._class_index(label)
-        return self.z[self._rows_of(label)].reshape(-1, int(np.prod(self.input_shape))).astype(np.float64)
-
     def _rows_of(self, label) -> np.ndarray:
         return np.array([v == label for v in self.labels])
-
-    def class_means(self) -> np.ndarray:
-        """``(K, D)`` flattened mean of each class's synthetic samples, in ``classes`` order."""
-        self._require_content()
-        return self.class_mean_rows(self.z.reshape(len(self.z), -1).astype(np.float64))
-
-    def _shrunk_covariance_factors(self, label) -> tuple[np.ndarray, np.ndarray, float]:
-        """Mean, low-rank factor L and isotropic variance s with Sigma = L^T L + s I.
-
-        Sigma is the Ledoit-Wolf shrinkage of the class's empirical covariance,
-        valid (positive definite) even with fewer points than dimensions.
-        Computed once per class: mimic sampling calls this in loops.
-        """
-        cache = self.__dict__.setdefault("_factor_cache", {})
-        if label not in cache:
-            cache[label] = self._compute_covariance_factors(label)  # raises for an unknown label
-        return cache[label]
-
-    def _compute_covariance_factors(self, label):
-        return shrunk_covariance_factors(self.class_samples(label))
-
-    def class_covariance(self, label) -> np.ndarray:
-        """``(D, D)`` Ledoit-Wolf shrunk covariance of one class's synthetic samples."""
-        _, factor, iso = self._shrunk_covariance_factors(label)
-        return factor.T @ factor + iso * np.eye(factor.shape[1])
-
-    def sample_class(self, label, n: int, random_state=None) -> np.ndarray:
-        """Draw ``n`` mimic samples of one class (Eq. 10).
-
-        From the class's mixture of the developer's rows when the spec carries
-        one (:mod:`.class_mixtures`), else from N(mean, shrunk covariance) of its
-        condensed points, as the paper does. Samples are clipped to the developer
-        data's value range and shaped like it.
-        """
-        n = positive_int(n, "n", minimum=0)
-        rng = np.random.default_rng(random_state)
-        if self.class_mixtures is not None:
-            draws = self.class_mixtures[self._class_index(label)].sample(n, rng)
-        else:
-            mean, factor, iso = self._shrunk_covariance_factors(label)
-            draws = mean + rng.standard_normal((n, factor.shape[0])) @ factor
-            if iso > 0:
-                draws += np.sqrt(iso) * rng.standard_normal((n, factor.shape[1]))
-        draws = np.clip(draws, *self.feature_range)
-        return draws.reshape((n,) + self.input_shape)
 
     # ------------------------------------------------------------- distances
     @cached_property
