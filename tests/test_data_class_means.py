@@ -182,3 +182,24 @@ def test_the_means_privacy_gap_grows_as_classes_shrink(tasks):
         class_means_privacy_gap(plain, X[train], y[train], X[hold], y[hold])
     with pytest.raises(ValueError, match="share no rows"):
         class_means_privacy_gap(large, X[train], y[train], X[hold], np.full(len(hold), 7))
+
+
+def test_the_steps_default_to_few_only_when_the_rows_means_carry_the_search(tasks):
+    from k2v_learnware.specification.lane import DEFAULT_ITERATIONS, POINTS_ITERATIONS, REQUIREMENT_ITERATIONS
+
+    _, (X, y) = tasks
+    big = np.flatnonzero(np.isin(y, (0, 1)))  # ~180 rows per class
+    small = np.concatenate([big[y[big] == 0][:30], big[y[big] == 1][:30]])
+    cases = [
+        ((X[big], y[big]), {}, DEFAULT_ITERATIONS, True),
+        ((X[small], y[small]), {}, POINTS_ITERATIONS, False),  # the points carry the search
+        ((X[big], y[big]), {"data_means": False}, POINTS_ITERATIONS, False),
+        ((X[big], None), {}, DEFAULT_ITERATIONS, True),  # a user's requirement of 360 rows: its exact mean
+        ((X[small[:50]], None), {}, REQUIREMENT_ITERATIONS, False),
+        ((X[big], y[big]), {"iterations": 7}, 7, True),
+    ]
+    for (data, labels), options, steps, keeps in cases:
+        spec = generate_lane_spec(data, labels, num_per_class=2, verbose=False, **{"iterations": None, **options})
+        assert spec.condensation["iterations"] == steps and (spec.data_class_means is not None) == keeps, options
+    requirement = generate_lane_spec(X[small[:50]], None, num_per_class=2, iterations=1, verbose=False)
+    assert requirement.condensation["batch_real"] == 1024

@@ -36,10 +36,12 @@ from .released_points import ReleasablePoints
 #: leak membership no more than 200 steps from real rows did (fidelity's privacy gap).
 DEFAULT_ITERATIONS = 20
 DEFAULT_INIT = "kmeans"
+#: Steps when the points carry the search (classes too small to keep their rows' means, or data_means=False).
+POINTS_ITERATIONS = 200
 DEFAULT_LR = 0.05
 DEFAULT_BATCH_REAL = 128
-# An unlabelled requirement (y=None) only has to carry its mean embedding into the
-# mixture-weight QP; matching it on whole batches for longer halves the weight error.
+# An unlabelled requirement (y=None) too small to keep its rows' mean only has to carry its mean embedding
+# into the mixture-weight QP; matching it on whole batches for longer halves the weight error.
 REQUIREMENT_ITERATIONS = 600
 REQUIREMENT_BATCH_REAL = 1024
 DEFAULT_NUM_NETS = 8
@@ -104,8 +106,10 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
         (images, ConvNetBN embedding); ``embedding`` overrides that choice.
         ``y=None`` treats the whole set as one class (a user's unlabelled data).
         ``iterations`` and ``batch_real`` (real samples per class per iteration)
-        default to 20 and 128 for labelled data, and to 600 and 1024 for an
-        unlabelled requirement (see README, "Choosing the defaults").
+        default to 20 and 128 when the spec keeps its rows' class means (below);
+        otherwise the points carry the search, and they default to 200 and 128
+        for labelled data, 600 and 1024 for an unlabelled requirement (see
+        README, "Choosing the defaults").
         ``init`` chooses the starting points: ``"kmeans"`` (per-class k-means
         centres, the default), ``"real"`` (random real samples, as in the paper) or ``"noise"``
         (Gaussian noise around the data mean); the last two never copy a real
@@ -134,13 +138,11 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
         data_means_min_rows = positive_int(data_means_min_rows, "data_means_min_rows", minimum=1)
         if not isinstance(data_means, bool):
             raise TypeError(f"data_means must be True or False, got {type(data_means).__name__} ({data_means!r})")
-        if iterations is None:
-            iterations = REQUIREMENT_ITERATIONS if y is None else DEFAULT_ITERATIONS
-        if batch_real is None:
-            batch_real = REQUIREMENT_BATCH_REAL if y is None else DEFAULT_BATCH_REAL
         num_per_class = positive_int(num_per_class, "num_per_class", maximum=LIMITS["num_per_class"])
-        iterations = positive_int(iterations, "iterations", minimum=0, maximum=LIMITS["iterations"])
-        batch_real = positive_int(batch_real, "batch_real", maximum=LIMITS["batch_real"])
+        if iterations is not None:
+            iterations = positive_int(iterations, "iterations", minimum=0, maximum=LIMITS["iterations"])
+        if batch_real is not None:
+            batch_real = positive_int(batch_real, "batch_real", maximum=LIMITS["batch_real"])
         lr = positive_float(lr, "lr")
         one_of(optimizer, "optimizer", OPTIMIZERS)
         one_of(init, "init", INITS)
@@ -170,6 +172,14 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
         if embedding is not None:
             one_of(embedding, "embedding", EMBEDDING_KINDS)
         one_of(normalization, "normalization", NORMALIZATIONS)
+        # When the spec keeps its rows' class means the search reads those, and a few steps only shape the
+        # points; otherwise the points carry the search, and the condensation runs as long as it did before.
+        keeps_means = data_means and normalization == "none" and int(counts.min()) >= data_means_min_rows
+        if iterations is None:
+            iterations = DEFAULT_ITERATIONS if keeps_means else REQUIREMENT_ITERATIONS if y is None else \
+                POINTS_ITERATIONS
+        if batch_real is None:
+            batch_real = REQUIREMENT_BATCH_REAL if y is None and not keeps_means else DEFAULT_BATCH_REAL
         config = EmbeddingConfig.default_for(X.shape[1:], width, depth, normalization)
         if embedding is not None and embedding != config.kind:
             shape = (int(np.prod(X.shape[1:])),) if embedding == "mlp" else X.shape[1:]
@@ -205,7 +215,7 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
         self.class_mixtures = None
         self.data_class_means = None
         self._forget_derived()
-        if data_means and self._family.fixed and counts.min() >= data_means_min_rows:
+        if keeps_means:
             start = time.perf_counter()
             self.data_class_means = data_class_means(self._family, data, class_index, len(classes))
             self.condensation["data_means_seconds"] = time.perf_counter() - start
