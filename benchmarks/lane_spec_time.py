@@ -39,8 +39,10 @@ def _median_seconds(build, items, repeats: int = 3):
 
 
 def main():
+    from k2v_learnware.bench.settings import DATASETS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", choices=("digits", "fashion-mnist", "bbc-news"))
+    parser.add_argument("dataset", choices=DATASETS)
     parser.add_argument("--users", type=int, default=20, help="users per mixture count")
     parser.add_argument("--mixture-means", action="store_true",
                         help="also: the search's weight L1 with mixture samples standing for each class")

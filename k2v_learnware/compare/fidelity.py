@@ -154,13 +154,15 @@ def class_means_privacy_gap(spec, X_train, y_train, X_holdout, y_holdout, random
         rows = [np.flatnonzero(labels == c) for _, labels in sets]
         m = min(len(r) for r in rows)
         subsampled |= any(len(r) != m for r in rows)
+        if not m:
+            continue
         for side, ((X, _), r) in enumerate(zip(sets, rows)):
-            picked = np.sort(rng.choice(r, size=m, replace=False)) if m else r[:0]
+            picked = np.sort(rng.choice(r, size=m, replace=False))
             embedded = family.embed_fixed(_as_family_input(X[picked], family))
             distances[side].append(np.linalg.norm(embedded - spec.data_class_means[k], axis=1))
-    d_train, d_hold = (np.concatenate(d) for d in distances)
-    if not len(d_train):
+    if not distances[0]:
         raise ValueError(f"X_train and X_holdout share no rows of the specification's classes {spec.classes}")
+    d_train, d_hold = (np.concatenate(d) for d in distances)
     note = "the larger set was subsampled per class to the size of the smaller" if subsampled else None
     scale = max(d_train.mean(), d_hold.mean())
     return (0.0 if scale == 0 else float((d_hold.mean() - d_train.mean()) / scale)), note

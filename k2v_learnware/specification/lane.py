@@ -111,9 +111,10 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
         for labelled data, 600 and 1024 for an unlabelled requirement (see
         README, "Choosing the defaults").
         ``init`` chooses the starting points: ``"kmeans"`` (per-class k-means
-        centres, the default), ``"real"`` (random real samples, as in the paper) or ``"noise"``
-        (Gaussian noise around the data mean); the last two never copy a real
-        sample into the specification. ``normalization="none"`` (the default)
+        centres, the default), ``"real"`` (random real samples, as in the
+        paper) or ``"noise"`` (Gaussian noise around the data mean);
+        ``"kmeans"`` and ``"noise"`` never copy a real sample into the
+        specification. ``normalization="none"`` (the default)
         matches in the market's fixed embedding family; ``"calibrated"`` gives
         the format-1 family whose BatchNorm is calibrated on each batch.
         ``seed`` drives the condensation; ``family_seed`` names the search
