@@ -184,9 +184,14 @@ def test_the_means_privacy_gap_grows_as_classes_shrink(tasks):
         class_means_privacy_gap(large, X[train], y[train], X[hold], np.full(len(hold), 7))
 
 
-def test_the_steps_default_to_few_only_when_the_rows_means_carry_the_search(tasks):
-    from k2v_learnware.specification.lane import DEFAULT_ITERATIONS, POINTS_ITERATIONS, REQUIREMENT_ITERATIONS
+def test_the_steps_default_to_few_only_when_the_rows_means_carry_the_search(tasks, monkeypatch):
+    from k2v_learnware.specification import lane
 
+    # the rule, not the step counts: shorter stand-ins keep the test fast
+    monkeypatch.setattr(lane, "POINTS_ITERATIONS", 4)
+    monkeypatch.setattr(lane, "REQUIREMENT_ITERATIONS", 5)
+    DEFAULT_ITERATIONS, POINTS_ITERATIONS, REQUIREMENT_ITERATIONS = 20, 4, 5
+    assert lane.DEFAULT_ITERATIONS == DEFAULT_ITERATIONS
     _, (X, y) = tasks
     big = np.flatnonzero(np.isin(y, (0, 1)))  # ~180 rows per class
     small = np.concatenate([big[y[big] == 0][:30], big[y[big] == 1][:30]])

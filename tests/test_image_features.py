@@ -53,7 +53,7 @@ def test_the_ten_task_setting_puts_both_data_sets_in_one_feature_space():
     assert setting.X_train.shape[1] == setting.X_test.shape[1] == EFFICIENTNET_DIMS
     assert len(setting.tasks) == 10 and sorted(c for t in setting.tasks for c in t) == list(range(20))
     assert set(np.unique(setting.y_train)) == set(np.unique(setting.y_test)) == set(range(20))
-    assert np.bincount(setting.y_train).min() == 30 and np.bincount(setting.y_test).min() == 20
+    assert np.bincount(setting.y_train).min() == 20 and np.bincount(setting.y_test).min() == 10
     # each task's rows are its two classes only, and train and test rows never coincide
     rows = setting.task_rows(7, "test")
     assert set(setting.y_test[rows]) == {14, 15}

@@ -59,12 +59,13 @@ class ReuseOptions:
     herding_num: int = 200  # the package default (1000) costs ~70 s per user even on digits: herding is cubic
     lane_sizes: tuple[int, ...] = (2, 5, 10, 20, 50)
     lane_iterations: int | None = None  # condensation steps; None: the package default
+    paper_iterations: int = PAPER_ITERATIONS  # the LANE-paper spec's condensation steps
     seed: int = 0
 
     @classmethod
     def quick(cls, seed: int = 0) -> "ReuseOptions":
         return cls(users_per_count=2, jobselector_users=1, herding_num=100, lane_sizes=(5, 10), lane_iterations=20,
-                   seed=seed)
+                   paper_iterations=20, seed=seed)
 
     @classmethod
     def full(cls, seed: int = 0, dataset: str | None = None) -> "ReuseOptions":
@@ -219,7 +220,7 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
     # the paper's spec: its condensation run to convergence, no class mixtures, the points' own class means
     paper_specs, seconds = [], []
     for X, y in progress(task_data, verbose=verbose, desc="LANE-paper specifications"):
-        spec, s = _timed(generate_lane_spec, X, y, num_per_class=LANE_DEFAULT_K, iterations=PAPER_ITERATIONS,
+        spec, s = _timed(generate_lane_spec, X, y, num_per_class=LANE_DEFAULT_K, iterations=options.paper_iterations,
                          mixture_components=0, data_means=False, seed=options.seed, verbose=False)
         paper_specs.append(spec), seconds.append(s)
     paper = methods.setdefault("LANE-paper", _Method())

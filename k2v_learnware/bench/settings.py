@@ -94,7 +94,7 @@ def _fashion_digits_efficientnet(quick: bool, seed: int, verbose: bool) -> Reuse
     """Fashion-MNIST and digits images through EfficientNet-Lite0 (features cached on disk)."""
     from .. import datasets
 
-    per_class_train, per_class_test = (30, 20) if quick else (500, 250)
+    per_class_train, per_class_test = (20, 10) if quick else (500, 250)
     Ftr, ytr_f = datasets.stratified_subset(*datasets.load_fashion_mnist("train"), per_class_train, seed)
     Fte, yte_f = datasets.stratified_subset(*datasets.load_fashion_mnist("test"), per_class_test, seed)
     D, yd = datasets.load_digits(images=True)
