@@ -201,6 +201,10 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
     # ---- developers: a model and the specifications of every method per task
     models, task_data = train_developers(setting, options.seed)
 
+    # torch's first calls (thread pools, allocator) cost seconds: pay them untimed, for both kinds of spec
+    X0, y0 = task_data[0]
+    generate_lane_spec(X0, y0, num_per_class=2, iterations=2, seed=options.seed, verbose=False)
+    rb.rkme_spec(X0, RKME_DEFAULT_GAMMA, 10)
     lane_specs: dict[int, list] = {}
     sizes = sorted(set(options.lane_sizes) | {LANE_DEFAULT_K})
     bar = progress(total=len(sizes) * T, verbose=verbose, desc="LANE specifications")
