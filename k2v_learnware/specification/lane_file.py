@@ -37,6 +37,12 @@ LIMITS = {
 }
 
 
+def _float_rows(array) -> list[list[float]]:
+    """A 2-D float32 array as JSON rows: 9 significant digits give back every float32 exactly, in fewer
+    characters."""
+    return [[float(f"{v:.9g}") for v in row] for row in array.tolist()]
+
+
 def lane_to_dict(spec) -> dict:
     """The JSON content of a (non-empty) LANESpecification, in the current format."""
     embedding = dict(spec.embedding)
@@ -45,8 +51,7 @@ def lane_to_dict(spec) -> dict:
         "type": spec.type,
         "format_version": FORMAT_VERSION,
         "input_shape": list(spec.input_shape),
-        # 9 significant digits give back every float32 exactly, in fewer characters.
-        "z": [[float(f"{v:.9g}") for v in row] for row in spec.z.reshape(len(spec.z), -1).tolist()],
+        "z": _float_rows(spec.z.reshape(len(spec.z), -1)),
         "labels": list(spec.labels),
         "classes": list(spec.classes),
         "class_counts": list(spec.class_counts),
@@ -57,7 +62,7 @@ def lane_to_dict(spec) -> dict:
     if spec.class_mixtures is not None:
         out["class_mixtures"] = [mixture.to_dict() for mixture in spec.class_mixtures]
     if spec.data_class_means is not None:
-        out["data_class_means"] = [[float(f"{v:.9g}") for v in row] for row in spec.data_class_means.tolist()]
+        out["data_class_means"] = _float_rows(spec.data_class_means)
     return out
 
 

@@ -30,20 +30,15 @@ def _digest(z: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(z).tobytes()).hexdigest()
 
 
-def _points_of_file(spec_class, filepath) -> np.ndarray:
-    """The points of the specification file ``filepath`` (read and checked in full, as ``load`` does)."""
+def _field_of_file(spec_class, filepath, field: str) -> np.ndarray:
+    """``field`` (the points ``z`` or ``data_class_means``) of the specification file ``filepath``, read and
+    checked in full, as ``load`` does."""
     fresh = spec_class()
     fresh.load(filepath)
-    return fresh.z
-
-
-def _means_of_file(spec_class, filepath) -> np.ndarray:
-    """The data class means of the specification file ``filepath`` (read and checked in full)."""
-    fresh = spec_class()
-    fresh.load(filepath)
-    if fresh.data_class_means is None:
-        raise ValueError(f"{filepath} holds no data_class_means")
-    return fresh.data_class_means
+    value = getattr(fresh, field)
+    if value is None:
+        raise ValueError(f"{filepath} holds no {field}")
+    return value
 
 
 def _checked_read(spec, reload, digest, shape, what: str) -> np.ndarray:
@@ -126,7 +121,7 @@ class ReleasablePoints:
             if source is None:
                 raise ValueError(f"this {type(self).__name__} was not loaded from a file: pass reload=, a callable "
                                  "that returns its points")
-            reload = functools.partial(_points_of_file, type(self), source)
+            reload = functools.partial(_field_of_file, type(self), source, "z")
         elif not callable(reload):
             raise TypeError(f"reload must be a callable that returns the points, got {type(reload).__name__}")
         self._release_means()
@@ -139,7 +134,8 @@ class ReleasablePoints:
         if means is None or source is None:
             return
         if self.__dict__.get("_released_means") is None:
-            self.__dict__["_released_means"] = (functools.partial(_means_of_file, type(self), source),
+            self.__dict__["_released_means"] = (functools.partial(_field_of_file, type(self), source,
+                                                                  "data_class_means"),
                                                 _digest(means), tuple(means.shape))
         self.__dict__["_data_means"] = None
 
