@@ -59,4 +59,6 @@ def test_the_ten_task_setting_puts_both_data_sets_in_one_feature_space():
     assert set(setting.y_test[rows]) == {14, 15}
     assert not (set(map(bytes, setting.X_train)) & set(map(bytes, setting.X_test)))
     full = ReuseOptions.full(0, "fashion-digits-efficientnet")
-    assert full.users_per_count == 50 and ReuseOptions.full(0, "digits").users_per_count == 20
+    small = ReuseOptions.full(0, "digits")
+    assert full.users_per_count == small.users_per_count == 50
+    assert full.lane_sizes == (10,) and len(small.lane_sizes) > 1 and full.jobselector_users < small.jobselector_users
