@@ -185,11 +185,11 @@ def test_the_means_privacy_gap_grows_as_classes_shrink(tasks):
 
 
 def test_the_steps_default_to_few_only_when_the_rows_means_carry_the_search(tasks, monkeypatch):
-    from k2v_learnware.specification import lane
+    from k2v_learnware.specification import lane, lane_build
 
     # the rule, not the step counts: shorter stand-ins keep the test fast
-    monkeypatch.setattr(lane, "POINTS_ITERATIONS", 4)
-    monkeypatch.setattr(lane, "REQUIREMENT_ITERATIONS", 5)
+    monkeypatch.setattr(lane_build, "POINTS_ITERATIONS", 4)
+    monkeypatch.setattr(lane_build, "REQUIREMENT_ITERATIONS", 5)
     DEFAULT_ITERATIONS, POINTS_ITERATIONS, REQUIREMENT_ITERATIONS = 20, 4, 5
     assert lane.DEFAULT_ITERATIONS == DEFAULT_ITERATIONS
     _, (X, y) = tasks

@@ -19,38 +19,19 @@ from functools import cached_property
 import numpy as np
 from learnware.specification import RegularStatSpecification
 
-from .._checks import as_data_array, as_labels, one_of, positive_float, positive_int, seed_int
-from .condensation import INITS, OPTIMIZERS, condense
+from .._checks import positive_int
+from .condensation import condense
 from .class_gaussians import ClassGaussians
-from .class_mixtures import DEFAULT_COMPONENTS, DEFAULT_RANK, MAX_COMPONENTS, MAX_RANK, fit_class_mixture
+from .class_mixtures import DEFAULT_COMPONENTS, DEFAULT_RANK, fit_class_mixture
 from .formats import read_json, write_json
 from .lane_file import FORMAT_VERSION, LIMITS, READABLE_VERSIONS, lane_fields_from_dict, lane_to_dict  # noqa: F401
-from .networks import EMBEDDING_KINDS, NORMALIZATIONS, EmbeddingConfig, RandomEmbedding
+from .networks import EmbeddingConfig, RandomEmbedding
 from .kept_class_means import KeptClassMeans, data_class_means
+from .lane_build import (  # noqa: F401  (the defaults are part of this module's interface)
+    DATA_MEANS_MIN_ROWS, DEFAULT_BATCH_REAL, DEFAULT_INIT, DEFAULT_ITERATIONS, DEFAULT_LR, DEFAULT_NUM_NETS,
+    FAMILY_SEED, POINTS_ITERATIONS, REQUIREMENT_BATCH_REAL, REQUIREMENT_ITERATIONS, plan_build,
+)
 from .released_points import ReleasablePoints
-
-
-#: Defaults measured on digits and Fashion-MNIST (see README, "Choosing the defaults"). 20 steps from k-means
-#: centres: a search reads the rows' own class means (format 4) and mimic data come from the class mixtures, so
-#: the points no longer carry the search; 20 steps keep a spec within ~1-1.5x RKME's time, and k-means centres
-#: leak membership no more than 200 steps from real rows did (fidelity's privacy gap).
-DEFAULT_ITERATIONS = 20
-DEFAULT_INIT = "kmeans"
-#: Steps when the points carry the search (classes too small to keep their rows' means, or data_means=False).
-POINTS_ITERATIONS = 200
-DEFAULT_LR = 0.05
-DEFAULT_BATCH_REAL = 128
-# An unlabelled requirement (y=None) too small to keep its rows' mean only has to carry its mean embedding
-# into the mixture-weight QP; matching it on whole batches for longer halves the weight error.
-REQUIREMENT_ITERATIONS = 600
-REQUIREMENT_BATCH_REAL = 1024
-DEFAULT_NUM_NETS = 8
-#: Fewest rows every class needs before a spec keeps its rows' class means: a class mean of few rows tells its
-#: rows apart from fresh ones (measured membership signal, digits: 3/10/30/90 rows 0.55/0.32/0.10/0.00).
-DATA_MEANS_MIN_ROWS = 100
-#: The seed of the one fixed search family per feature space (format 2): every spec and requirement
-#: built with the defaults shares it, so a market's stored class means serve every search.
-FAMILY_SEED = 0
 
 
 class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, RegularStatSpecification):
@@ -132,83 +113,34 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
         were used: :func:`~k2v_learnware.compare.class_means_privacy_gap`); a
         calibrated family keeps none.
         """
-        X = as_data_array(X)
-        mixture_components = positive_int(mixture_components, "mixture_components", minimum=0,
-                                          maximum=MAX_COMPONENTS)
-        mixture_rank = positive_int(mixture_rank, "mixture_rank", maximum=MAX_RANK)
-        data_means_min_rows = positive_int(data_means_min_rows, "data_means_min_rows", minimum=1)
-        if not isinstance(data_means, bool):
-            raise TypeError(f"data_means must be True or False, got {type(data_means).__name__} ({data_means!r})")
-        num_per_class = positive_int(num_per_class, "num_per_class", maximum=LIMITS["num_per_class"])
-        if iterations is not None:
-            iterations = positive_int(iterations, "iterations", minimum=0, maximum=LIMITS["iterations"])
-        if batch_real is not None:
-            batch_real = positive_int(batch_real, "batch_real", maximum=LIMITS["batch_real"])
-        lr = positive_float(lr, "lr")
-        one_of(optimizer, "optimizer", OPTIMIZERS)
-        one_of(init, "init", INITS)
-        seed = seed_int(seed, "seed")
-        family_seed = (FAMILY_SEED if normalization == "none" else seed) if family_seed is None else \
-            seed_int(family_seed, "family_seed")
-        if num_nets is not None:
-            self.num_nets = positive_int(num_nets, "num_nets", maximum=LIMITS["num_nets"])
-        if width is not None:
-            width = positive_int(width, "width", maximum=LIMITS["width"])
-        if depth is not None:
-            depth = positive_int(depth, "depth", maximum=LIMITS["depth"])
-
-        labels = [None] * len(X) if y is None else as_labels(y, len(X))
-        classes = list(dict.fromkeys(labels))
-        index_of = {c: i for i, c in enumerate(classes)}
-        class_index = np.array([index_of[v] for v in labels])
-        counts = np.bincount(class_index, minlength=len(classes))
-        needed = 1 if init == "noise" else num_per_class
-        short = [(c, int(n)) for c, n in zip(classes, counts) if n < needed]
-        if short:
-            raise ValueError(
-                f"class(es) {', '.join(f'{c!r} ({n} samples)' for c, n in short)} have fewer than "
-                f"num_per_class={num_per_class} samples to initialise from; lower num_per_class or use init='noise'"
-            )
-
-        if embedding is not None:
-            one_of(embedding, "embedding", EMBEDDING_KINDS)
-        one_of(normalization, "normalization", NORMALIZATIONS)
-        # When the spec keeps its rows' class means the search reads those, and a few steps only shape the
-        # points; otherwise the points carry the search, and the condensation runs as long as it did before.
-        keeps_means = data_means and normalization == "none" and int(counts.min()) >= data_means_min_rows
-        if iterations is None:
-            iterations = DEFAULT_ITERATIONS if keeps_means else REQUIREMENT_ITERATIONS if y is None else \
-                POINTS_ITERATIONS
-        if batch_real is None:
-            batch_real = REQUIREMENT_BATCH_REAL if y is None and not keeps_means else DEFAULT_BATCH_REAL
-        config = EmbeddingConfig.default_for(X.shape[1:], width, depth, normalization)
-        if embedding is not None and embedding != config.kind:
-            shape = (int(np.prod(X.shape[1:])),) if embedding == "mlp" else X.shape[1:]
-            config = EmbeddingConfig(embedding, shape, width or config.width, depth or config.depth, normalization)
-        if config.kind == "mlp" and len(X) < 2:
-            raise ValueError("X has 1 sample; an MLP-embedded LANE specification needs at least 2 (the condensation "
-                             "normalises each real batch, which one row cannot)")
-        data = X.reshape((len(X),) + config.input_shape)
-
+        plan = plan_build(
+            X, y, num_per_class, iterations=iterations, batch_real=batch_real, lr=lr, optimizer=optimizer,
+            init=init, embedding=embedding, width=width, depth=depth, num_nets=num_nets,
+            normalization=normalization, seed=seed, family_seed=family_seed, mixture_components=mixture_components,
+            mixture_rank=mixture_rank, data_means=data_means, data_means_min_rows=data_means_min_rows,
+        )
+        if plan.num_nets is not None:
+            self.num_nets = plan.num_nets
+        X, classes, class_index = plan.X, plan.classes, plan.class_index
         start = time.perf_counter()
         result = condense(
-            data, class_index, len(classes), num_per_class, config,
-            iterations=iterations, batch_real=batch_real, lr=lr, optimizer=optimizer,
-            init=init, seed=int(seed), verbose=verbose,
+            plan.data, class_index, len(classes), plan.num_per_class, plan.config,
+            iterations=plan.iterations, batch_real=plan.batch_real, lr=plan.lr, optimizer=plan.optimizer,
+            init=plan.init, seed=plan.seed, verbose=verbose,
         )
         seconds = time.perf_counter() - start
         if not np.all(np.isfinite(result.z)):
-            raise ValueError(f"the condensation diverged (non-finite points) with lr={lr} on data of magnitude up "
-                             f"to {float(np.max(np.abs(X))):.3g}; lower lr or rescale X")
+            raise ValueError(f"the condensation diverged (non-finite points) with lr={plan.lr} on data of magnitude "
+                             f"up to {float(np.max(np.abs(X))):.3g}; lower lr or rescale X")
 
         self.z = result.z.reshape((len(result.z),) + X.shape[1:])
         self.labels = [classes[k] for k in result.z_class]
         self.classes = classes
-        self.class_counts = [int(n) for n in counts]
-        self.embedding = {**config.to_dict(), "seed": int(family_seed), "num_nets": self.num_nets}
+        self.class_counts = [int(n) for n in plan.counts]
+        self.embedding = {**plan.config.to_dict(), "seed": plan.family_seed, "num_nets": self.num_nets}
         self.condensation = {
-            "num_per_class": num_per_class, "iterations": iterations, "batch_real": batch_real,
-            "lr": lr, "optimizer": optimizer, "init": init, "seed": int(seed),
+            "num_per_class": plan.num_per_class, "iterations": plan.iterations, "batch_real": plan.batch_real,
+            "lr": plan.lr, "optimizer": plan.optimizer, "init": plan.init, "seed": plan.seed,
             "final_loss": float(np.mean(result.losses[-10:])) if result.losses else None,
             "seconds": seconds,
         }
@@ -216,15 +148,15 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
         self.class_mixtures = None
         self.data_class_means = None
         self._forget_derived()
-        if keeps_means:
+        if plan.keeps_means:
             start = time.perf_counter()
-            self.data_class_means = data_class_means(self._family, data, class_index, len(classes))
+            self.data_class_means = data_class_means(self._family, plan.data, class_index, len(classes))
             self.condensation["data_means_seconds"] = time.perf_counter() - start
-        if mixture_components and y is not None:
+        if plan.mixture_components and plan.labelled:
             flat = X.reshape(len(X), -1)
             start = time.perf_counter()
-            self.class_mixtures = [fit_class_mixture(flat[class_index == k], mixture_components, mixture_rank,
-                                                     seed=int(seed)) for k in range(len(classes))]
+            self.class_mixtures = [fit_class_mixture(flat[class_index == k], plan.mixture_components,
+                                                     plan.mixture_rank, seed=plan.seed) for k in range(len(classes))]
             self.condensation["mixture_seconds"] = time.perf_counter() - start
         self._forget_derived()
         return self
