@@ -8,6 +8,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,6 +60,13 @@ def test_reuse_quick_on_digits(tmp_path):
     assert methods["RKME-median+SVM"]["paired"] is None  # the anchor itself
     assert "| LANE |" in stdout and (tmp_path / "results.md").read_text().count("|") > 50
     _pngs_written(tmp_path, ["accuracy-vs-mixture-count.png", "accuracy-vs-spec-size.png"])
+    # the README's tables are rendered from such a results.json by benchmarks/readme_tables.py
+    readme = subprocess.run([sys.executable, "benchmarks/readme_tables.py", str(tmp_path / "results.json")],
+                            capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[1])
+    assert readme.returncode == 0, readme.stderr
+    rows = {line.split(" | ")[0].strip("| *"): line for line in readme.stdout.splitlines() if line.startswith("| ")}
+    assert {"Oracle", "LANE", "LANE-paper", "RKME-median+SVM", "MAX"} <= set(rows)
+    assert rows["LANE"].count(" pts, ") == 5 and f"{methods['LANE']['accuracy'][0]:.3f}" in readme.stdout
 
 
 @pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(), reason="needs the Debian package dataset-fashion-mnist")
