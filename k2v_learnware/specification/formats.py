@@ -52,6 +52,18 @@ def schema_for(type_name: str) -> dict:
     return json.loads(text)
 
 
+@lru_cache(maxsize=None)
+def validator_for(type_name: str):
+    """One checked validator per schema: ``jsonschema.validate`` re-checks the schema against its meta-schema
+    on every call, which was three quarters of the time to load a requirement (61 of 79 ms)."""
+    import jsonschema
+
+    schema = schema_for(type_name)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
 def finite_float32(values):
     """``values`` as a float32 array, or None when one is beyond the float32 range (a JSON integer included)."""
     import numpy as np
@@ -108,11 +120,10 @@ def read_json(path, type_name: str, supported_versions=(1,)) -> dict:
         raise SpecificationFormatError(
             f"{path} has format_version {version!r}; this k2v_learnware reads versions {list(supported_versions)}"
         )
-    try:
-        jsonschema.validate(data, schema_for(type_name))
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
-        raise SpecificationFormatError(f"{path} does not match the {type_name} schema at {where}: {exc.message}") from exc
+    error = jsonschema.exceptions.best_match(validator_for(type_name).iter_errors(data))  # as jsonschema.validate
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise SpecificationFormatError(f"{path} does not match the {type_name} schema at {where}: {error.message}")
     return data
 
 
