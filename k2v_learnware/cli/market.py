@@ -97,7 +97,8 @@ def cmd_list(args) -> Outcome:
     without importing ``learnware`` or torch: a listing answers in well under a second.
     """
     from ..market.listing import list_market
-    from ..market.store import check_market_id, normalise_url
+    from ..market.database import normalise_url
+    from ..market.store import check_market_id
 
     check_market_id(args.market)
     if args.database_url is not None:

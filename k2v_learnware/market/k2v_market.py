@@ -26,7 +26,8 @@ from ..specification.lane import lane_spec_of
 from .checker import K2VStatChecker
 from .organizer import K2VOrganizer
 from .searchers import KNOW2VEC, Know2VecSearcher, LANEStatSearcher
-from .store import check_market_id, normalise_url
+from .database import normalise_url
+from .store import check_market_id
 from .submission_checks import extract_checked
 
 logger = module_logger("k2v_learnware.market")

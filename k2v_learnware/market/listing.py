@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .learnware_files import LearnwareFiles
-from .store import MarketStore, check_market_id, open_engine
+from .database import open_engine
+from .store import MarketStore, check_market_id
 from .submission_checks import check_inside, read_learnware_yaml
 
 #: ``learnware.config``'s market root (``C.market_root_path``), without importing ``learnware`` (and torch):

@@ -40,7 +40,8 @@ from ..specification.know2vec import Know2VecSpecification
 from .lane_means import attach_lane_means, write_lane_means
 from .learnware_files import KNOW2VEC_FILE, LearnwareFiles
 from .market_know2vec import probe_set, write_know2vec_spec
-from .store import MarketStore, StoredRow, open_engine
+from .database import open_engine
+from .store import MarketStore, StoredRow
 
 logger = module_logger("k2v_learnware.market")
 

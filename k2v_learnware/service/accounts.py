@@ -17,7 +17,7 @@ from sqlalchemy import Column, Float, MetaData, String, Table, insert, select, u
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from ..market.store import create_tables
+from ..market.database import create_tables
 
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
 
