@@ -12,6 +12,8 @@ by a program, not by hand:
 import argparse
 import json
 
+from k2v_learnware.bench.report import check_results
+
 ORDER = ("Oracle", "LANE", "LANE-paper", "RKME", "RKME-median", "RKME+SVM", "RKME-median+SVM", "MAX")
 PAIRED = ("LANE", "LANE-paper")
 
@@ -55,7 +57,10 @@ def paired_table(doc) -> list[str]:
         paired = doc["methods"][name]["paired"]
         cells = []
         for m in counts:
-            q = paired[str(m)]
+            q = paired.get(str(m))
+            if q is None:
+                cells.append("-")
+                continue
             low, high = q["bootstrap_95"]
             cells.append(f"{q['mean_difference'] * 100:+.1f} pts, {q['wins']}/{q['losses']}, "
                          f"p={q['sign_test_p']:.2g}, [{low * 100:+.1f}, {high * 100:+.1f}]")
@@ -70,10 +75,12 @@ def main(argv=None):
     try:
         with open(args.results, encoding="utf-8") as f:
             doc = json.load(f)
+        if not isinstance(doc, dict) or doc.get("benchmark") != "reuse":
+            raise ValueError(f"not a reuse benchmark's results (benchmark: "
+                             f"{doc.get('benchmark') if isinstance(doc, dict) else None!r})")
+        check_results(doc)  # the shape every results.json has (report.py)
     except (OSError, ValueError) as exc:
         parser.error(f"cannot read {args.results}: {exc}")
-    if not isinstance(doc, dict) or doc.get("benchmark") != "reuse":
-        parser.error(f"{args.results} is not a reuse benchmark's results (benchmark: {doc.get('benchmark') if isinstance(doc, dict) else None!r})")
     print("\n".join(method_table(doc) + [""] + paired_table(doc)))
     print(f"\n{doc.get('users_per_count')} users per m, {doc.get('wall_seconds', 0):.0f} s: {doc.get('command')}")
 
