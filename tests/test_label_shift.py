@@ -207,3 +207,27 @@ def test_generation_refuses_bad_mixture_settings(digits):
         generate_lane_spec(Xtr[:50], ytr[:50], mixture_rank=0, iterations=1, verbose=False)
     requirement = generate_lane_spec(Xtr[:60], None, num_per_class=5, iterations=2, verbose=False)
     assert requirement.class_mixtures is None  # an unlabelled requirement carries none
+
+
+def _confident_posteriors(seed, shares, n=400):
+    """Posteriors of ``n`` rows drawn with class ``shares``: 0.9 on a row's class, 0.02 on each other."""
+    rng = np.random.default_rng(seed)
+    classes = rng.choice(len(shares), size=n, p=shares)
+    posteriors = np.full((n, len(shares)), 0.02)
+    posteriors[np.arange(n), classes] = 0.9
+    return posteriors / posteriors.sum(axis=1, keepdims=True)
+
+
+def test_only_the_one_against_two_step_pays_the_larger_penalty():
+    owner = np.array([0, 0, 1, 1, 2, 2])
+    posteriors = _confident_posteriors(2, [0.45, 0.45, 0.05, 0.05, 0.0, 0.0])
+    start, _ = em_class_priors(posteriors)
+    kept_by_bic, dropped = prune_by_bic(posteriors, start, owner, single_factor=1.0)
+    assert dropped == [2] and np.bincount(owner, weights=kept_by_bic)[1] > 0.05
+    # learnware 1's gain pays BIC's penalty but not a hundred times it, which only the last step asks for
+    priors, dropped = prune_by_bic(posteriors, start, owner, single_factor=100.0)
+    assert sorted(dropped) == [1, 2] and np.bincount(owner, weights=priors)[0] == pytest.approx(1.0)
+    # three learnwares with rows: no step is the last one, so the factor changes nothing
+    posteriors = _confident_posteriors(3, [0.3, 0.3, 0.1, 0.1, 0.1, 0.1])
+    start, _ = em_class_priors(posteriors)
+    assert prune_by_bic(posteriors, start, owner, single_factor=1e9)[1] == []
