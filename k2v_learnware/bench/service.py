@@ -51,13 +51,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 
+from .service_phases import Phase, run_jobs, timed_call
 from .service_processes import (
     MARKET,
     SEARCH_LIMIT,
@@ -95,36 +94,6 @@ class ServiceOptions:
         return cls(learnwares=100, searches=400, uploads=100, requirements=40, seed=seed)
 
 
-class Phase:
-    """Latencies and errors of one operation in one phase; thread-safe."""
-
-    def __init__(self, concurrency: int):
-        self.concurrency = concurrency
-        self.latencies: list[float] = []
-        self.errors: list[str] = []
-        self.seconds = 0.0
-        self.cpu_seconds: float | None = None  # of whoever served the requests (None: not known by operation)
-        self._lock = threading.Lock()
-
-    def record(self, seconds: float, error: str | None) -> None:
-        with self._lock:
-            self.latencies.append(seconds)
-            if error is not None:
-                self.errors.append(error)
-
-    def summary(self) -> dict:
-        import numpy as np
-
-        ms = np.asarray(self.latencies) * 1000.0
-        return {"requests": len(ms), "errors": len(self.errors), "concurrency": self.concurrency,
-                "seconds": self.seconds, "throughput_rps": len(ms) / self.seconds if self.seconds else None,
-                "cpu_ms_per_request": (1000.0 * self.cpu_seconds / len(ms)
-                                       if self.cpu_seconds is not None and len(ms) else None),
-                "p50_ms": float(np.percentile(ms, 50)) if len(ms) else None,
-                "p99_ms": float(np.percentile(ms, 99)) if len(ms) else None,
-                "mean_ms": float(ms.mean()) if len(ms) else None}
-
-
 # ----------------------------------------------------------------------------- data
 def _answer(singles, mixtures) -> dict:
     """What a search found, comparable between the market's result and the HTTP reply."""
@@ -140,30 +109,6 @@ def _market_answer(result) -> dict:
     mixes = result.get_multiple_results()
     return _answer((item.learnware.id for item in result.get_single_results()[:SEARCH_LIMIT]),
                    (lw.id for lw in mixes[0].learnwares) if mixes else ())
-
-
-def _run_jobs(jobs, concurrency: int, bar) -> float:
-    """Run the callables ``jobs``, ``concurrency`` at a time; the phase's wall time."""
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        for future in as_completed([pool.submit(job) for job in jobs]):
-            future.result()
-            bar.update(1)
-    return time.perf_counter() - start
-
-
-def _timed_call(phase: Phase, call, check=None):
-    def job():
-        began = time.perf_counter()
-        error = None
-        try:
-            value = call()
-            error = check(value) if check is not None else None
-        except Exception as err:  # any failure of a request is counted, never raised
-            error = f"{type(err).__name__}: {err}"
-        phase.record(time.perf_counter() - began, error)
-
-    return job
 
 
 # ----------------------------------------------------------------------------- the benchmark
@@ -259,7 +204,7 @@ def _measure(options, market, server, upload_zips, requirement_paths, tokens, pr
     market.search_learnware(requirement(0), max_search_num=SEARCH_LIMIT)
     warm = Phase(options.concurrency)
     with progress(4 * options.workers, "warm-up") as bar:
-        _run_jobs([_timed_call(warm, lambda i=i: client.search(files[i % len(files)], semantics[i % len(files)]))
+        run_jobs([timed_call(warm, lambda i=i: client.search(files[i % len(files)], semantics[i % len(files)]))
                    for i in range(4 * options.workers)], options.concurrency, bar)
 
     phases = {name: Phase(1 if name in ONE_AT_A_TIME else options.concurrency) for name in OPERATIONS}
@@ -285,8 +230,8 @@ def _measure(options, market, server, upload_zips, requirement_paths, tokens, pr
     for name in ("search (one at a time)", "search"):
         with progress(options.searches, name) as bar:
             cpu = server.cpu_seconds()
-            phases[name].seconds = _run_jobs(
-                [_timed_call(phases[name], lambda i=i: client.search(files[i], semantics[i]), same_as_in_process(i))
+            phases[name].seconds = run_jobs(
+                [timed_call(phases[name], lambda i=i: client.search(files[i], semantics[i]), same_as_in_process(i))
                  for i in order], phases[name].concurrency, bar)
             after = server.cpu_seconds()
             phases[name].cpu_seconds = None if cpu is None or after is None else after - cpu
@@ -294,12 +239,12 @@ def _measure(options, market, server, upload_zips, requirement_paths, tokens, pr
     jobs = []
     for k, path in enumerate(upload_zips):
         zip_bytes, semantic = path.read_bytes(), json.dumps(read_semantic_spec(path))
-        jobs.append(_timed_call(phases["upload"],
+        jobs.append(timed_call(phases["upload"],
                                 lambda z=zip_bytes, s=semantic, t=tokens[k % len(tokens)]: client.upload(z, s, t)))
         i = order[k % len(order)]
-        jobs.append(_timed_call(phases["search (during uploads)"], lambda i=i: client.search(files[i], semantics[i])))
+        jobs.append(timed_call(phases["search (during uploads)"], lambda i=i: client.search(files[i], semantics[i])))
     with progress(len(jobs), "uploads and searches") as bar:
-        seconds = _run_jobs(jobs, options.concurrency, bar)
+        seconds = run_jobs(jobs, options.concurrency, bar)
     phases["upload"].seconds = phases["search (during uploads)"].seconds = seconds
 
     operations = {name: phase.summary() for name, phase in phases.items()}

@@ -20,13 +20,13 @@ stock organizer drops it silently). When the market holds a probe set
 (``<market>/know2vec/probe.npy``), every learnware added gets a
 Know2VecSpecification built by querying its model, stored with its files; every
 learnware with a LANE specification gets its class-mean embeddings stored there
-too (:mod:`.lane_means`), which is what a search reads.
+too (:mod:`.lane_means`), which is what a search reads. The writes (add, update,
+delete) are :mod:`.organizer_writes`'s.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import threading
 from pathlib import Path
 
@@ -34,13 +34,13 @@ from learnware.config import C
 from learnware.learnware import get_learnware_from_dirpath
 from .._logging import module_logger
 from learnware.market import EasyOrganizer
-from learnware.market.base import BaseChecker
 
 from ..specification.know2vec import Know2VecSpecification
-from .lane_means import attach_lane_means, write_lane_means
-from .learnware_files import KNOW2VEC_FILE, LearnwareFiles
-from .market_know2vec import probe_set, write_know2vec_spec
+from .lane_means import attach_lane_means
+from .learnware_files import LearnwareFiles
+from .market_know2vec import probe_set
 from .database import open_engine
+from .organizer_writes import OrganizerWrites
 from .store import MarketStore, StoredRow
 
 logger = module_logger("k2v_learnware.market")
@@ -53,7 +53,7 @@ class MarketReloadError(RuntimeError):
     """A stored learnware could not be rebuilt when the market reloaded."""
 
 
-class K2VOrganizer(EasyOrganizer):
+class K2VOrganizer(OrganizerWrites, EasyOrganizer):
     """Learnware storage safe for many processes, on SQLite or PostgreSQL (see the module docstring)."""
 
     def reload_market(self, rebuild: bool = False, root=None, database_url: str | None = None, probe_X=None,
@@ -219,120 +219,6 @@ class K2VOrganizer(EasyOrganizer):
     def __len__(self):
         self.refresh()
         return len(self.learnware_list)
-
-    # ------------------------------------------------------------ writing
-    def add_learnware(self, zip_path, semantic_spec, check_status, learnware_id=None, owner: str | None = None):
-        """Store a checked learnware under an id the database allocates; (id, status) or (None, INVALID).
-
-        ``owner`` (the submitting account, kept with the row) is what the market
-        service checks before an update or a delete.
-        """
-        self.last_error = None
-        if learnware_id is not None:
-            raise ValueError("learnware_id cannot be chosen: the market's database allocates ids")
-        if check_status == BaseChecker.INVALID_LEARNWARE:
-            self.last_error = "the learnware failed the market's checks"
-            return None, BaseChecker.INVALID_LEARNWARE
-        status = BaseChecker.NONUSABLE_LEARNWARE if check_status is None else int(check_status)
-        semantic_spec = copy.deepcopy(semantic_spec)
-        staged = new_id = placed = None
-        try:
-            staged = self._stage(zip_path, semantic_spec)
-            new_id = self.store.allocate(semantic_spec, status, owner)
-            placed = self.files.place(staged, new_id)
-            staged = None
-            self.store.publish(new_id, placed, f"{placed}/learnware.zip")
-        except Exception as err:
-            self._undo_add(staged, new_id)
-            self.last_error = f"the market could not store the learnware: {type(err).__name__}: {err}"
-            logger.warning(self.last_error)
-            return None, BaseChecker.INVALID_LEARNWARE
-        self._refresh_after_write()
-        return new_id, status
-
-    def _stage(self, zip_path, semantic_spec) -> Path:
-        """Unpack into a staging folder, load it as the market will, build its Know2Vec spec there."""
-        staged = self.files.stage(zip_path)
-        try:
-            learnware = get_learnware_from_dirpath("pending", copy.deepcopy(semantic_spec), str(staged / "files"),
-                                                   ignore_error=False)
-            write_lane_means(learnware, staged)
-            if self.probe_X is not None:
-                write_know2vec_spec(learnware, self.probe_X, staged / KNOW2VEC_FILE, self.know2vec_options)
-        except BaseException:
-            self.files.remove_staged(staged)
-            raise
-        return staged
-
-    def _undo_add(self, staged, new_id) -> None:
-        if staged is not None:
-            self.files.remove_staged(staged)
-        if new_id is not None:
-            self.store.discard(new_id)
-            self.files.remove_all_of(new_id)
-
-    def delete_learnware(self, id: str) -> bool:
-        """Remove a learnware's row, then its files; False when the market has no such learnware."""
-        self.refresh()
-        row = self._rows.get(id) or self.store.row(id)  # an unloadable learnware can be deleted too
-        if row is None:
-            logger.warning(f"learnware {id!r} not found in market {self.market_id!r}")
-            return False
-        if self.store.discard(id):  # False: another process deleted it first, and its files
-            self.files.remove_learnware(id, row.folder, row.zip_path)
-        self.unloadable.pop(id, None)
-        self._refresh_after_write()
-        return True
-
-    def row_revision(self, learnware_id: str) -> int | None:
-        """The revision of a learnware's row as this process last read it (for optimistic updates)."""
-        self.refresh()
-        row = self._rows.get(learnware_id)
-        return None if row is None else row.row_revision
-
-    def update_learnware(self, id: str, zip_path=None, semantic_spec=None, check_status=None,
-                         expected_revision: int | None = None):
-        """Replace a learnware's files and/or semantic spec / status; returns the new status.
-
-        ``expected_revision`` (from :meth:`row_revision` when the caller read
-        the learnware) refuses the update when anyone changed it since.
-        """
-        self.last_error = None
-        self.refresh()
-        row = self._rows.get(id)
-        if row is None:
-            self.last_error = f"market {self.market_id!r} has no learnware {id!r}"
-            return BaseChecker.INVALID_LEARNWARE
-        expected_revision = row.row_revision if expected_revision is None else int(expected_revision)
-        if check_status == BaseChecker.INVALID_LEARNWARE:
-            self.last_error = "the update failed the market's checks"
-            return BaseChecker.INVALID_LEARNWARE
-        if zip_path is None and semantic_spec is None and check_status is None:
-            self.last_error = "nothing to update: give zip_path, semantic_spec or check_status"
-            return BaseChecker.INVALID_LEARNWARE
-        semantic_spec = copy.deepcopy(row.semantic_spec if semantic_spec is None else semantic_spec)
-        status = row.use_flag if check_status is None else int(check_status)
-        folder, zip_file, staged, placed = row.folder, row.zip_path, None, None
-        try:
-            if zip_path is not None and os.path.abspath(zip_path) != self.learnware_zip_list[id]:
-                staged = self._stage(zip_path, semantic_spec)
-                placed = self.files.place(staged, id)
-                staged, folder, zip_file = None, placed, f"{placed}/learnware.zip"
-            if not self.store.replace(id, expected_revision, semantic_spec=semantic_spec, use_flag=status,
-                                      folder=folder, zip_path=zip_file):
-                raise RuntimeError(f"learnware {id} was deleted or changed by another process meanwhile")
-        except Exception as err:
-            if staged is not None:
-                self.files.remove_staged(staged)
-            if placed is not None:
-                self.files.remove_version(id, placed, f"{placed}/learnware.zip")
-            self.last_error = f"the market could not update learnware {id}: {type(err).__name__}: {err}"
-            logger.warning(self.last_error)
-            return BaseChecker.INVALID_LEARNWARE
-        if placed is not None:
-            self.files.remove_version(id, row.folder, row.zip_path)
-        self._refresh_after_write()
-        return status
 
     # ------------------------------------------------------------ housekeeping
     def _remove_abandoned_adds(self) -> None:
