@@ -231,3 +231,5 @@ def test_only_the_one_against_two_step_pays_the_larger_penalty():
     posteriors = _confident_posteriors(3, [0.3, 0.3, 0.1, 0.1, 0.1, 0.1])
     start, _ = em_class_priors(posteriors)
     assert prune_by_bic(posteriors, start, owner, single_factor=1e9)[1] == []
+    with pytest.raises(ValueError, match="single_factor"):
+        prune_by_bic(posteriors, start, owner, single_factor=0.0)

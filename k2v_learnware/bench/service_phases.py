@@ -42,7 +42,6 @@ class Phase:
                 "mean_ms": float(ms.mean()) if len(ms) else None}
 
 
-
 def run_jobs(jobs, concurrency: int, bar) -> float:
     """Run the callables ``jobs``, ``concurrency`` at a time; the phase's wall time."""
     start = time.perf_counter()

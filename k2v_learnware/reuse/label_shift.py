@@ -95,6 +95,7 @@ def prune_by_bic(posteriors: np.ndarray, priors: np.ndarray, owner: np.ndarray,
 
     With two learnwares left the penalty is ``single_factor`` times BIC's.
     """
+    single_factor = positive_float(single_factor, "single_factor")
     n = len(posteriors)
     shares = np.bincount(owner, weights=priors)
     kept = [int(i) for i in np.flatnonzero(shares > 0)]
