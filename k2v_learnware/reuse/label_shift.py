@@ -16,12 +16,13 @@ more than BIC's penalty (half its class count times ``log n``); otherwise a
 user served by one learnware would still be spread over look-alikes. The last
 step, two learnwares against one, asks for ``SINGLE_LEARNWARE_FACTOR`` times
 that penalty: BIC assumes calibrated posteriors, and a classifier trained on
-the specs' Gaussians is over-confident on real rows of look-alike classes (a
-pullover read as a coat). Measured on Fashion-MNIST: such a learnware's gain
-on a one-task user's real rows reached 1.0-1.7 times the penalty, on rows drawn
-from the same Gaussians about zero. A stronger penalty at every step also drops
-true small shares (digits m = 4: +0.9 -> +0.3 points over RKME-median+SVM), so
-only the one-against-two step pays it (README, "Choosing the defaults").
+mimic samples (draws from the specs' Gaussian class mixtures) is over-confident
+on real rows of look-alike classes (a pullover read as a coat). Measured on
+Fashion-MNIST: such a learnware's gain on a one-task user's real rows reached
+1.0-1.7 times the penalty, on rows drawn from the same mixtures about zero. A
+stronger penalty at every step also drops true small shares (digits m = 4:
++0.9 -> +0.3 points over RKME-median+SVM), so only the one-against-two step
+pays it (README, "LANE reuse: what goes beyond the paper, and why").
 
 Measured on the reuse benchmark's users (``benchmarks/lane_label_shift.py``,
 with the class router's final EM): weight L1 0.053 on Fashion-MNIST, 0.030 on
