@@ -29,7 +29,8 @@ logger = module_logger("k2v_learnware.market")
 
 class OrganizerWrites:
     """The write half of :class:`~.organizer.K2VOrganizer`; needs its ``store``, ``files``, ``probe_X``,
-    ``know2vec_options``, ``_rows``, ``learnware_zip_list``, :meth:`refresh` and :meth:`_refresh_after_write`."""
+    ``know2vec_options``, ``market_id``, ``_rows``, ``learnware_zip_list``, ``unloadable``, :meth:`refresh`
+    and :meth:`_refresh_after_write`; sets ``last_error`` when a write fails."""
 
     def add_learnware(self, zip_path, semantic_spec, check_status, learnware_id=None, owner: str | None = None):
         """Store a checked learnware under an id the database allocates; (id, status) or (None, INVALID).
