@@ -104,10 +104,10 @@ def prune_by_bic(posteriors: np.ndarray, priors: np.ndarray, owner: np.ndarray,
     current, _ = em_class_priors(posteriors, priors)
     while len(kept) > 1:
         full = log_likelihood(posteriors, current)
+        factor = single_factor if len(kept) == 2 else 1.0  # the set changes only after a drop, which ends the pass
         for i in sorted(kept, key=lambda i: shares[i]):
             without = np.where(np.isin(owner, [k for k in kept if k != i]), current, 0.0)
             refit, _ = em_class_priors(posteriors, without + (without > 0) * 1e-9)
-            factor = single_factor if len(kept) == 2 else 1.0
             if full - log_likelihood(posteriors, refit) < factor * 0.5 * np.sum(owner == i) * np.log(max(n, 2)):
                 kept.remove(i)
                 dropped.append(i)
