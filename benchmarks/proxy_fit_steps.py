@@ -31,13 +31,13 @@ def main() -> None:
 
     learnware.init(logging_level=logging.WARNING)
     from k2v_learnware.bench.retrieval import RetrievalOptions, draw_queries
-    from k2v_learnware.bench.zoo import build_zoo, load_zoo_data
+    from k2v_learnware.bench.zoo import build_zoo
     from k2v_learnware.retrieval.proxy import Know2VecProxy, Know2VecQuery
     from k2v_learnware.specification.know2vec import generate_know2vec_spec
 
     options = RetrievalOptions.quick(args.seed) if args.quick else RetrievalOptions.full(args.seed)
     start = time.perf_counter()
-    data = load_zoo_data(options.per_class_train, options.per_class_probe, options.per_class_test, options.seed)
+    data = options.zoo_data()
     models = build_zoo(data, options.small_zoo, options.seed, False)
     probe_X, probe_y = data.probe
     specs = [generate_know2vec_spec(model, probe_X) for model in models]

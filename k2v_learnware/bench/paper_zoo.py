@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .zoo import KINDS, ZooData, ZooModel, make_estimator
+from .zoo import KINDS, ZooData, ZooModel, make_estimator, shown_and_held
 
 CLASSES_PER_TASK = 4
 
@@ -69,7 +69,7 @@ def build_task_zoo(data: ZooData, count: int, seed: int = 0, verbose: bool = Tru
 
 
 def draw_model_queries(data: ZooData, models: list[ZooModel], per_model: int, rows_per_class: int,
-                       eval_rows_per_class: int, seed: int = 0):
+                       eval_rows_per_class: int | None, seed: int = 0):
     """``per_model`` query tasks of each model's classes: ``(source, X, y, X_eval, y_eval)``, rows disjoint."""
     rng = np.random.default_rng([seed, 5])
     queries = []
@@ -81,8 +81,8 @@ def draw_model_queries(data: ZooData, models: list[ZooModel], per_model: int, ro
                 rows = rng.permutation(np.flatnonzero(y == c))
                 if len(rows) < rows_per_class + 1:
                     raise ValueError(f"class {c} of {model.dataset} has {len(rows)} test rows; a query needs more")
-                shown.append(rows[:rows_per_class])
-                held.append(rows[rows_per_class:rows_per_class + eval_rows_per_class])
+                s, h = shown_and_held(rows, rows_per_class, eval_rows_per_class)
+                shown.append(s), held.append(h)
             shown, held = np.concatenate(shown), np.concatenate(held)
             queries.append((source, X[shown], y[shown], X[held], y[held]))
     return queries

@@ -135,6 +135,12 @@ def retrieval_markdown(doc: dict) -> str:
         ms = None if e["seconds_per_query"] is None else e["seconds_per_query"] * 1000
         lines.append("| " + " | ".join([name, _fmt(e["r@1"]), _fmt(e["r@3"]), _fmt(e["top1_accuracy"]),
                                          _fmt(e["pearson"]), _fmt(e["spearman"]), _fmt(ms), e["access"]]) + " |")
+    datasets = sorted({d for e in doc["methods"].values() for d in e.get("r@1_by_dataset") or {}})
+    if datasets:  # R@1 of each data set's queries: where a method's misses come from
+        lines += ["", "R@1 by the query's data set:", "", "| method | " + " | ".join(datasets) + " |",
+                  "|" + "---|" * (len(datasets) + 1)]
+        lines += ["| " + " | ".join([name] + [_fmt((e.get("r@1_by_dataset") or {}).get(d)) for d in datasets]) + " |"
+                  for name, e in doc["methods"].items()]
     fits = [f"{name} {e['proxy_fit_seconds']:.1f} s ({e['proxy_steps']} steps)" for name, e in doc["methods"].items()
             if e.get("proxy_fit_seconds") is not None and e.get("proxy_steps") is not None]
     if fits:

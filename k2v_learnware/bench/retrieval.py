@@ -62,12 +62,18 @@ ACCESS = {
 
 @dataclass
 class RetrievalOptions:
+    """The zoo's data and the queries. The best-model protocol's defaults give the truth every other test row
+    of a query's classes and the market a probe set large enough to tell models a point apart (Fashion-MNIST
+    500 rows a class, digits 40 % of optdigits' non-test rows); the paper protocol keeps its published sizes."""
+
     per_class_train: int = 400
-    per_class_probe: int = 60
-    per_class_test: int = 150
+    per_class_probe: int = 500
+    per_class_test: int = 1000
     queries: int = 80
     rows_per_class: int = 30
-    eval_rows_per_class: int = 100
+    eval_rows_per_class: int | None = None  # None: every test row of the class the query does not show
+    digits: str = "optdigits"
+    digits_probe_share: float = 0.4
     proxy_epochs: int = 1500
     lane_iterations: int = 200
     small_zoo: bool = False
@@ -84,15 +90,28 @@ class RetrievalOptions:
     def quick(cls, seed: int = 0, protocol: str = "best-model") -> "RetrievalOptions":
         return cls(per_class_train=80, per_class_probe=30, per_class_test=40, queries=12, rows_per_class=15,
                    eval_rows_per_class=25, proxy_epochs=40, lane_iterations=15, small_zoo=True, seed=seed,
-                   protocol=protocol, models=8, queries_per_model=2)
+                   protocol=protocol, models=8, queries_per_model=2,
+                   digits="sklearn" if protocol == "paper" else "optdigits")
 
     @classmethod
     def full(cls, seed: int = 0, protocol: str = "best-model") -> "RetrievalOptions":
+        if protocol == "paper":  # the sizes its published table was measured with
+            return cls(per_class_probe=60, per_class_test=150, eval_rows_per_class=100, digits="sklearn",
+                       digits_probe_share=0.25, seed=seed, protocol=protocol)
         return cls(seed=seed, protocol=protocol)
+
+    def zoo_data(self):
+        """The zoo's training, probe and test pools these options describe."""
+        from .zoo import load_zoo_data
+
+        return load_zoo_data(self.per_class_train, self.per_class_probe, self.per_class_test, self.seed,
+                             digits=self.digits, digits_probe_share=self.digits_probe_share)
 
 
 def draw_queries(data, options: RetrievalOptions):
     """Query tasks ``(dataset, X, y, X_eval, y_eval)`` from the test pools; the two row sets are disjoint."""
+    from .zoo import shown_and_held
+
     rng = np.random.default_rng(options.seed + 1)
     names = sorted(data.test)
     queries = []
@@ -105,8 +124,8 @@ def draw_queries(data, options: RetrievalOptions):
             rows = rng.permutation(np.flatnonzero(y == c))
             if len(rows) < options.rows_per_class + 1:
                 raise ValueError(f"class {c} of {dataset} has {len(rows)} test rows; a query needs more")
-            shown.append(rows[:options.rows_per_class])
-            held.append(rows[options.rows_per_class:options.rows_per_class + options.eval_rows_per_class])
+            s, h = shown_and_held(rows, options.rows_per_class, options.eval_rows_per_class)
+            shown.append(s), held.append(h)
         shown, held = np.concatenate(shown), np.concatenate(held)
         queries.append((dataset, X[shown], y[shown], X[held], y[held]))
     return queries
@@ -122,7 +141,8 @@ def _correlation(kind, scores, truth):
 
 
 def _zoo_and_queries(data, options: RetrievalOptions, verbose: bool):
-    """The protocol's models and queries: ``(models, [(X, y)], truths, best masks, proxy task options)``."""
+    """The protocol's models and queries: ``(models, [(X, y)], truths, best masks, proxy task options,
+    each query's data set)``."""
     if options.protocol == "paper":
         from .paper_zoo import build_task_zoo, draw_model_queries
 
@@ -131,19 +151,21 @@ def _zoo_and_queries(data, options: RetrievalOptions, verbose: bool):
                                    options.eval_rows_per_class, options.seed)
         sources = [q[0] for q in drawn]
         best = [np.arange(len(models)) == s for s in sources]
+        query_datasets = [models[s].dataset for s in sources]
         # training tasks: the label spaces of the market's models (what its users ask for)
         training = {"task_class_sets": [m.classes for m in models]}
     else:
         from .zoo import build_zoo
 
         models = build_zoo(data, options.small_zoo, options.seed, verbose)
-        drawn = [(None, *q[1:]) for q in draw_queries(data, options)]
+        drawn = draw_queries(data, options)
+        query_datasets = [q[0] for q in drawn]
         best = None
         training = {"task_groups": list(data.groups.values())}
     truths = [np.array([np.mean(np.asarray(m.predict(Xe)) == ye) for m in models]) for *_, Xe, ye in drawn]
     if best is None:
         best = [t >= t.max() - 1e-12 for t in truths]
-    return models, [(X, y) for _, X, y, _, _ in drawn], truths, best, training
+    return models, [(X, y) for _, X, y, _, _ in drawn], truths, best, training, query_datasets
 
 
 def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
@@ -162,10 +184,9 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     from ..specification.lane import generate_lane_spec
     from ..retrieval.proxy import Know2VecProxy, Know2VecQuery
     from ..search import single_residuals
-    from .zoo import load_zoo_data
-
-    data = load_zoo_data(options.per_class_train, options.per_class_probe, options.per_class_test, options.seed)
-    models, queries, truths, best_masks, training = _zoo_and_queries(data, options, verbose)
+    data = options.zoo_data()
+    models, queries, truths, best_masks, training, query_datasets = _zoo_and_queries(data, options, verbose)
+    query_datasets = np.array(query_datasets)
     probe_X, probe_y = data.probe
 
     k2v_specs, k2v_seconds, lane_specs, lane_seconds = [], [], [], []
@@ -235,7 +256,9 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
             pearson.append(_correlation("pearson", s[finite], truth[finite]))
             spearman.append(_correlation("spearman", s[finite], truth[finite]))
         mean = lambda v: float(np.mean([x for x in v if x is not None])) if any(x is not None for x in v) else None  # noqa: E731,E501
-        per_method[name] = {"r@1": float(np.mean(hits1)), "r@3": float(np.mean(hits3)), "top1_accuracy": mean(top1),
+        by_dataset = {str(d): float(np.mean(np.array(hits1)[query_datasets == d])) for d in np.unique(query_datasets)}
+        per_method[name] = {"r@1": float(np.mean(hits1)), "r@1_by_dataset": by_dataset,
+                            "r@3": float(np.mean(hits3)), "top1_accuracy": mean(top1),
                             "pearson": mean(pearson), "spearman": mean(spearman),
                             "seconds_per_query": float(np.mean(seconds)), "access": ACCESS[name]}
         if verbose:
@@ -272,6 +295,9 @@ def _description(options: RetrievalOptions, models: int, queries: int) -> str:
         return (f"paper protocol: {models} models (logistic regression, RBF SVM, MLP, small CNN in turn), each on "
                 f"its own 4 classes of digits or Fashion-MNIST in one 14x14 space; {queries} query tasks of "
                 f"{options.rows_per_class} new rows per class of one model's task; truth: that model")
+    held = "every other test row" if options.eval_rows_per_class is None else \
+        f"{options.eval_rows_per_class} other test rows"
     return (f"{models} models (logistic regression, RBF SVM, MLP, small CNN) on class subsets of "
-            f"digits and Fashion-MNIST in one 14x14 space; {queries} held-out query tasks of 2-5 "
-            f"classes x {options.rows_per_class} rows; truth: the most accurate model(s)")
+            f"{options.digits} digits and Fashion-MNIST in one 14x14 space; {queries} held-out query tasks of 2-5 "
+            f"classes x {options.rows_per_class} rows; truth: the most accurate model(s) on {held} of the "
+            f"query's classes")

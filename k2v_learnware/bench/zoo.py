@@ -127,19 +127,33 @@ class ZooData:
     groups: dict  # dataset -> its classes in the shared label space
 
 
-def load_zoo_data(per_class_train: int, per_class_probe: int, per_class_test: int, seed: int = 0) -> ZooData:
-    """Digits and Fashion-MNIST in the shared 14x14 space, split into train, probe and test pools."""
+DIGITS_SOURCES = ("sklearn", "optdigits")
+
+
+def load_zoo_data(per_class_train: int, per_class_probe: int, per_class_test: int, seed: int = 0, *,
+                  digits: str = "sklearn", digits_probe_share: float = 0.25) -> ZooData:
+    """Digits and Fashion-MNIST in the shared 14x14 space, split into train, probe and test pools.
+
+    ``digits`` is scikit-learn's 1797 digits or all 5620 rows of UCI optdigits
+    (of which scikit-learn's are the test part): 30 % of them are the test
+    pool, ``digits_probe_share`` of the rest the probe pool. Fashion-MNIST's
+    pools are ``per_class_*`` rows of its own train and test sets.
+    """
     import torch.nn.functional as F
     from sklearn.model_selection import train_test_split
 
     from .. import datasets
 
-    Xd, yd = datasets.load_digits(images=True)
+    if digits not in DIGITS_SOURCES:
+        raise ValueError(f"digits must be one of {DIGITS_SOURCES}, got {digits!r}")
+    if not 0 < digits_probe_share < 1:
+        raise ValueError(f"digits_probe_share must be in (0, 1), got {digits_probe_share!r}")
+    Xd, yd = (datasets.load_optdigits if digits == "optdigits" else datasets.load_digits)(images=True)
     Xd = F.interpolate(torch.as_tensor(Xd / 16.0), size=(SIDE, SIDE), mode="bilinear",
                        align_corners=False).numpy().clip(0, 1)
     d_rest, d_test, yd_rest, yd_test = train_test_split(Xd, yd, test_size=0.3, random_state=seed, stratify=yd)
-    d_train, d_probe, yd_train, yd_probe = train_test_split(d_rest, yd_rest, test_size=0.25, random_state=seed,
-                                                            stratify=yd_rest)
+    d_train, d_probe, yd_train, yd_probe = train_test_split(d_rest, yd_rest, test_size=digits_probe_share,
+                                                            random_state=seed, stratify=yd_rest)
 
     Xf, yf = datasets.load_fashion_mnist("train")
     Xf_test, yf_test = datasets.load_fashion_mnist("test")
@@ -160,6 +174,12 @@ def load_zoo_data(per_class_train: int, per_class_probe: int, per_class_test: in
         test={"digits": (d_test, yd_test), "fashion-mnist": (pool(f_test), yf_test + o)},
         groups={"digits": list(range(10)), "fashion-mnist": list(range(o, o + 10))},
     )
+
+
+def shown_and_held(rows, shown: int, held: int | None):
+    """A query's rows of one class: the ``shown`` ones the user labels, then ``held`` more (None: all the
+    rest) that measure the truth, which no method sees."""
+    return rows[:shown], rows[shown:None if held is None else shown + held]
 
 
 def class_subsets(classes: list, quick: bool) -> dict:
