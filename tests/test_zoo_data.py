@@ -1,0 +1,48 @@
+"""The retrieval zoo's data: UCI optdigits in full, and the checks on how the zoo splits it."""
+
+import numpy as np
+import pytest
+
+from k2v_learnware import datasets
+from k2v_learnware.bench.retrieval import RetrievalOptions, draw_queries
+from k2v_learnware.bench.zoo import FASHION_OFFSET, load_zoo_data, shown_and_held
+
+
+def test_optdigits_holds_every_row_of_scikit_learns_digits():
+    X, y = datasets.load_optdigits()
+    assert X.shape == (5620, 64) and X.dtype == np.float32 and y.dtype == np.int64
+    assert X.min() == 0 and X.max() == 16 and np.bincount(y).min() > 500
+    digits, labels = datasets.load_digits()
+    rows = {(bytes(r.astype(np.uint8)), int(c)) for r, c in zip(X, y)}
+    assert all((bytes(r.astype(np.uint8)), int(c)) in rows for r, c in zip(digits, labels))
+    assert datasets.load_optdigits(images=True)[0].shape == (5620, 1, 8, 8)
+
+
+def test_zoo_data_refuses_an_unknown_digits_source_or_probe_share():
+    with pytest.raises(ValueError, match="digits must be one of"):
+        load_zoo_data(10, 10, 10, digits="mnist")
+    for share in (0, 1, -0.5):
+        with pytest.raises(ValueError, match="digits_probe_share"):
+            load_zoo_data(10, 10, 10, digits_probe_share=share)
+
+
+def test_a_query_shows_some_rows_and_measures_the_truth_on_the_rest():
+    rows = np.arange(10)
+    shown, held = shown_and_held(rows, 3, None)
+    assert shown.tolist() == [0, 1, 2] and held.tolist() == list(range(3, 10))
+    assert shown_and_held(rows, 3, 4)[1].tolist() == [3, 4, 5, 6]
+
+
+@pytest.mark.skipif(not datasets.FASHION_MNIST_DIR.is_dir(), reason="needs the Debian package dataset-fashion-mnist")
+def test_optdigits_pools_are_disjoint_and_every_unshown_test_row_is_held():
+    options = RetrievalOptions(per_class_train=60, per_class_probe=40, per_class_test=1000, queries=4,
+                               rows_per_class=10, digits="optdigits", digits_probe_share=0.4)
+    data = options.zoo_data()
+    train, probe, test = data.train["digits"][0], data.probe[0][data.probe[1] < FASHION_OFFSET], data.test["digits"][0]
+    keys = [{r.tobytes() for r in pool} for pool in (train, probe, test)]
+    assert not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
+    assert len(probe) == 400 and len(test) > 1600  # 40 a class; 30 % of 5620 rows
+    for dataset, X, y, X_held, y_held in draw_queries(data, options):
+        pool_y = data.test[dataset][1]
+        assert len(y_held) == sum(int((pool_y == c).sum()) - 10 for c in np.unique(y))
+        assert not {r.tobytes() for r in X} & {r.tobytes() for r in X_held}
