@@ -6,10 +6,12 @@ the labelled probe set), fit one proxy per step count with the bench's settings
 and report its fit time (wall, one thread) and R@1 / R@3 over the bench's
 queries, so that a shorter default is chosen from a measurement. Fixed step
 counts train as the proxy did before early stopping (64 tasks per step, no
-held-out tasks); the last row is today's default (32 tasks per step, early
-stopping on held-out probe tasks), in the same run.
+held-out tasks); the last rows train with early stopping on held-out probe
+tasks (32 tasks per step), by default with the proxy's own patience and step
+cap, or with each ``--early patience:most_steps`` variant, in the same run.
 
-    OMP_NUM_THREADS=1 python benchmarks/proxy_fit_steps.py [--steps 100,200,400,800,1500] [--quick]
+    OMP_NUM_THREADS=1 python benchmarks/proxy_fit_steps.py [--steps 100,200,400,800,1500] [--early 5:1500,3:1500]
+        [--quick] [--seed N]
 """
 
 import argparse
@@ -23,6 +25,8 @@ def main() -> None:
     parser.add_argument("--steps", default="100,200,400,800,1500")
     parser.add_argument("--quick", action="store_true", help="the bench's --quick zoo and queries")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--early", default="5:1500",
+                        help="early-stopping variants, patience:most steps, comma-separated (default: the proxy's)")
     args = parser.parse_args()
 
     import logging
@@ -30,8 +34,8 @@ def main() -> None:
     import learnware
 
     learnware.init(logging_level=logging.WARNING)
-    from k2v_learnware.bench.retrieval import RetrievalOptions, draw_queries
-    from k2v_learnware.bench.zoo import build_zoo
+    from k2v_learnware.bench.retrieval import RetrievalOptions
+    from k2v_learnware.bench.zoo import build_zoo, draw_queries
     from k2v_learnware.retrieval.proxy import Know2VecProxy, Know2VecQuery
     from k2v_learnware.specification.know2vec import generate_know2vec_spec
 
@@ -47,7 +51,10 @@ def main() -> None:
           flush=True)
 
     runs = [(f"steps {int(v):5d}", dict(epochs=int(v), batch_size=64, validation=0)) for v in args.steps.split(",")]
-    runs.append(("early stopping (default)", {}))
+    for variant in args.early.split(","):  # patience:most steps, e.g. 5:1500 (the default), 3:1500, 5:600
+        patience, most = (int(v) for v in variant.split(":"))
+        runs.append((f"early stopping, patience {patience}, at most {most} steps", dict(patience=patience,
+                                                                                         epochs=most)))
     for label, settings in runs:
         proxy = Know2VecProxy(seed=options.seed, verbose=False, **settings)
         start = time.perf_counter()
@@ -62,8 +69,10 @@ def main() -> None:
             hits1.append(bool(best[order[0]]))
             hits3.append(bool(best[order[:3]].any()))
         steps = len(proxy.losses_)
+        kept = max(proxy.history_, key=lambda r: (r["r@1"], -r["loss"]))["step"] if proxy.history_ else steps
         print(f"{label}: {steps} steps, fit {seconds:7.1f} s ({seconds / steps * 1000:.0f} ms/step), "
-              f"R@1 {np.mean(hits1):.3f}, R@3 {np.mean(hits3):.3f}, final loss {np.mean(proxy.losses_[-20:]):.4f}",
+              f"R@1 {np.mean(hits1):.3f}, R@3 {np.mean(hits3):.3f}, final loss {np.mean(proxy.losses_[-20:]):.4f}, "
+              f"best validation near step {kept}",
               flush=True)
 
 

