@@ -75,6 +75,7 @@ class RetrievalOptions:
     digits: str = "optdigits"
     digits_probe_share: float = 0.4
     proxy_epochs: int = 1500
+    proxy_patience: int = 3  # validation checks without progress before the proxies stop (the proxy's own: 5)
     lane_iterations: int = 200
     small_zoo: bool = False
     seed: int = 0
@@ -98,7 +99,7 @@ class RetrievalOptions:
     def full(cls, seed: int = 0, protocol: str = "best-model") -> "RetrievalOptions":
         if protocol == "paper":  # the sizes its published table was measured with
             return cls(per_class_probe=60, per_class_test=150, eval_rows_per_class=100, digits="sklearn",
-                       digits_probe_share=0.25, seed=seed, protocol=protocol)
+                       digits_probe_share=0.25, proxy_patience=5, seed=seed, protocol=protocol)
         return cls(seed=seed, protocol=protocol)
 
     def zoo_data(self):
@@ -182,12 +183,14 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
         lane_seconds.append(time.perf_counter() - start)
 
     start = time.perf_counter()
-    proxy = Know2VecProxy(epochs=options.proxy_epochs, seed=options.seed, verbose=verbose)
+    proxy = Know2VecProxy(epochs=options.proxy_epochs, patience=options.proxy_patience, seed=options.seed,
+                          verbose=verbose)
     proxy.fit(k2v_specs, models, probe_X=probe_X, probe_y=probe_y, **training)
     proxy_seconds = time.perf_counter() - start
     embeddings = proxy.embed_models(k2v_specs)
     start = time.perf_counter()
-    identity = Know2VecProxy(epochs=options.proxy_epochs, seed=options.seed, verbose=verbose)
+    identity = Know2VecProxy(epochs=options.proxy_epochs, patience=options.proxy_patience, seed=options.seed,
+                          verbose=verbose)
     identity.fit(k2v_specs, lane_specs)  # the paper's training: each task from one model's own data
     identity_seconds = time.perf_counter() - start
     identity_embeddings = identity.embed_models(k2v_specs)
