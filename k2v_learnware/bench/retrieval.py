@@ -190,7 +190,7 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     embeddings = proxy.embed_models(k2v_specs)
     start = time.perf_counter()
     identity = Know2VecProxy(epochs=options.proxy_epochs, patience=options.proxy_patience, seed=options.seed,
-                          verbose=verbose)
+                             verbose=verbose)
     identity.fit(k2v_specs, lane_specs)  # the paper's training: each task from one model's own data
     identity_seconds = time.perf_counter() - start
     identity_embeddings = identity.embed_models(k2v_specs)
