@@ -28,9 +28,11 @@ def test_zoo_data_refuses_an_unknown_digits_source_or_probe_share():
 
 def test_a_query_shows_some_rows_and_measures_the_truth_on_the_rest():
     rows = np.arange(10)
-    shown, held = shown_and_held(rows, 3, None)
+    shown, held = shown_and_held(rows, 3, None, "class 1")
     assert shown.tolist() == [0, 1, 2] and held.tolist() == list(range(3, 10))
-    assert shown_and_held(rows, 3, 4)[1].tolist() == [3, 4, 5, 6]
+    assert shown_and_held(rows, 3, 4, "class 1")[1].tolist() == [3, 4, 5, 6]
+    with pytest.raises(ValueError, match="class 7 of digits has 10 test rows; a query needs more"):
+        shown_and_held(rows, 10, None, "class 7 of digits")
 
 
 @pytest.mark.skipif(not datasets.FASHION_MNIST_DIR.is_dir(), reason="needs the Debian package dataset-fashion-mnist")

@@ -79,9 +79,7 @@ def draw_model_queries(data: ZooData, models: list[ZooModel], per_model: int, ro
             shown, held = [], []
             for c in model.classes:
                 rows = rng.permutation(np.flatnonzero(y == c))
-                if len(rows) < rows_per_class + 1:
-                    raise ValueError(f"class {c} of {model.dataset} has {len(rows)} test rows; a query needs more")
-                s, h = shown_and_held(rows, rows_per_class, eval_rows_per_class)
+                s, h = shown_and_held(rows, rows_per_class, eval_rows_per_class, f"class {c} of {model.dataset}")
                 shown.append(s), held.append(h)
             shown, held = np.concatenate(shown), np.concatenate(held)
             queries.append((source, X[shown], y[shown], X[held], y[held]))

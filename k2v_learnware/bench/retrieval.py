@@ -44,6 +44,8 @@ from dataclasses import dataclass
 import numpy as np
 
 PROTOCOLS = ("best-model", "paper")
+#: The paper protocol's digits: the data its published table was measured with.
+PAPER_DIGITS = {"digits": "sklearn", "digits_probe_share": 0.25}
 ACCESS = {
     "Know2Vec": "black box, once: predictions on the market's probe set; query: per-class means",
     "Know2Vec-identity": "black box, once: predictions on the market's probe set; training tasks from the "
@@ -91,15 +93,13 @@ class RetrievalOptions:
     def quick(cls, seed: int = 0, protocol: str = "best-model") -> "RetrievalOptions":
         return cls(per_class_train=80, per_class_probe=30, per_class_test=40, queries=12, rows_per_class=15,
                    eval_rows_per_class=25, proxy_epochs=40, lane_iterations=15, small_zoo=True, seed=seed,
-                   protocol=protocol, models=8, queries_per_model=2,
-                   digits="sklearn" if protocol == "paper" else "optdigits",
-                   digits_probe_share=0.25 if protocol == "paper" else 0.4)
+                   protocol=protocol, models=8, queries_per_model=2, **(PAPER_DIGITS if protocol == "paper" else {}))
 
     @classmethod
     def full(cls, seed: int = 0, protocol: str = "best-model") -> "RetrievalOptions":
         if protocol == "paper":  # the sizes its published table was measured with
-            return cls(per_class_probe=60, per_class_test=150, eval_rows_per_class=100, digits="sklearn",
-                       digits_probe_share=0.25, proxy_patience=5, seed=seed, protocol=protocol)
+            return cls(per_class_probe=60, per_class_test=150, eval_rows_per_class=100, proxy_patience=5, seed=seed,
+                       protocol=protocol, **PAPER_DIGITS)
         return cls(seed=seed, protocol=protocol)
 
     def zoo_data(self):
@@ -144,7 +144,7 @@ def _zoo_and_queries(data, options: RetrievalOptions, verbose: bool):
     truths = [np.array([np.mean(np.asarray(m.predict(Xe)) == ye) for m in models]) for *_, Xe, ye in drawn]
     if best is None:
         best = [t >= t.max() - 1e-12 for t in truths]
-    return models, [(X, y) for _, X, y, _, _ in drawn], truths, best, training, query_datasets
+    return models, [(X, y) for _, X, y, _, _ in drawn], truths, best, training, np.array(query_datasets)
 
 
 def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
@@ -165,7 +165,6 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     from ..search import single_residuals
     data = options.zoo_data()
     models, queries, truths, best_masks, training, query_datasets = _zoo_and_queries(data, options, verbose)
-    query_datasets = np.array(query_datasets)
     probe_X, probe_y = data.probe
 
     k2v_specs, k2v_seconds, lane_specs, lane_seconds = [], [], [], []

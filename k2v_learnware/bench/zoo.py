@@ -176,9 +176,11 @@ def load_zoo_data(per_class_train: int, per_class_probe: int, per_class_test: in
     )
 
 
-def shown_and_held(rows, shown: int, held: int | None):
-    """A query's rows of one class: the ``shown`` ones the user labels, then ``held`` more (None: all the
-    rest) that measure the truth, which no method sees."""
+def shown_and_held(rows, shown: int, held: int | None, what: str):
+    """A query's rows of one class (``what`` names it in the error): the ``shown`` ones the user labels,
+    then ``held`` more (None: all the rest) that measure the truth, which no method sees."""
+    if len(rows) < shown + 1:
+        raise ValueError(f"{what} has {len(rows)} test rows; a query needs more")
     return rows[:shown], rows[shown:None if held is None else shown + held]
 
 
@@ -197,9 +199,7 @@ def draw_queries(data: ZooData, options):
         shown, held = [], []
         for c in classes:
             rows = rng.permutation(np.flatnonzero(y == c))
-            if len(rows) < options.rows_per_class + 1:
-                raise ValueError(f"class {c} of {dataset} has {len(rows)} test rows; a query needs more")
-            s, h = shown_and_held(rows, options.rows_per_class, options.eval_rows_per_class)
+            s, h = shown_and_held(rows, options.rows_per_class, options.eval_rows_per_class, f"class {c} of {dataset}")
             shown.append(s), held.append(h)
         shown, held = np.concatenate(shown), np.concatenate(held)
         queries.append((dataset, X[shown], y[shown], X[held], y[held]))
