@@ -145,6 +145,10 @@ def retrieval_markdown(doc: dict) -> str:
             if e.get("proxy_fit_seconds") is not None and e.get("proxy_steps") is not None]
     if fits:
         lines += ["", "Proxy training: " + ", ".join(fits) + "."]
+    if doc.get("truth_split_half") is not None:
+        lines += ["", f"Split-half agreement of the truth: the model most accurate on one random half of a query's "
+                      f"held rows is the most accurate on the other half in {doc['truth_split_half']:.3f} of the "
+                      f"queries (how much of R@1 the truth's own noise leaves to find)."]
     if doc.get("source_is_most_accurate") is not None:
         lines += ["", f"The query's source model is also the most accurate on its held-out rows in "
                       f"{doc['source_is_most_accurate']:.3f} of the queries."]

@@ -206,6 +206,26 @@ def draw_queries(data: ZooData, options):
     return queries
 
 
+def split_half_agreement(held_correct, seed: int) -> float:
+    """How reproducible "the most accurate model" is: over queries, the chance that a model most accurate on
+    one half of the held rows (ties broken at random) is most accurate on the other half too.
+
+    ``held_correct`` holds one ``(models, held rows)`` boolean array per query; the halves are every other row
+    of one random order. A method whose evidence is smaller or noisier than half the truth's rows cannot be
+    expected to reach a higher R@1: it is the reference that says how much of a miss is the truth's own noise."""
+    rng = np.random.default_rng(seed + 3)
+    hits = []
+    for correct in held_correct:
+        correct = np.asarray(correct, dtype=bool)
+        if correct.ndim != 2 or correct.shape[1] < 2:
+            raise ValueError(f"each query needs a (models, rows >= 2) array, got shape {correct.shape}")
+        order = rng.permutation(correct.shape[1])
+        a, b = correct[:, order[0::2]].mean(axis=1), correct[:, order[1::2]].mean(axis=1)
+        picked = np.flatnonzero(a >= a.max() - 1e-12)
+        hits.append(float(np.mean(b[picked] >= b.max() - 1e-12)))
+    return float(np.mean(hits))
+
+
 def class_subsets(classes: list, quick: bool) -> dict:
     """Named class subsets: all, first half, second half (and, in full runs, evens and odds)."""
     half = len(classes) // 2
