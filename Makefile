@@ -44,7 +44,11 @@ postgresql:
 # `make -j2 bench` runs two at a time on 2 cores (about 80 min; each process one thread;
 # listed longest first so the two queues end together). Each writes bench-out/<name>/.
 BENCH_REUSE := reuse-fashion-mnist reuse-digits reuse-fashion-digits-efficientnet reuse-bbc-news
-BENCH_ALL := $(BENCH_REUSE) retrieval-paper retrieval service scale
+# The best-model retrieval bench at more seeds (seed 0 is bench-retrieval): its R@1 moves by +-0.1 from one
+# zoo draw to the next, so the README quotes the mean over seeds 0-4 (bench-retrieval-seeds prints the table).
+RETRIEVAL_SEEDS := 1 2 3 4
+BENCH_ALL := $(BENCH_REUSE) retrieval-paper retrieval $(addprefix retrieval-seed-,$(RETRIEVAL_SEEDS)) \
+	retrieval-seeds service scale
 BENCH_RUN = OMP_NUM_THREADS=1 $(BIN)/python -m k2v_learnware.bench
 
 .PHONY: $(addprefix bench-,$(BENCH_ALL))
@@ -58,6 +62,13 @@ bench-retrieval-paper: $(STAMP)
 
 bench-retrieval: $(STAMP)
 	$(BENCH_RUN) retrieval --out bench-out/retrieval
+
+$(addprefix bench-retrieval-seed-,$(RETRIEVAL_SEEDS)): bench-retrieval-seed-%: $(STAMP)
+	$(BENCH_RUN) retrieval --seed $* --out bench-out/retrieval-seed-$*
+
+bench-retrieval-seeds: bench-retrieval $(addprefix bench-retrieval-seed-,$(RETRIEVAL_SEEDS))
+	$(BIN)/python benchmarks/retrieval_seeds.py bench-out/retrieval \
+	  $(addprefix bench-out/retrieval-seed-,$(RETRIEVAL_SEEDS)) --out bench-out/retrieval-seeds
 
 bench-service: $(STAMP) postgresql
 	$(BENCH_RUN) service --out bench-out/service

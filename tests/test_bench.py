@@ -94,7 +94,44 @@ def test_retrieval_quick(tmp_path):
         assert entry["r@1"] == pytest.approx(sum(by_dataset.values()) / 2)
     assert "R@1 by the query's data set" in stdout
     assert 1 <= methods["Know2Vec"]["proxy_steps"] <= 40 and "Proxy training: Know2Vec" in stdout
+    assert 0 <= doc["truth_split_half"] <= 1 and "Split-half agreement of the truth" in stdout
     _pngs_written(tmp_path, ["recall-at-k.png"])
+    _summary_over_seeds(doc, tmp_path)
+
+
+def _summary_over_seeds(doc, tmp_path):
+    """benchmarks/retrieval_seeds.py on this run and a second one that differs in its seed and its R@1 only."""
+    import copy
+
+    from k2v_learnware.bench.seed_summary import summarise_retrieval_seeds
+
+    other = copy.deepcopy(doc)
+    other["seed"] = doc["seed"] + 1
+    for entry in other["methods"].values():
+        entry["r@1"] = 1.0
+    second = tmp_path / "seed-1"
+    second.mkdir()
+    (second / "results.json").write_text(json.dumps(other))
+    script = [sys.executable, "benchmarks/retrieval_seeds.py", str(tmp_path), str(second), "--out",
+              str(tmp_path / "seeds")]
+    done = subprocess.run(script, capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "seeds" / "summary.json").read_text())
+    k2v = summary["methods"]["Know2Vec"]
+    assert summary["seeds"] == [doc["seed"], doc["seed"] + 1] and k2v["r@1"] == [doc["methods"]["Know2Vec"]["r@1"], 1.0]
+    assert k2v["r@1_mean"] == pytest.approx((k2v["r@1"][0] + 1) / 2)
+    assert k2v["r@1_sd"] == pytest.approx(abs(1 - k2v["r@1"][0]) / 2 ** 0.5)
+    assert "| Know2Vec |" in done.stdout and "truth split-half agreement" in done.stdout
+    _pngs_written(tmp_path / "seeds", ["r1-over-seeds.png"])
+    with pytest.raises(ValueError, match="own integer seed"):
+        summarise_retrieval_seeds([doc, doc])
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        summarise_retrieval_seeds([doc])
+    with pytest.raises(ValueError, match="differ in protocol"):
+        summarise_retrieval_seeds([doc, {**other, "protocol": "paper"}])
+    refused = subprocess.run(script[:3] + ["--out", str(tmp_path / "none")], capture_output=True, text=True,
+                             timeout=120, cwd=Path(__file__).parents[1])
+    assert refused.returncode == 2 and "at least 2 runs" in refused.stderr
 
 
 @pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(), reason="needs the Debian package dataset-fashion-mnist")

@@ -5,7 +5,7 @@ import pytest
 
 from k2v_learnware import datasets
 from k2v_learnware.bench.retrieval import RetrievalOptions
-from k2v_learnware.bench.zoo import FASHION_OFFSET, draw_queries, load_zoo_data, shown_and_held
+from k2v_learnware.bench.zoo import FASHION_OFFSET, draw_queries, load_zoo_data, shown_and_held, split_half_agreement
 
 
 def test_optdigits_holds_every_row_of_scikit_learns_digits():
@@ -33,6 +33,19 @@ def test_a_query_shows_some_rows_and_measures_the_truth_on_the_rest():
     assert shown_and_held(rows, 3, 4, "class 1")[1].tolist() == [3, 4, 5, 6]
     with pytest.raises(ValueError, match="class 7 of digits has 10 test rows; a query needs more"):
         shown_and_held(rows, 10, None, "class 7 of digits")
+
+
+def test_split_half_agreement_says_how_reproducible_the_truths_best_model_is():
+    rng = np.random.default_rng(0)
+    clear = [rng.random((4, 400)) < np.array([[0.95], [0.6], [0.6], [0.6]]) for _ in range(10)]
+    assert split_half_agreement(clear, seed=0) == 1.0  # one model far ahead: both halves name it
+    alike = [rng.random((5, 400)) < 0.9 for _ in range(200)]  # five equal models: a pick is one of five
+    assert 0.1 < split_half_agreement(alike, seed=0) < 0.35
+    assert split_half_agreement([np.ones((3, 6), bool)], seed=0) == 1.0  # all tied on both halves: any pick is best
+    assert split_half_agreement(alike, seed=1) != split_half_agreement(alike, seed=2)  # the halves follow the seed
+    for bad in ([np.ones((3, 1), bool)], [np.ones(5, bool)]):
+        with pytest.raises(ValueError, match="rows >= 2"):
+            split_half_agreement(bad, seed=0)
 
 
 @pytest.mark.skipif(not datasets.FASHION_MNIST_DIR.is_dir(), reason="needs the Debian package dataset-fashion-mnist")

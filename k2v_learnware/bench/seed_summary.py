@@ -1,0 +1,125 @@
+"""One retrieval benchmark over several seeds: per-seed R@1 of every method, their mean and spread.
+
+A seed draws a new zoo (training rows, models), probe set and queries. In the
+best-model protocol R@1 depends on a few near-tied models per data set, so one
+seed's number moves by ±0.1 from draw to draw (measured: Know2Vec 0.66-0.89 over
+seeds 0-4); a claim about a method needs the spread, not one draw. This reads the
+``results.json`` of runs that differ only in ``--seed`` and puts them side by
+side, with the truth's split-half agreement of each seed (how reproducible
+"the most accurate model" was in that draw)::
+
+    python benchmarks/retrieval_seeds.py bench-out/retrieval bench-out/retrieval-seed-* --out bench-out/retrieval-seeds
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from .report import check_results
+
+
+def summarise_retrieval_seeds(docs: list) -> dict:
+    """Per-seed and mean R@1, R@3 and top-1 accuracy of every method over retrieval results that differ only in
+    their seed; refuses mixed protocols, repeated seeds or differing method sets."""
+    if not isinstance(docs, (list, tuple)) or len(docs) < 2:
+        raise ValueError("summarising seeds needs the results of at least 2 runs")
+    for doc in docs:
+        if not isinstance(doc, dict):
+            raise TypeError(f"each result must be a results.json mapping, got {type(doc).__name__}")
+        check_results(doc)
+        if doc["benchmark"] != "retrieval":
+            raise ValueError(f"only retrieval results can be summarised over seeds, got {doc['benchmark']!r}")
+    docs = sorted(docs, key=lambda d: d.get("seed", 0))
+    seeds = [d.get("seed") for d in docs]
+    if len(set(seeds)) != len(seeds) or not all(isinstance(s, int) for s in seeds):
+        raise ValueError(f"every run needs its own integer seed, got {seeds}")
+    for key in ("protocol", "description"):
+        values = {d.get(key) for d in docs}
+        if len(values) != 1:
+            raise ValueError(f"the runs differ in {key} ({sorted(map(str, values))}); only the seed may differ")
+    names = list(docs[0]["methods"])
+    for d in docs[1:]:
+        if list(d["methods"]) != names:
+            raise ValueError(f"seed {d['seed']} has methods {list(d['methods'])}, seed {seeds[0]} has {names}")
+    methods = {}
+    for name in names:
+        entry = {}
+        for key in ("r@1", "r@3", "top1_accuracy"):
+            values = [d["methods"][name][key] for d in docs]
+            entry[key] = values
+            known = [v for v in values if v is not None]
+            entry[f"{key}_mean"] = statistics.fmean(known) if known else None
+            entry[f"{key}_sd"] = statistics.stdev(known) if len(known) > 1 else None
+        methods[name] = entry
+    return {"benchmark": "retrieval-seeds", "protocol": docs[0]["protocol"], "description": docs[0]["description"],
+            "seeds": seeds, "queries_per_seed": [d["queries"] for d in docs],
+            "chance_r@1": [d.get("chance_r@1") for d in docs], "best_accuracy": [d.get("best_accuracy") for d in docs],
+            "truth_split_half": [d.get("truth_split_half") for d in docs], "methods": methods}
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def seed_summary_markdown(summary: dict) -> str:
+    """The per-seed R@1 table (mean ± sd last), then the truth's split-half agreement of each seed."""
+    seeds = summary["seeds"]
+    head = ["method"] + [f"R@1 seed {s}" for s in seeds] + ["R@1 mean ± sd", "top-1 accuracy mean"]
+    lines = [f"Retrieval over {len(seeds)} seeds: {summary['description']}.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, e in summary["methods"].items():
+        spread = f"{_fmt(e['r@1_mean'])} ± {_fmt(e['r@1_sd'])}"
+        lines.append("| " + " | ".join([name] + [_fmt(v) for v in e["r@1"]] + [spread, _fmt(e["top1_accuracy_mean"])])
+                     + " |")
+    if any(v is not None for v in summary["truth_split_half"]):
+        lines.append("| truth split-half agreement | " + " | ".join(_fmt(v) for v in summary["truth_split_half"])
+                     + " | | |")
+    if all(v is not None for v in summary["best_accuracy"]):
+        lines += ["", "Accuracy of the most accurate model, the best a top-1 pick can reach, mean over seeds: "
+                      f"{statistics.fmean(summary['best_accuracy']):.3f}."]
+    return "\n".join(lines) + "\n"
+
+
+def seed_summary_plot(summary: dict, path) -> Path:
+    """R@1 of every method, one dot per seed and a bar at the mean; the truth's split-half agreement dashed."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = list(summary["methods"])
+    fig = Figure(figsize=(8, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for i, name in enumerate(names):
+        e = summary["methods"][name]
+        ax.bar(i, e["r@1_mean"] or 0, width=0.6, color="tab:blue", alpha=0.35)
+        ax.scatter([i] * len(e["r@1"]), e["r@1"], color="tab:blue", s=14, zorder=3)
+    halves = [v for v in summary["truth_split_half"] if v is not None]
+    if halves:
+        ax.axhline(statistics.fmean(halves), ls="--", color="grey", label="truth split-half agreement (mean)")
+        ax.legend(fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set(ylabel="R@1", ylim=(0, 1.05), title=f"R@1 over seeds {', '.join(map(str, summary['seeds']))}")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def write_seed_summary(result_dirs, out) -> list[Path]:
+    """Read ``results.json`` from each of ``result_dirs``; write summary.json, summary.md and r1-over-seeds.png."""
+    docs = []
+    for folder in result_dirs:
+        path = Path(folder) / "results.json"
+        if not path.is_file():
+            raise ValueError(f"{folder} holds no results.json")
+        docs.append(json.loads(path.read_text()))
+    summary = summarise_retrieval_seeds(docs)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "summary.md").write_text(seed_summary_markdown(summary))
+    return [out / "summary.json", out / "summary.md", seed_summary_plot(summary, out / "r1-over-seeds.png")]
