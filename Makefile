@@ -41,7 +41,7 @@ postgresql:
 	  echo "PostgreSQL could not be installed (apt-get needs root): the tests that need it are skipped"
 
 # The full benchmark runs whose tables the README shows, one target each so that
-# `make -j2 bench` runs two at a time on 2 cores (about 80 min; each process one thread;
+# `make -j2 bench` runs two at a time on 2 cores (about 80 min, and ~30 more for retrieval seeds 1-4; one thread each;
 # listed longest first so the two queues end together). Each writes bench-out/<name>/.
 BENCH_REUSE := reuse-fashion-mnist reuse-digits reuse-fashion-digits-efficientnet reuse-bbc-news
 # The best-model retrieval bench at more seeds (seed 0 is bench-retrieval): its R@1 moves by +-0.1 from one

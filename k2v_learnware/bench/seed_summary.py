@@ -2,7 +2,7 @@
 
 A seed draws a new zoo (training rows, models), probe set and queries. In the
 best-model protocol R@1 depends on a few near-tied models per data set, so one
-seed's number moves by ±0.1 from draw to draw (measured: Know2Vec 0.66-0.89 over
+seed's number moves by ±0.1 from draw to draw (measured: Know2Vec 0.66-0.88 over
 seeds 0-4); a claim about a method needs the spread, not one draw. This reads the
 ``results.json`` of runs that differ only in ``--seed`` and puts them side by
 side, with the truth's split-half agreement of each seed (how reproducible
@@ -23,7 +23,9 @@ from .report import check_results
 def summarise_retrieval_seeds(docs: list) -> dict:
     """Per-seed and mean R@1, R@3 and top-1 accuracy of every method over retrieval results that differ only in
     their seed; refuses mixed protocols, repeated seeds or differing method sets."""
-    if not isinstance(docs, (list, tuple)) or len(docs) < 2:
+    if not isinstance(docs, (list, tuple)):
+        raise TypeError(f"docs must be a list of results.json mappings, got {type(docs).__name__}")
+    if len(docs) < 2:
         raise ValueError("summarising seeds needs the results of at least 2 runs")
     for doc in docs:
         if not isinstance(doc, dict):
@@ -31,10 +33,11 @@ def summarise_retrieval_seeds(docs: list) -> dict:
         check_results(doc)
         if doc["benchmark"] != "retrieval":
             raise ValueError(f"only retrieval results can be summarised over seeds, got {doc['benchmark']!r}")
-    docs = sorted(docs, key=lambda d: d.get("seed", 0))
     seeds = [d.get("seed") for d in docs]
-    if len(set(seeds)) != len(seeds) or not all(isinstance(s, int) for s in seeds):
+    if len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ValueError(f"every run needs its own integer seed, got {seeds}")
+    docs = sorted(docs, key=lambda d: d["seed"])
+    seeds = sorted(seeds)
     for key in ("protocol", "description"):
         values = {d.get(key) for d in docs}
         if len(values) != 1:
