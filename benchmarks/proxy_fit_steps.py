@@ -31,7 +31,10 @@ def _settings(variant: str) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise SystemExit(f"proxy_fit_steps: error: --variant needs key=value,..., got {variant!r}")
-        settings[key.strip()] = float(value) if "." in value or "e" in value else int(value)
+        try:
+            settings[key.strip()] = float(value) if "." in value or "e" in value else int(value)
+        except ValueError:
+            raise SystemExit(f"proxy_fit_steps: error: --variant {key.strip()} needs a number, got {value!r}") from None
     return settings
 
 
@@ -45,6 +48,7 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[],
                         help="one more early-stopping run with these proxy settings, key=value,... (repeatable)")
     args = parser.parse_args()
+    variants = [(variant, _settings(variant)) for variant in args.variant]  # refused before minutes of zoo building
 
     import logging
 
@@ -72,8 +76,7 @@ def main() -> None:
         patience, most = (int(v) for v in variant.split(":"))
         runs.append((f"early stopping, patience {patience}, at most {most} steps", dict(patience=patience,
                                                                                          epochs=most)))
-    for variant in args.variant:
-        runs.append((f"early stopping, {variant}", _settings(variant)))
+    runs += [(f"early stopping, {variant}", settings) for variant, settings in variants]
     for label, settings in runs:
         proxy = Know2VecProxy(seed=options.seed, verbose=False, **settings)
         start = time.perf_counter()

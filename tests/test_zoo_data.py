@@ -46,6 +46,8 @@ def test_split_half_agreement_says_how_reproducible_the_truths_best_model_is():
     for bad in ([np.ones((3, 1), bool)], [np.ones(5, bool)]):
         with pytest.raises(ValueError, match="rows >= 2"):
             split_half_agreement(bad, seed=0)
+    with pytest.raises(ValueError, match="at least one query"):
+        split_half_agreement([], seed=0)
 
 
 @pytest.mark.skipif(not datasets.FASHION_MNIST_DIR.is_dir(), reason="needs the Debian package dataset-fashion-mnist")

@@ -213,6 +213,8 @@ def split_half_agreement(held_correct, seed: int) -> float:
     ``held_correct`` holds one ``(models, held rows)`` boolean array per query; the halves are every other row
     of one random order. A method whose evidence is smaller or noisier than half the truth's rows cannot be
     expected to reach a higher R@1: it is the reference that says how much of a miss is the truth's own noise."""
+    if not len(held_correct):
+        raise ValueError("split_half_agreement needs at least one query's held rows")
     rng = np.random.default_rng(seed + 3)
     hits = []
     for correct in held_correct:
