@@ -123,7 +123,7 @@ def _correlation(kind, scores, truth):
 
 def _zoo_and_queries(data, options: RetrievalOptions, verbose: bool):
     """The protocol's models and queries: ``(models, [(X, y)], truths, best masks, proxy task options,
-    each query's data set)``."""
+    each query's data set, the truth's split-half agreement or None)``."""
     if options.protocol == "paper":
         from .paper_zoo import build_task_zoo, draw_model_queries
 
@@ -147,10 +147,13 @@ def _zoo_and_queries(data, options: RetrievalOptions, verbose: bool):
     truths = [c.mean(axis=1) for c in held_correct]
     if best is None:
         best = [t >= t.max() - 1e-12 for t in truths]
-    from .zoo import split_half_agreement
+    split_half = None
+    if options.protocol == "best-model":  # the paper protocol's truth is the source model, not the most accurate
+        from .zoo import split_half_agreement
 
+        split_half = split_half_agreement(held_correct, options.seed)
     return (models, [(X, y) for _, X, y, _, _ in drawn], truths, best, training, np.array(query_datasets),
-            split_half_agreement(held_correct, options.seed))
+            split_half)
 
 
 def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
@@ -271,7 +274,7 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
         "version": __version__,
         "methods": per_method,
     }
-    if options.protocol == "best-model":
+    if split_half is not None:
         doc["truth_split_half"] = split_half
     if options.protocol == "paper":  # how often the source model is also the most accurate on held-out rows
         doc["source_is_most_accurate"] = float(np.mean([t[b].max() >= t.max() - 1e-12

@@ -17,7 +17,7 @@ import json
 import statistics
 from pathlib import Path
 
-from .report import check_results
+from .report import _fmt, _pyplot, check_results
 
 
 def summarise_retrieval_seeds(docs: list) -> dict:
@@ -62,10 +62,6 @@ def summarise_retrieval_seeds(docs: list) -> dict:
             "truth_split_half": [d.get("truth_split_half") for d in docs], "methods": methods}
 
 
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
 def seed_summary_markdown(summary: dict) -> str:
     """The per-seed R@1 table (mean ± sd last), then the truth's split-half agreement of each seed."""
     seeds = summary["seeds"]
@@ -87,13 +83,9 @@ def seed_summary_markdown(summary: dict) -> str:
 
 def seed_summary_plot(summary: dict, path) -> Path:
     """R@1 of every method, one dot per seed and a bar at the mean; the truth's split-half agreement dashed."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
+    plt = _pyplot()
     names = list(summary["methods"])
-    fig = Figure(figsize=(8, 4))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = plt.subplots(figsize=(8, 4))
     for i, name in enumerate(names):
         e = summary["methods"][name]
         ax.bar(i, e["r@1_mean"] or 0, width=0.6, color="tab:blue", alpha=0.35)
@@ -105,10 +97,9 @@ def seed_summary_plot(summary: dict, path) -> Path:
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     ax.set(ylabel="R@1", ylim=(0, 1.05), title=f"R@1 over seeds {', '.join(map(str, summary['seeds']))}")
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.tight_layout(), fig.savefig(path, dpi=120), plt.close(fig)
     return path
 
 
