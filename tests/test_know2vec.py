@@ -138,6 +138,35 @@ def test_encoders_are_deterministic():
     assert torch.allclose(a.norm(dim=1), torch.ones(1)) and a.shape == (1, 16)
 
 
+def test_model_encoder_reads_graphs_of_any_size_together_as_one_at_a_time():
+    """The encoder batches class rows by length (dense LSTM calls, no packing): graphs of 2-5 classes, an
+    unreached class and a row missing a boundary node must encode together exactly as each does alone, and the
+    by-length states must be those of packed sequences."""
+    import torch
+
+    from k2v_learnware.retrieval.encoders import _last_states, _last_states_by_length
+
+    torch.manual_seed(0)
+    m = ModelEncoder(3, 8, 16).eval()
+    graphs = []
+    for k, unreached in [(3, 2), (4, None), (2, None), (5, 0)]:
+        nodes, mask = torch.randn(k, k, 3), torch.ones(k, k, dtype=torch.bool)
+        if unreached is not None:
+            mask[unreached] = mask[:, unreached] = False
+        graphs.append((nodes, mask))
+    graphs[1][1][0, 2] = False  # one row of the 4-class graph lacks a boundary node: rows of 3 and 4 nodes
+    with torch.no_grad():
+        together = m(graphs)
+        alone = torch.cat([m([g]) for g in graphs])
+        laid_out = m(ModelEncoder.layout(graphs))
+        assert together.shape == (4, 16) and torch.allclose(together, alone, atol=1e-6)
+        assert torch.equal(laid_out, together)
+        assert not torch.allclose(together[0], together[1], atol=1e-3)  # the graphs are not encoded alike
+        lstm = torch.nn.LSTM(8, 4, batch_first=True, bidirectional=True)
+        sequences = [torch.randn(length, 8) for length in (3, 1, 5, 3, 2, 5)]
+        assert torch.allclose(_last_states_by_length(lstm, sequences), _last_states(lstm, sequences), atol=1e-6)
+
+
 def _tiny_zoo():
     X, y = load_digits()
     subsets = [(0, 1), (2, 3, 4), (5, 6), (7, 8, 9)]

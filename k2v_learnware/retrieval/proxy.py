@@ -151,7 +151,7 @@ class Know2VecProxy:
                             classes_per_task=classes_per_task, validation=self.validation,
                             validation_tasks=self.validation_tasks, samples_per_class=self.samples_per_class,
                             seed=self.seed)
-        graphs = [self._graph_tensors(s) for s in specs]
+        graphs = self.model_encoder.layout([self._graph_tensors(s) for s in specs])
         identities = torch.arange(len(specs))
         held = None if stream.validation is None else (
             [self._query_tensor(m) for m in stream.validation.means], stream.validation.positive)
