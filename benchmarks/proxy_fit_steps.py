@@ -56,16 +56,13 @@ def main() -> None:
 
     learnware.init(logging_level=logging.WARNING)
     from k2v_learnware.bench.retrieval import RetrievalOptions
-    from k2v_learnware.bench.zoo import build_zoo, draw_queries
+    from k2v_learnware.bench.zoo import draw_queries, zoo_with_know2vec_specs
     from k2v_learnware.retrieval.proxy import Know2VecProxy, Know2VecQuery
-    from k2v_learnware.specification.know2vec import generate_know2vec_spec
 
     options = RetrievalOptions.quick(args.seed) if args.quick else RetrievalOptions.full(args.seed)
     start = time.perf_counter()
-    data = options.zoo_data()
-    models = build_zoo(data, options.small_zoo, options.seed, False)
+    data, models, specs = zoo_with_know2vec_specs(options)
     probe_X, probe_y = data.probe
-    specs = [generate_know2vec_spec(model, probe_X) for model in models]
     queries = draw_queries(data, options)
     truths = [np.array([np.mean(np.asarray(m.predict(Xe)) == ye) for m in models]) for *_, Xe, ye in queries]
     print(f"zoo of {len(models)} models, {len(queries)} queries, built in {time.perf_counter() - start:.0f} s",

@@ -64,16 +64,13 @@ def main() -> None:
     import torch
 
     from k2v_learnware.bench.retrieval import RetrievalOptions
-    from k2v_learnware.bench.zoo import build_zoo
+    from k2v_learnware.bench.zoo import zoo_with_know2vec_specs
     from k2v_learnware.retrieval.proxy import Know2VecProxy
-    from k2v_learnware.specification.know2vec import generate_know2vec_spec
 
     options = RetrievalOptions.quick(args.seed) if args.quick else RetrievalOptions.full(args.seed)
     start = time.perf_counter()
-    data = options.zoo_data()
-    models = build_zoo(data, options.small_zoo, options.seed, False)
+    data, models, specs = zoo_with_know2vec_specs(options)
     probe_X, probe_y = data.probe
-    specs = [generate_know2vec_spec(model, probe_X) for model in models]
     sources = [ProbeLabels(model, probe_X) for model in models]
     sizes = sorted({len(s.classes) for s in specs})
     print(f"zoo of {len(models)} models ({'/'.join(map(str, sizes))} classes), built in "

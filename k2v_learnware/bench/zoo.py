@@ -273,3 +273,14 @@ def build_zoo(data: ZooData, quick: bool, seed: int = 0, verbose: bool = True) -
             estimator = make_estimator(kind, seed).fit(X[rows], y[rows])
         models.append(ZooModel(f"{dataset}/{name}/{kind}", kind, dataset, tuple(subset), estimator))
     return models
+
+
+def zoo_with_know2vec_specs(options, verbose: bool = False):
+    """``(data, models, specs)``: the zoo ``options`` (a :class:`~.retrieval.RetrievalOptions`) describe and
+    each model's Know2Vec specification on the probe set, as the retrieval bench builds them; where the proxy
+    benchmarks (``benchmarks/proxy_*.py``) start."""
+    from ..specification.know2vec import generate_know2vec_spec
+
+    data = options.zoo_data()
+    models = build_zoo(data, options.small_zoo, options.seed, verbose)
+    return data, models, [generate_know2vec_spec(model, data.probe[0]) for model in models]

@@ -63,7 +63,7 @@ class ModelEncoder(nn.Module):
         self.head = nn.Linear(2 * hidden, out_features)
 
     @staticmethod
-    def layout(graphs: list[tuple[torch.Tensor, torch.Tensor]]) -> "GraphLayout":
+    def layout(graphs: list[tuple[torch.Tensor, torch.Tensor]]) -> GraphLayout:
         """The nodes of every class row the probe set reached, row after row and graph after graph: built once
         for the fixed graphs of a proxy's training, not again at every step."""
         nodes, row_lengths, rows_per_graph = [], [], []
