@@ -2,7 +2,7 @@
 
 A seed draws a new zoo (training rows, models), probe set and queries. In the
 best-model protocol R@1 depends on a few near-tied models per data set, so one
-seed's number moves by ±0.1 from draw to draw (measured: Know2Vec 0.66-0.88 over
+seed's number moves by ±0.1 from draw to draw (measured: Know2Vec 0.71-0.89 over
 seeds 0-4); a claim about a method needs the spread, not one draw. This reads the
 ``results.json`` of runs that differ only in ``--seed`` and puts them side by
 side, with the truth's split-half agreement of each seed (how reproducible

@@ -32,13 +32,11 @@ def _last_states_by_length(lstm: nn.LSTM, sequences: list[torch.Tensor]) -> torc
     graphs come in a handful of lengths; dense calls skip the packed sequence's
     gathers, about a third of the model encoder's time in training."""
     lengths = torch.tensor([len(s) for s in sequences])
-    states = None
+    states = sequences[0].new_zeros(len(sequences), 2 * lstm.hidden_size)
     for length in torch.unique(lengths).tolist():
         index = torch.nonzero(lengths == length).flatten()
         _, (h_n, _) = lstm(torch.stack([sequences[i] for i in index.tolist()]))
-        part = torch.cat([h_n[-2], h_n[-1]], dim=1)
-        states = part.new_zeros(len(sequences), part.shape[1]) if states is None else states
-        states = states.index_copy(0, index, part)
+        states = states.index_copy(0, index, torch.cat([h_n[-2], h_n[-1]], dim=1))
     return states
 
 
