@@ -63,3 +63,27 @@ def test_optdigits_pools_are_disjoint_and_every_unshown_test_row_is_held():
         pool_y = data.test[dataset][1]
         assert len(y_held) == sum(int((pool_y == c).sum()) - 10 for c in np.unique(y))
         assert not {r.tobytes() for r in X} & {r.tobytes() for r in X_held}
+
+
+@pytest.mark.skipif(not datasets.FASHION_MNIST_DIR.is_dir(), reason="needs the Debian package dataset-fashion-mnist")
+def test_fashion_test_pool_is_topped_up_with_train_rows_no_other_pool_holds():
+    def keys(X):
+        return {r.tobytes() for r in X}
+
+    def fashion(data):
+        probe = data.probe[0][data.probe[1] >= FASHION_OFFSET]
+        return data.train["fashion-mnist"], probe, data.test["fashion-mnist"]
+
+    (train, y_train), probe, (test, y_test) = fashion(load_zoo_data(30, 20, 1050, seed=2))
+    assert np.bincount(y_test - FASHION_OFFSET).tolist() == [1050] * 10 and len(train) == 300 and len(probe) == 200
+    assert not (keys(train) & keys(probe) or keys(train) & keys(test) or keys(probe) & keys(test))
+    assert len(keys(test)) == len(test)  # the top-up repeats none of the test set's own rows
+    # up to the test set's 1000 rows a class nothing is topped up: the pools are those of the plain split
+    (train_a, _), probe_a, (test_a, _) = fashion(load_zoo_data(30, 20, 1000, seed=2))
+    (train_b, _), probe_b, (test_b, _) = fashion(load_zoo_data(30, 20, 900, seed=2))
+    assert np.array_equal(train_a, train_b) and np.array_equal(probe_a, probe_b) and len(test_a) == 10000
+    with pytest.raises(ValueError, match="6000 train rows a class"):
+        load_zoo_data(3000, 2000, 2500)
+    for bad, error in ((0, ValueError), (2.5, TypeError)):
+        with pytest.raises(error, match="per_class_test"):
+            load_zoo_data(10, 10, bad)

@@ -137,13 +137,20 @@ def load_zoo_data(per_class_train: int, per_class_probe: int, per_class_test: in
     ``digits`` is scikit-learn's 1797 digits or all 5620 rows of UCI optdigits
     (of which scikit-learn's are the test part): 30 % of them are the test
     pool, ``digits_probe_share`` of the rest the probe pool. Fashion-MNIST's
-    pools are ``per_class_*`` rows of its own train and test sets.
+    training and probe pools are ``per_class_*`` rows of its train set; its
+    test pool is ``per_class_test`` rows of its test set, topped up with train
+    rows that neither other pool holds when its 1000 a class are too few (a
+    truth measured on more rows tells near-tied models apart more often).
     """
     import torch.nn.functional as F
     from sklearn.model_selection import train_test_split
 
     from .. import datasets
+    from .._checks import positive_int
 
+    per_class_train, per_class_probe, per_class_test = (
+        positive_int(v, name) for v, name in ((per_class_train, "per_class_train"),
+                                              (per_class_probe, "per_class_probe"), (per_class_test, "per_class_test")))
     if digits not in DIGITS_SOURCES:
         raise ValueError(f"digits must be one of {DIGITS_SOURCES}, got {digits!r}")
     if not 0 < digits_probe_share < 1:
@@ -157,10 +164,19 @@ def load_zoo_data(per_class_train: int, per_class_probe: int, per_class_test: in
 
     Xf, yf = datasets.load_fashion_mnist("train")
     Xf_test, yf_test = datasets.load_fashion_mnist("test")
-    Xf, yf = datasets.stratified_subset(Xf, yf, per_class_train + per_class_probe, seed)
+    spare = max(0, per_class_test - int(np.bincount(yf_test).min()))  # test rows a class the test set lacks
+    wanted, available = per_class_train + per_class_probe + spare, int(np.bincount(yf).min())
+    if wanted > available:
+        raise ValueError(f"Fashion-MNIST has {available} train rows a class; per_class_train ({per_class_train}), "
+                         f"per_class_probe ({per_class_probe}) and the test pool's top-up ({spare}) ask for {wanted}")
+    Xf, yf = datasets.stratified_subset(Xf, yf, wanted, seed)
+    if spare:
+        Xf, f_spare, yf, yf_spare = train_test_split(Xf, yf, test_size=spare * 10, random_state=seed, stratify=yf)
     f_train, f_probe, yf_train, yf_probe = train_test_split(Xf, yf, test_size=per_class_probe * 10,
                                                             random_state=seed, stratify=yf)
     f_test, yf_test = datasets.stratified_subset(Xf_test, yf_test, per_class_test, seed)
+    if spare:
+        f_test, yf_test = np.concatenate([f_test, f_spare]), np.concatenate([yf_test, yf_spare])
     pool = lambda X: datasets.pool_images(X).reshape(len(X), -1)  # noqa: E731
     flat = lambda X: np.asarray(X, dtype=np.float32).reshape(len(X), -1)  # noqa: E731
 
@@ -184,8 +200,8 @@ def shown_and_held(rows, shown: int, held: int | None, what: str):
     return rows[:shown], rows[shown:None if held is None else shown + held]
 
 
-def draw_queries(data: ZooData, options):
-    """Query tasks ``(dataset, X, y, X_eval, y_eval)`` from the test pools; the two row sets are disjoint.
+def draw_query_rows(data: ZooData, options):
+    """Query tasks as ``(dataset, shown rows, held rows)``: indices into ``data.test[dataset]``, disjoint.
 
     ``options`` (a :class:`~.retrieval.RetrievalOptions`) gives the number of queries, rows shown per class,
     held rows per class and the seed; queries alternate between the data sets."""
@@ -194,14 +210,22 @@ def draw_queries(data: ZooData, options):
     queries = []
     for q in range(options.queries):
         dataset = names[q % len(names)]
-        X, y = data.test[dataset]
+        y = data.test[dataset][1]
         classes = rng.choice(data.groups[dataset], size=int(rng.integers(2, 6)), replace=False)
         shown, held = [], []
         for c in classes:
             rows = rng.permutation(np.flatnonzero(y == c))
             s, h = shown_and_held(rows, options.rows_per_class, options.eval_rows_per_class, f"class {c} of {dataset}")
             shown.append(s), held.append(h)
-        shown, held = np.concatenate(shown), np.concatenate(held)
+        queries.append((dataset, np.concatenate(shown), np.concatenate(held)))
+    return queries
+
+
+def draw_queries(data: ZooData, options):
+    """Query tasks ``(dataset, X, y, X_eval, y_eval)`` from the test pools: :func:`draw_query_rows`' rows."""
+    queries = []
+    for dataset, shown, held in draw_query_rows(data, options):
+        X, y = data.test[dataset]
         queries.append((dataset, X[shown], y[shown], X[held], y[held]))
     return queries
 
