@@ -109,6 +109,7 @@ def _summary_over_seeds(doc, tmp_path):
     other["seed"] = doc["seed"] + 1
     for entry in other["methods"].values():
         entry["r@1"] = 1.0
+        entry["r@1_by_dataset"] = {dataset: 1.0 for dataset in entry["r@1_by_dataset"]}
     second = tmp_path / "seed-1"
     second.mkdir()
     (second / "results.json").write_text(json.dumps(other))
@@ -122,6 +123,9 @@ def _summary_over_seeds(doc, tmp_path):
     assert k2v["r@1_mean"] == pytest.approx((k2v["r@1"][0] + 1) / 2)
     assert k2v["r@1_sd"] == pytest.approx(abs(1 - k2v["r@1"][0]) / 2 ** 0.5)
     assert "| Know2Vec |" in done.stdout and "truth split-half agreement" in done.stdout
+    first = doc["methods"]["Know2Vec"]["r@1_by_dataset"]
+    assert k2v["r@1_by_dataset_mean"] == pytest.approx({d: (v + 1) / 2 for d, v in first.items()})
+    assert len(first) == 2 and "R@1 by the query's data set, mean over seeds" in done.stdout
     _pngs_written(tmp_path / "seeds", ["r1-over-seeds.png"])
     with pytest.raises(ValueError, match="own integer seed"):
         summarise_retrieval_seeds([doc, doc])

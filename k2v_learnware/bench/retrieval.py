@@ -175,10 +175,11 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
 
     from .. import __version__
     from ..retrieval import transferability as tr
-    from ..specification.know2vec import generate_know2vec_spec
     from ..specification.lane import generate_lane_spec
     from ..retrieval.proxy import Know2VecProxy, Know2VecQuery
     from ..search import single_residuals
+    from .zoo import know2vec_spec_on_probe
+
     data = options.zoo_data()
     models, queries, truths, best_masks, training, query_datasets, split_half = _zoo_and_queries(data, options,
                                                                                                  verbose)
@@ -187,7 +188,7 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     k2v_specs, k2v_seconds, lane_specs, lane_seconds = [], [], [], []
     for model in progress(models, verbose=verbose, desc="specifications"):
         start = time.perf_counter()
-        k2v_specs.append(generate_know2vec_spec(model, probe_X))
+        k2v_specs.append(know2vec_spec_on_probe(model, probe_X))
         k2v_seconds.append(time.perf_counter() - start)
         X, y = data.train[model.dataset]
         rows = np.isin(y, model.classes)

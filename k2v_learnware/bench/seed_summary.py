@@ -55,6 +55,10 @@ def summarise_retrieval_seeds(docs: list) -> dict:
             known = [v for v in values if v is not None]
             entry[f"{key}_mean"] = statistics.fmean(known) if known else None
             entry[f"{key}_sd"] = statistics.stdev(known) if len(known) > 1 else None
+        by_dataset = [d["methods"][name].get("r@1_by_dataset") or {} for d in docs]
+        entry["r@1_by_dataset_mean"] = {dataset: statistics.fmean(b[dataset] for b in by_dataset)
+                                        for dataset in sorted(set().union(*by_dataset))
+                                        if all(b.get(dataset) is not None for b in by_dataset)}
         methods[name] = entry
     return {"benchmark": "retrieval-seeds", "protocol": docs[0]["protocol"], "description": docs[0]["description"],
             "seeds": seeds, "queries_per_seed": [d["queries"] for d in docs],
@@ -75,6 +79,12 @@ def seed_summary_markdown(summary: dict) -> str:
     if any(v is not None for v in summary["truth_split_half"]):
         lines.append("| truth split-half agreement | " + " | ".join(_fmt(v) for v in summary["truth_split_half"])
                      + " | | |")
+    datasets = sorted({d for e in summary["methods"].values() for d in e.get("r@1_by_dataset_mean") or {}})
+    if datasets:  # where the misses are: the data sets' truths are not equally reproducible
+        lines += ["", "R@1 by the query's data set, mean over seeds:", "",
+                  "| method | " + " | ".join(datasets) + " |", "|" + "---|" * (len(datasets) + 1)]
+        lines += ["| " + " | ".join([name] + [_fmt((e.get("r@1_by_dataset_mean") or {}).get(d)) for d in datasets])
+                  + " |" for name, e in summary["methods"].items()]
     if all(v is not None for v in summary["best_accuracy"]):
         lines += ["", "Accuracy of the most accurate model, the best a top-1 pick can reach, mean over seeds: "
                       f"{statistics.fmean(summary['best_accuracy']):.3f}."]

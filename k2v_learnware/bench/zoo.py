@@ -299,12 +299,23 @@ def build_zoo(data: ZooData, quick: bool, seed: int = 0, verbose: bool = True) -
     return models
 
 
+#: Queries a bench's Know2Vec specification may send beyond the probe set itself: the bisections' budget.
+BOUNDARY_QUERIES = 20000
+
+
+def know2vec_spec_on_probe(model, probe_X):
+    """``model``'s Know2Vec specification on the market's probe set. The probe set is the market's own and any
+    size; the query cap bounds only what the boundary bisections add to it (as the spec's default does for a
+    probe set of at most a few thousand rows)."""
+    from ..specification.know2vec import generate_know2vec_spec
+
+    return generate_know2vec_spec(model, probe_X, max_queries=len(probe_X) + BOUNDARY_QUERIES)
+
+
 def zoo_with_know2vec_specs(options, verbose: bool = False):
     """``(data, models, specs)``: the zoo ``options`` (a :class:`~.retrieval.RetrievalOptions`) describe and
     each model's Know2Vec specification on the probe set, as the retrieval bench builds them; where the proxy
     benchmarks (``benchmarks/proxy_*.py``) start."""
-    from ..specification.know2vec import generate_know2vec_spec
-
     data = options.zoo_data()
     models = build_zoo(data, options.small_zoo, options.seed, verbose)
-    return data, models, [generate_know2vec_spec(model, data.probe[0]) for model in models]
+    return data, models, [know2vec_spec_on_probe(model, data.probe[0]) for model in models]
