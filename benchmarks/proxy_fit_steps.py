@@ -56,7 +56,8 @@ def main() -> None:
 
     learnware.init(logging_level=logging.WARNING)
     from k2v_learnware.bench.retrieval import RetrievalOptions
-    from k2v_learnware.bench.zoo import draw_queries, zoo_with_know2vec_specs
+    from k2v_learnware.bench.zoo import zoo_with_know2vec_specs
+    from k2v_learnware.bench.zoo_data import draw_queries
     from k2v_learnware.retrieval.proxy import Know2VecProxy, Know2VecQuery
 
     options = RetrievalOptions.quick(args.seed) if args.quick else RetrievalOptions.full(args.seed)

@@ -5,7 +5,8 @@ import pytest
 
 from k2v_learnware import datasets
 from k2v_learnware.bench.retrieval import RetrievalOptions
-from k2v_learnware.bench.zoo import FASHION_OFFSET, draw_queries, load_zoo_data, shown_and_held, split_half_agreement
+from k2v_learnware.bench.zoo_data import (FASHION_OFFSET, draw_queries, load_zoo_data, shown_and_held,
+                                         split_half_agreement)
 
 
 def test_optdigits_holds_every_row_of_scikit_learns_digits():

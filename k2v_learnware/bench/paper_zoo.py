@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .zoo import KINDS, ZooData, ZooModel, make_estimator, shown_and_held
+from .zoo import KINDS, ZooModel, make_estimator
+from .zoo_data import ZooData, shown_and_held
 
 CLASSES_PER_TASK = 4
 

@@ -66,12 +66,10 @@ ACCESS = {
 
 @dataclass
 class RetrievalOptions:
-    """The zoo's data and the queries. The best-model protocol's defaults give the truth every test row of a
-    query's classes it does not show and the market a probe set large enough to tell models a point apart
-    (Fashion-MNIST 500 rows a class, digits 40 % of optdigits' non-test rows); the paper protocol keeps its
-    published sizes. ``per_class_test`` above 1000 tops Fashion-MNIST's test pool up with unused train rows
-    (:func:`~.zoo.load_zoo_data`): tried with a 2000-row probe set, it made the truth more reproducible but
-    did not raise Know2Vec's R@1, and its probe set costs the proxy's fit more than its minute (README)."""
+    """The zoo's data and the queries. The best-model protocol's truth is every test row of a query's classes
+    it does not show, its probe set tells models a point apart (Fashion-MNIST 500 rows a class, digits 40 % of
+    optdigits' non-test rows); the paper protocol keeps its published sizes. A ``per_class_test`` over 1000
+    tops Fashion-MNIST's test pool up with unused train rows (:func:`~.zoo_data.load_zoo_data`; see README)."""
 
     per_class_train: int = 400
     per_class_probe: int = 500
@@ -109,7 +107,7 @@ class RetrievalOptions:
 
     def zoo_data(self):
         """The zoo's training, probe and test pools these options describe."""
-        from .zoo import load_zoo_data
+        from .zoo_data import load_zoo_data
 
         return load_zoo_data(self.per_class_train, self.per_class_probe, self.per_class_test, self.seed,
                              digits=self.digits, digits_probe_share=self.digits_probe_share)
@@ -141,7 +139,8 @@ def _zoo_and_queries(data, options: RetrievalOptions, verbose: bool):
         held_correct = [np.stack([np.asarray(m.predict(Xe)) == ye for m in models]) for *_, Xe, ye in drawn]
         drawn = [q[:3] for q in drawn]
     else:
-        from .zoo import build_zoo, draw_query_rows
+        from .zoo import build_zoo
+        from .zoo_data import draw_query_rows
 
         models = build_zoo(data, options.small_zoo, options.seed, verbose)
         rows = draw_query_rows(data, options)
@@ -158,7 +157,7 @@ def _zoo_and_queries(data, options: RetrievalOptions, verbose: bool):
         best = [t >= t.max() - 1e-12 for t in truths]
     split_half = None
     if options.protocol == "best-model":  # the paper protocol's truth is the source model, not the most accurate
-        from .zoo import split_half_agreement
+        from .zoo_data import split_half_agreement
 
         split_half = split_half_agreement(held_correct, options.seed)
     return (models, [(X, y) for _, X, y in drawn], truths, best, training, np.array(query_datasets),
