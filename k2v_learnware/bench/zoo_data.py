@@ -49,9 +49,9 @@ def load_zoo_data(per_class_train: int, per_class_probe: int, per_class_test: in
     from .. import datasets
     from .._checks import positive_int
 
-    per_class_train, per_class_probe, per_class_test = (
-        positive_int(v, name) for v, name in ((per_class_train, "per_class_train"),
-                                              (per_class_probe, "per_class_probe"), (per_class_test, "per_class_test")))
+    per_class_train = positive_int(per_class_train, "per_class_train")
+    per_class_probe = positive_int(per_class_probe, "per_class_probe")
+    per_class_test = positive_int(per_class_test, "per_class_test")
     if digits not in DIGITS_SOURCES:
         raise ValueError(f"digits must be one of {DIGITS_SOURCES}, got {digits!r}")
     if not 0 < digits_probe_share < 1:
