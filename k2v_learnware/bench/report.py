@@ -149,6 +149,17 @@ def retrieval_markdown(doc: dict) -> str:
         lines += ["", f"Split-half agreement of the truth: the model most accurate on one random half of a query's "
                       f"held rows is the most accurate on the other half in {doc['truth_split_half']:.3f} of the "
                       f"queries (how much of R@1 the truth's own noise leaves to find)."]
+    wide = doc.get("wide")
+    if wide:  # the cheap methods on more queries: the table's first, then more
+        datasets = sorted({d for e in wide["methods"].values() for d in e.get("r@1_by_dataset") or {}})
+        head = ["method", "R@1", "R@3", "top-1 accuracy"] + [f"R@1 {d}" for d in datasets]
+        lines += ["", f"The methods that need no forward pass on {wide['queries']} queries (the table's "
+                      f"{doc['queries']} first; truth split-half agreement {_fmt(wide.get('truth_split_half'))}, "
+                      f"chance R@1 {_fmt(wide.get('chance_r@1'))}):", "",
+                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join([name, _fmt(e["r@1"]), _fmt(e["r@3"]), _fmt(e["top1_accuracy"])]
+                                    + [_fmt((e.get("r@1_by_dataset") or {}).get(d)) for d in datasets]) + " |"
+                  for name, e in wide["methods"].items()]
     if doc.get("source_is_most_accurate") is not None:
         lines += ["", f"The query's source model is also the most accurate on its held-out rows in "
                       f"{doc['source_is_most_accurate']:.3f} of the queries."]

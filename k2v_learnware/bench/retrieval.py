@@ -41,27 +41,13 @@ a query's held rows is most accurate on the other half too.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 PROTOCOLS = ("best-model", "paper")
 #: The paper protocol's digits: the data its published table was measured with.
 PAPER_DIGITS = {"digits": "sklearn", "digits_probe_share": 0.25}
-ACCESS = {
-    "Know2Vec": "black box, once: predictions on the market's probe set; query: per-class means",
-    "Know2Vec-identity": "black box, once: predictions on the market's probe set; training tasks from the "
-                         "developers' LANE specifications; query: per-class means",
-    "LEEP": "forward passes on the query rows (probabilities)",
-    "NCE": "forward passes on the query rows (labels)",
-    "LogME": "features of the query rows (white box)",
-    "H-score": "features of the query rows (white box)",
-    "NLEEP": "features of the query rows (white box)",
-    "neuralRank": "features of the query rows (white box)",
-    "LANE": "none: the developers' LANE specifications; query: unlabelled rows",
-    "Query accuracy": "forward passes on the query rows (labels), same label space as the user",
-    "Probe accuracy": "black box, once: predictions on the market's labelled probe set; query: class names only",
-}
 
 
 @dataclass
@@ -87,16 +73,33 @@ class RetrievalOptions:
     protocol: str = "best-model"
     models: int = 60  # paper protocol: one model per 4-class task
     queries_per_model: int = 4  # paper protocol: 60 x 4 = 240 queries (the paper: 58 and 232)
+    # best-model protocol: the methods that need no forward pass also rank this many queries, the table's
+    # first (None: 400; the paper protocol has none, its 240 are its table's)
+    wide_queries: int | None = None
 
     def __post_init__(self):
+        from .._checks import positive_int
+
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+        self.queries = positive_int(self.queries, "queries")
+        if self.wide_queries is None:
+            self.wide_queries = 400 if self.protocol == "best-model" else 0
+        elif self.protocol == "paper":
+            if self.wide_queries != 0:
+                raise ValueError("wide_queries applies to the best-model protocol only; leave it None for the paper's")
+        else:
+            self.wide_queries = positive_int(self.wide_queries, "wide_queries")
+            if self.wide_queries < self.queries:
+                raise ValueError(f"wide_queries ({self.wide_queries}) must be at least queries ({self.queries}): "
+                                 "the wide set starts with the table's queries")
 
     @classmethod
     def quick(cls, seed: int = 0, protocol: str = "best-model") -> "RetrievalOptions":
         return cls(per_class_train=80, per_class_probe=30, per_class_test=40, queries=12, rows_per_class=15,
                    eval_rows_per_class=25, proxy_epochs=40, lane_iterations=15, small_zoo=True, seed=seed,
-                   protocol=protocol, models=8, queries_per_model=2, **(PAPER_DIGITS if protocol == "paper" else {}))
+                   protocol=protocol, models=8, queries_per_model=2, wide_queries=None if protocol == "paper" else 30,
+                   **(PAPER_DIGITS if protocol == "paper" else {}))
 
     @classmethod
     def full(cls, seed: int = 0, protocol: str = "best-model") -> "RetrievalOptions":
@@ -113,18 +116,10 @@ class RetrievalOptions:
                              digits=self.digits, digits_probe_share=self.digits_probe_share)
 
 
-def _correlation(kind, scores, truth):
-    from scipy import stats
-
-    if np.ptp(scores) == 0 or np.ptp(truth) == 0:
-        return None
-    value = (stats.pearsonr if kind == "pearson" else stats.spearmanr)(scores, truth)[0]
-    return float(value) if np.isfinite(value) else None
-
-
 def _zoo_and_queries(data, options: RetrievalOptions, verbose: bool):
     """The protocol's models and queries: ``(models, [(X, y)], truths, best masks, proxy task options,
-    each query's data set, the truth's split-half agreement or None)``."""
+    each query's data set, the truth's split-half agreement on the table's queries and on all of them (None in
+    the paper protocol))``. The best-model protocol draws ``wide_queries`` queries, the table's first."""
     if options.protocol == "paper":
         from .paper_zoo import build_task_zoo, draw_model_queries
 
@@ -143,7 +138,7 @@ def _zoo_and_queries(data, options: RetrievalOptions, verbose: bool):
         from .zoo_data import draw_query_rows
 
         models = build_zoo(data, options.small_zoo, options.seed, verbose)
-        rows = draw_query_rows(data, options)
+        rows = draw_query_rows(data, replace(options, queries=max(options.queries, options.wide_queries)))
         # each model answers each test pool once; a query's truth indexes its held rows (they overlap a lot)
         pool_correct = {dataset: np.stack([np.asarray(m.predict(X)) == y for m in models])
                         for dataset, (X, y) in data.test.items()}
@@ -155,11 +150,12 @@ def _zoo_and_queries(data, options: RetrievalOptions, verbose: bool):
     truths = [c.mean(axis=1) for c in held_correct]
     if best is None:
         best = [t >= t.max() - 1e-12 for t in truths]
-    split_half = None
+    split_half = None, None
     if options.protocol == "best-model":  # the paper protocol's truth is the source model, not the most accurate
         from .zoo_data import split_half_agreement
 
-        split_half = split_half_agreement(held_correct, options.seed)
+        split_half = (split_half_agreement(held_correct[:options.queries], options.seed),
+                      split_half_agreement(held_correct, options.seed))
     return (models, [(X, y) for _, X, y in drawn], truths, best, training, np.array(query_datasets),
             split_half)
 
@@ -167,7 +163,6 @@ def _zoo_and_queries(data, options: RetrievalOptions, verbose: bool):
 def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     """Build the zoo, every method's specifications and the proxy, then rank models for every query."""
     import logging
-    import warnings
 
     import learnware
 
@@ -179,6 +174,7 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     from ..specification.lane import generate_lane_spec
     from ..retrieval.proxy import Know2VecProxy, Know2VecQuery
     from ..search import single_residuals
+    from .retrieval_scoring import ACCESS, NO_FORWARD_PASS, rank_queries
     from .zoo import know2vec_spec_on_probe
 
     data = options.zoo_data()
@@ -236,34 +232,24 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
         "Probe accuracy": lambda X, y: probe_accuracy(y),
     }
 
-    per_method = {}
+    # the table's queries: every method; the wide set (best-model protocol): the methods without forward passes
+    main = options.queries if options.protocol == "best-model" else len(queries)
+    per_method, wide = {}, {}
     tie_break = np.random.default_rng(options.seed + 2)
     for name, score in scorers.items():
-        hits1, hits3, top1, pearson, spearman, seconds = [], [], [], [], [], []
-        for (X, y), truth, best in progress(list(zip(queries, truths, best_masks)), verbose=verbose, desc=name,
-                                            leave=False):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                start = time.perf_counter()
-                s = np.asarray(score(X, y), dtype=float)
-                seconds.append(time.perf_counter() - start)
-            s = np.where(np.isfinite(s), s, -np.inf)
-            order = np.lexsort((tie_break.random(len(s)), -s))  # by score, ties in random order
-            hits1.append(bool(best[order[0]])), hits3.append(bool(best[order[:3]].any()))
-            top1.append(float(truth[order[0]]))
-            finite = np.isfinite(s)
-            pearson.append(_correlation("pearson", s[finite], truth[finite]))
-            spearman.append(_correlation("spearman", s[finite], truth[finite]))
-        mean = lambda v: float(np.mean([x for x in v if x is not None])) if any(x is not None for x in v) else None  # noqa: E731,E501
-        by_dataset = {str(d): float(np.mean(np.array(hits1)[query_datasets == d])) for d in np.unique(query_datasets)}
-        per_method[name] = {"r@1": float(np.mean(hits1)), "r@1_by_dataset": by_dataset,
-                            "r@3": float(np.mean(hits3)), "top1_accuracy": mean(top1),
-                            "pearson": mean(pearson), "spearman": mean(spearman),
-                            "seconds_per_query": float(np.mean(seconds)), "access": ACCESS[name]}
+        per_method[name] = {**rank_queries(score, queries[:main], truths[:main], best_masks[:main],
+                                           query_datasets[:main], tie_break, verbose=verbose, desc=name),
+                            "access": ACCESS[name]}
         if verbose:
             e = per_method[name]
             print(f"{name:11s} R@1 {e['r@1']:.3f} R@3 {e['r@3']:.3f} top-1 acc {e['top1_accuracy']:.3f} "
                   f"{e['seconds_per_query'] * 1000:.1f} ms/query", flush=True)
+    wide_tie_break = np.random.default_rng(options.seed + 4)
+    for name in NO_FORWARD_PASS if len(queries) > main else ():
+        wide[name] = rank_queries(scorers[name], queries, truths, best_masks, query_datasets, wide_tie_break,
+                                  verbose=verbose, desc=f"{name}, {len(queries)} queries")
+        if verbose:
+            print(f"{name:11s} R@1 {wide[name]['r@1']:.3f} on {len(queries)} queries", flush=True)
 
     per_method["Know2Vec"].update({"spec_seconds": float(np.mean(k2v_seconds)),
                                    "spec_queries": float(np.mean([s.queries for s in k2v_specs])),
@@ -274,17 +260,21 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     doc = {
         "benchmark": "retrieval",
         "protocol": options.protocol,
-        "description": _description(options, len(models), len(queries)),
+        "description": _description(options, len(models), main),
         "models": [m.name for m in models],
-        "queries": len(queries),
-        "chance_r@1": float(np.mean([np.mean(b) for b in best_masks])),
-        "best_accuracy": float(np.mean([t.max() for t in truths])),
+        "queries": main,
+        "chance_r@1": float(np.mean([np.mean(b) for b in best_masks[:main]])),
+        "best_accuracy": float(np.mean([t.max() for t in truths[:main]])),
         "seed": options.seed,
         "version": __version__,
         "methods": per_method,
     }
-    if split_half is not None:
-        doc["truth_split_half"] = split_half
+    if split_half[0] is not None:
+        doc["truth_split_half"] = split_half[0]
+    if wide:  # the same queries first, then more: R@1 of the cheap methods with a quarter of the sampling noise
+        doc["wide"] = {"queries": len(queries), "truth_split_half": split_half[1],
+                       "chance_r@1": float(np.mean([np.mean(b) for b in best_masks])),
+                       "best_accuracy": float(np.mean([t.max() for t in truths])), "methods": wide}
     if options.protocol == "paper":  # how often the source model is also the most accurate on held-out rows
         doc["source_is_most_accurate"] = float(np.mean([t[b].max() >= t.max() - 1e-12
                                                         for t, b in zip(truths, best_masks)]))
