@@ -352,6 +352,26 @@ bad("Know2Vec file: grid not square", FormatError, "must be a 3 x 3 grid")(
     lambda t: load_k2v(k2v_file(t, lambda d: d["nodes"].pop())))
 bad("Know2Vec file: negative queries", FormatError, "at queries")(
     lambda t: load_k2v(k2v_file(t, _set(["queries"], -5))))
+bad("Know2Vec file: probe answers one short", FormatError, "one class index below 3 (or -1) per probe row (60)")(
+    lambda t: load_k2v(k2v_file(t, lambda d: d["probe_predictions"].pop())))
+bad("Know2Vec file: probe answer beyond the classes", FormatError, "one class index below 3")(
+    lambda t: load_k2v(k2v_file(t, lambda d: d["probe_predictions"].__setitem__(0, 3))))
+bad("Know2Vec file: probe answer a string", FormatError, "probe_predictions")(
+    lambda t: load_k2v(k2v_file(t, lambda d: d["probe_predictions"].__setitem__(0, "1"))))
+bad("Know2Vec file: probe fingerprint not hex", FormatError, "probe_sha256")(
+    lambda t: load_k2v(k2v_file(t, lambda d: d["settings"].__setitem__("probe_sha256", "x" * 64))))
+bad("know2vec: probe answers for another probe set", ValueError, "answer another probe set")(
+    lambda t: know2vec().probe_labels(digits()[0][60:120]))
+
+
+def _proxy_on_spec_answers(probe_X):
+    from k2v_learnware.retrieval.proxy import Know2VecProxy
+
+    return Know2VecProxy(epochs=1, verbose=False).fit([know2vec()] * 2, [know2vec()] * 2, probe_X=probe_X)
+
+
+bad("know2vec proxy: a spec as task source for another probe set", ValueError, "give the model instead")(
+    lambda t: _proxy_on_spec_answers(digits()[0][60:120]))
 
 
 # ------------------------------------------------------------------ Know2Vec proxy and queries

@@ -111,6 +111,60 @@ def test_round_trip_exact_and_bad_files_rejected(tmp_path):
         Know2VecSpecification().load(path)
 
 
+def test_spec_stores_the_models_probe_answers_for_that_probe_set_only(tmp_path):
+    X, y = load_digits()
+    probe = X[::4]
+    model = LogisticRegression(max_iter=500).fit(X[y < 4], y[y < 4])
+    spec = generate_know2vec_spec(model, probe)
+    assert spec.holds_probe_labels(probe)
+    assert spec.probe_labels(probe).tolist() == model.predict(probe).tolist()
+    # the same rows in another shape are the same probe set; other rows, or one value moved, are not
+    assert spec.probe_labels(probe.reshape(len(probe), 1, 8, 8)).tolist() == model.predict(probe).tolist()
+    moved = probe.copy()
+    moved[3, 5] += 1e-3
+    assert not spec.holds_probe_labels(moved) and not spec.holds_probe_labels(probe[:-1])
+    with pytest.raises(ValueError, match="another probe set"):
+        spec.probe_labels(moved)
+    # answers outside the declared classes are kept as "outside" (None), not as a class
+    narrow = generate_know2vec_spec(model, probe, classes=[0, 1])
+    answers = model.predict(probe)
+    assert [a if a in (0, 1) else None for a in answers.tolist()] == narrow.probe_labels(probe).tolist()
+
+    path = tmp_path / "k2v.json"
+    spec.save(path)
+    loaded = Know2VecSpecification()
+    loaded.load(path)
+    assert loaded.probe_labels(probe).tolist() == answers.tolist()
+    data = json.loads(path.read_text())
+    assert data["format_version"] == 2 and len(data["probe_predictions"]) == len(probe)
+
+    def rewritten(**changes):
+        doc = json.loads(path.read_text())
+        for key, value in changes.items():
+            if value is None:
+                doc.pop(key)
+            else:
+                doc[key] = value
+        path.write_text(json.dumps(doc))
+        return path
+
+    # a format 1 file (no answers) still loads; its answers must come from the model
+    settings = {k: v for k, v in data["settings"].items() if k != "probe_sha256"}
+    old = Know2VecSpecification()
+    old.load(rewritten(format_version=1, probe_predictions=None, settings=settings))
+    assert not old.holds_probe_labels(probe) and np.array_equal(old.nodes, loaded.nodes, equal_nan=True)
+    with pytest.raises(ValueError, match="format 1"):
+        old.probe_labels(probe)
+    spec.save(path)
+    for bad, match in ((data["probe_predictions"][:-1], "one class index below 4"),
+                       ([4] + data["probe_predictions"][1:], "one class index below 4"),
+                       ([-2] + data["probe_predictions"][1:], "probe_predictions"),
+                       (["0"] + data["probe_predictions"][1:], "probe_predictions")):
+        with pytest.raises(SpecificationFormatError, match=match):
+            Know2VecSpecification().load(rewritten(probe_predictions=bad))
+        spec.save(path)
+
+
 def test_bad_inputs():
     with pytest.raises(TypeError, match="predict"):
         generate_know2vec_spec(object(), np.zeros((5, 2)))
@@ -248,6 +302,7 @@ def test_market_builds_know2vec_specs_keeps_them_and_searches(tmp_path):
         assert spec.classes == list(s) and spec.settings["used_predict_proba"]
         folder = Path(market.learnware_organizer.learnware_folder_list[learnware_id])
         assert (folder.parent / "know2vec.json").exists()  # stored with the learnware's own files
+        assert spec.holds_probe_labels(probe)  # the proxy needs no model to label probe tasks
 
     market.fit_know2vec_proxy(hidden=16, embedding_dim=32, epochs=60, batch_size=16, verbose=False)
     query = Know2VecQuery.from_data(X[np.isin(y, subsets[2])][:40], y[np.isin(y, subsets[2])][:40])
@@ -319,6 +374,20 @@ def test_proxy_trained_on_labelled_probe_tasks_ranks_the_covering_model_first():
         Know2VecProxy(verbose=False).fit(specs, [object()] * len(specs), probe_X=X, probe_y=y)
     with pytest.raises(ValueError, match="give probe_y too"):
         Know2VecProxy(verbose=False).fit(specs, models, probe_X=X, task_groups=[[0, 1]])
+
+
+def test_proxy_trains_on_the_specs_stored_answers_exactly_as_on_the_models():
+    """Format 2 specifications answer the probe set for their models: the same tasks, the same proxy."""
+    X, y, subsets, models, specs = _tiny_zoo()
+    probe_X, probe_y = X[::5], y[::5]  # the specifications' own probe set
+    options = dict(hidden=16, embedding_dim=32, epochs=30, batch_size=16, verbose=False)
+    for labelled in ({"probe_y": probe_y}, {}):  # ours (labelled probe tasks) and the paper's (identity)
+        asked = Know2VecProxy(**options).fit(specs, models, probe_X=probe_X, **labelled)
+        stored = Know2VecProxy(**options).fit(specs, specs, probe_X=probe_X, **labelled)
+        assert asked.losses_ == stored.losses_
+        assert np.array_equal(asked.embed_models(specs), stored.embed_models(specs))
+    with pytest.raises(ValueError, match="give the model instead"):  # answers for another probe set
+        Know2VecProxy(**options).fit(specs, specs, probe_X=X[1::5], probe_y=y[1::5])
 
 
 def test_searcher_embeds_each_model_once_per_proxy():

@@ -104,6 +104,9 @@ def test_a_know2vec_file_with_any_field_replaced_loads_consistently_or_is_refuse
     if spec is not None:
         present = np.array(spec.present)
         assert spec.nodes.shape[:2] == (len(spec.classes), len(spec.classes)) and len(present) == len(spec.classes)
+        answers = spec.probe_predictions  # one class index (or -1) per probe row, or none at all
+        assert answers is None or (len(answers) == spec.settings["probe_size"]
+                                   and -1 <= answers.min() and answers.max() < len(spec.classes))
 
 
 FLOATS = st.floats(width=64, allow_nan=True, allow_infinity=True) | st.sampled_from([1e30, -1e30, 1e300, 0.0])

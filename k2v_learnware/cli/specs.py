@@ -153,10 +153,13 @@ def _summarise_know2vec(data) -> tuple[dict, list[str]]:
     K = len(data["classes"])
     found = sum(node is not None for row in data["nodes"] for node in row)
     info = {"input_shape": data["input_shape"], "classes": data["classes"], "present": data["present"],
-            "nodes_found": found, "nodes_total": K * K, "queries": data["queries"], "settings": data["settings"]}
+            "nodes_found": found, "nodes_total": K * K, "queries": data["queries"], "settings": data["settings"],
+            "probe_answers": len(data["probe_predictions"]) if "probe_predictions" in data else None}
+    answers = (f"its model's answers on the {info['probe_answers']} probe rows stored (a proxy trains without "
+               "the model)" if info["probe_answers"] is not None else "no probe answers stored (format 1)")
     lines = [f"input shape {tuple(data['input_shape'])}, classes {data['classes']} "
              f"({sum(data['present'])} reached by the probe set)",
-             f"boundary graph: {found} of {K * K} nodes, {data['queries']} model queries",
+             f"boundary graph: {found} of {K * K} nodes, {data['queries']} model queries; {answers}",
              "settings: " + ", ".join(f"{k} {v}" for k, v in data["settings"].items())]
     return info, lines
 

@@ -21,7 +21,7 @@ from learnware.market.easy import EasyFuzzSemanticSearcher, EasyStatSearcher, Se
 
 from ..retrieval.proxy import Know2VecProxy
 from ..search.simplex_qp import DEFAULT_SOLVER
-from ..specification.know2vec import Know2VecSpecification
+from ..specification.know2vec import Know2VecSpecification, probe_fingerprint
 from ..specification.lane import lane_spec_of
 from .checker import K2VStatChecker
 from .organizer import K2VOrganizer
@@ -105,8 +105,10 @@ class K2VMarket(LearnwareMarket):
         """Train the Know2Vec proxy on every learnware that has a Know2Vec specification.
 
         Training tasks come from each learnware's LANE specification when it has
-        one, else from the market's probe set labelled by the learnware's model.
-        The proxy is saved under ``<market>/know2vec/proxy`` and used by the searcher.
+        one, else from the market's probe set labelled by the learnware's model:
+        by the answers its Know2Vec specification stored (format 2), or, for a
+        format 1 specification, by the model, loaded for it. The proxy is saved
+        under ``<market>/know2vec/proxy`` and used by the searcher.
         """
         organizer = self.learnware_organizer
         learnwares = [lw for lw in organizer.get_learnwares()
@@ -115,12 +117,15 @@ class K2VMarket(LearnwareMarket):
             raise ValueError(f"the market has {len(learnwares)} learnwares with a Know2Vec specification; "
                              "a proxy needs at least 2 (was the market given a probe set?)")
         specs = [lw.get_specification().get_stat_spec()[KNOW2VEC] for lw in learnwares]
+        fingerprint = probe_fingerprint(organizer.probe_X)
         sources = []
-        for lw in learnwares:
+        for lw, spec in zip(learnwares, specs):
             lane = lane_spec_of(lw)
-            if lane is None:
-                lw.instantiate_model()
-            sources.append(lane if lane is not None else lw.get_model())
+            if lane is None and not spec.holds_probe_labels(organizer.probe_X, fingerprint):
+                lw.instantiate_model()  # a format 1 specification: the model answers the probe set itself
+                sources.append(lw.get_model())
+            else:
+                sources.append(spec if lane is None else lane)
         proxy = Know2VecProxy(**options).fit(specs, sources, probe_X=organizer.probe_X)
         if save:
             proxy.save(organizer.know2vec_path / "proxy")

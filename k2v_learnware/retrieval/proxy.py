@@ -30,7 +30,7 @@ from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import LANESpecification
 from .encoders import ModelEncoder, ProxyNetwork, QueryEncoder
 from .task_streams import TaskStream
-from .tasks import Know2VecQuery, LabelledTaskSampler, TaskSampler
+from .tasks import Know2VecQuery, LabelledTaskSampler, TaskSampler, probe_fingerprint_for
 
 __all__ = ["Know2VecProxy", "Know2VecQuery", "LabelledTaskSampler", "ModelEncoder", "ProxyNetwork",
            "QueryEncoder", "TaskSampler"]
@@ -109,9 +109,11 @@ class Know2VecProxy:
 
         ``specs[i]`` is model ``i``'s Know2VecSpecification; ``task_sources[i]``
         supplies its training query tasks: its LANESpecification (labelled
-        samples drawn from the class Gaussians) or the model itself (it labels
-        ``probe_X``). With ``probe_y`` (the market's labels for ``probe_X``) the
-        sources must be the models: tasks are cut from the labelled probe set and
+        samples drawn from the class Gaussians), the model itself (it labels
+        ``probe_X``) or ``specs[i]`` again when it stored the model's answers on
+        ``probe_X`` (format 2: no model is called). With ``probe_y`` (the
+        market's labels for ``probe_X``) the sources must be the models or their
+        specifications: tasks are cut from the labelled probe set and
         their positives are the models most accurate on them
         (:class:`LabelledTaskSampler`; ``classes_per_task`` classes drawn within
         ``task_groups``, or exactly the class sets of ``task_class_sets``).
@@ -127,15 +129,21 @@ class Know2VecProxy:
         for i, s in enumerate(specs):
             if not isinstance(s, Know2VecSpecification):
                 raise TypeError(f"specs[{i}] is a {type(s).__name__}, not a Know2VecSpecification")
+        fingerprint = None if probe_X is None else probe_fingerprint_for(task_sources, probe_X)
         for i, src in enumerate(task_sources):
-            if probe_y is not None and not callable(getattr(src, "predict", None)):
-                raise TypeError(f"with probe_y every task source must be a model; task_sources[{i}] is "
-                                f"a {type(src).__name__}")
+            labeller = isinstance(src, Know2VecSpecification) or callable(getattr(src, "predict", None))
+            if probe_y is not None and not labeller:
+                raise TypeError(f"with probe_y every task source must be a model or its Know2VecSpecification; "
+                                f"task_sources[{i}] is a {type(src).__name__}")
             if not isinstance(src, LANESpecification):
-                if not callable(getattr(src, "predict", None)):
-                    raise TypeError(f"task_sources[{i}] must be a LANESpecification or a model with predict")
+                if not labeller:
+                    raise TypeError(f"task_sources[{i}] must be a LANESpecification, a model with predict or a "
+                                    "Know2VecSpecification holding its probe answers")
                 if probe_X is None:
-                    raise ValueError(f"task_sources[{i}] is a model: probe_X is needed to label tasks with it")
+                    raise ValueError(f"task_sources[{i}] labels probe rows: probe_X is needed to label tasks with it")
+                if isinstance(src, Know2VecSpecification) and not src.holds_probe_labels(probe_X, fingerprint):
+                    raise ValueError(f"task_sources[{i}] is a Know2VecSpecification without its model's answers "
+                                     f"for this probe set ({len(probe_X)} rows): give the model instead")
         dims = {int(np.prod(s.input_shape)) for s in specs}
         if len(dims) != 1:
             raise ValueError(f"the specifications have different input sizes {sorted(dims)}; one proxy needs one")

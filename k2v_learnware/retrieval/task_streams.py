@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..specification.lane import LANESpecification
-from .tasks import LabelledTaskSampler, TaskSampler
+from .tasks import LabelledTaskSampler, TaskSampler, probe_fingerprint_for
 
 
 @dataclass
@@ -69,14 +69,13 @@ class TaskStream:
                                         classes_per_task=classes_per_task, class_sets=task_class_sets)
             self._train = every.with_rows(train_rows)
             self._held = every.with_rows(held_rows) if validation > 0 else None
-        else:
-            def samplers(rows):
-                return [TaskSampler(src) if isinstance(src, LANESpecification) else TaskSampler(src, probe_X[rows])
-                        for src in task_sources]
-
-            self._train = samplers(train_rows)
+        else:  # each model labels the probe set once (or its Know2Vec specification's stored answers do)
+            fingerprint = probe_fingerprint_for(task_sources, probe_X) if count else None
+            every = [TaskSampler(src) if isinstance(src, LANESpecification) else TaskSampler(src, probe_X, fingerprint)
+                     for src in task_sources]
+            self._train = [s.with_rows(train_rows) for s in every] if count else every
             self._held = (self._train if all(isinstance(s, LANESpecification) for s in task_sources)
-                          else samplers(held_rows)) if validation > 0 else None
+                          else [s.with_rows(held_rows) for s in every]) if validation > 0 else None
         self.validation = self._draw(self._held, np.random.default_rng([seed, 2]), validation_tasks) \
             if self._held is not None else None
 

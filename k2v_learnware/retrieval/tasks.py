@@ -5,6 +5,8 @@ For training, :class:`TaskSampler` draws tasks a market may build for one model
 (the paper's regime: the task's positive is that model) and
 :class:`LabelledTaskSampler` cuts tasks from a labelled probe set whose
 positives are the models most accurate on them (black-box predictions only).
+Both read a model's answers on the probe set from its Know2Vec specification
+when it stored them (:func:`labels_on_probe`), so training needs no model.
 """
 
 from __future__ import annotations
@@ -15,7 +17,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import as_data_array, as_labels
+from ..specification.know2vec import Know2VecSpecification, probe_fingerprint
 from ..specification.lane import LANESpecification
+
+
+def labels_on_probe(source, probe_X, fingerprint: str | None = None) -> np.ndarray:
+    """A model's label for every probe row, as an object array: read from ``source`` when it is the model's
+    Know2Vec specification (which stored them for this very probe set, whose ``probe_fingerprint`` a caller may
+    pass; None where the model answered outside its classes), else asked of ``source``, the model (black box)."""
+    if isinstance(source, Know2VecSpecification):
+        return source.probe_labels(probe_X, fingerprint)
+    if not callable(getattr(source, "predict", None)):
+        raise TypeError(f"a probe labeller must be a model with predict or a Know2VecSpecification, got "
+                        f"{type(source).__name__}")
+    labels = np.empty(len(probe_X), dtype=object)
+    labels[:] = np.asarray(source.predict(probe_X)).reshape(-1).tolist()
+    return labels
+
+
+def probe_fingerprint_for(sources, probe_X) -> str | None:
+    """The probe set's fingerprint, hashed once, when some of ``sources`` are Know2Vec specifications."""
+    if not any(isinstance(s, Know2VecSpecification) for s in sources):
+        return None
+    return probe_fingerprint(as_data_array(probe_X, "probe_X"))
 
 
 @dataclass
@@ -69,18 +93,33 @@ class TaskSampler:
     """Draws labelled query tasks a market may build for one model, as per-class mean features.
 
     From the model's LANE specification when it has one (samples from its class
-    Gaussians), else from the probe set labelled by the model itself. Every draw
-    is fresh, so the proxy never sees the same training task twice.
+    Gaussians), else from the probe set labelled by the model (by
+    its Know2Vec specification's stored answers or by the model itself, see
+    :func:`labels_on_probe`; :meth:`with_rows` keeps a share of it). Every draw is fresh, so the proxy never sees the
+    same training task twice.
     """
 
-    def __init__(self, source, probe_X=None):
+    def __init__(self, source, probe_X=None, fingerprint: str | None = None):
         if isinstance(source, LANESpecification):
             self.lane, self.classes = source, sorted(source.classes)
         else:
-            flat = np.asarray(probe_X, dtype=np.float32).reshape(len(probe_X), -1)
-            labels = np.asarray(source.predict(probe_X))
-            self.lane, self.classes = None, sorted(np.unique(labels).tolist())
-            self.rows = [flat[labels == c] for c in self.classes]
+            self.lane = None
+            self._flat = np.asarray(probe_X, dtype=np.float32).reshape(len(probe_X), -1)
+            self._labels = labels_on_probe(source, probe_X, fingerprint)
+            self._use(np.arange(len(probe_X)))
+
+    def _use(self, rows):
+        labels = self._labels[rows]
+        self.classes = sorted({c for c in labels.tolist() if c is not None})
+        self.rows = [self._flat[rows[labels == c]] for c in self.classes]
+
+    def with_rows(self, rows) -> "TaskSampler":
+        """The same sampler drawing from probe ``rows`` only (the labels are not asked again)."""
+        if self.lane is not None:
+            return self
+        restricted = copy.copy(self)
+        restricted._use(np.asarray(rows, dtype=int))
+        return restricted
 
     def draw(self, rng, samples_per_class) -> np.ndarray:
         n = int(rng.integers(samples_per_class[0], samples_per_class[1] + 1))
@@ -98,7 +137,8 @@ class LabelledTaskSampler:
     ``class_sets`` instead lists the exact class sets tasks take (e.g. the
     label spaces of the market's models). :meth:`with_rows` restricts the rows
     whose means make a task (a held-out share serves validation). Each model
-    predicts the probe set once, up front (black-box access only).
+    predicts the probe set once, up front (black-box access only), or not at all
+    when ``models`` are their Know2Vec specifications holding those answers.
 
     A task's positives are the models with the best class-balanced accuracy on
     *every* labelled probe row of its classes, not only on the few rows whose
@@ -111,7 +151,8 @@ class LabelledTaskSampler:
         X = as_data_array(probe_X, "probe_X")
         labels = np.array(as_labels(probe_y, len(X), "probe_y"), dtype=object)
         self.flat = X.reshape(len(X), -1)
-        correct = np.stack([np.asarray(m.predict(X), dtype=object).reshape(-1) == labels for m in models])
+        fingerprint = probe_fingerprint_for(models, X)
+        correct = np.stack([labels_on_probe(m, X, fingerprint) == labels for m in models])
         known = list(dict.fromkeys(labels.tolist()))
         if class_sets is not None:
             if groups is not None:

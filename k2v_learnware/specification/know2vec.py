@@ -9,6 +9,11 @@ diagonal the boundary sample between classes ``i`` and ``j`` found by bisection
 from the centroid of ``i`` towards a sample of ``j``. Classes the probe set
 never reaches, and pairs whose boundary was not found within the budget, are
 recorded as missing rather than invented.
+
+It also keeps the model's answer on every probe row (format 2; an index into
+its classes) with a fingerprint of the probe set they answer: the market then
+trains its proxy on those stored answers without loading or calling a single
+model again (:func:`~k2v_learnware.retrieval.tasks.labels_on_probe`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from .._checks import as_data_array, canonical_label, positive_float, positive_i
 from .boundary import bisect_segments
 from .formats import classes_problem, finite_float32, read_json, write_json
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: + probe_predictions and settings.probe_sha256 (format 1 files still load, without them)
 #: The most node values (classes x classes x features) a Know2Vec file may hold, checked before allocating.
 MAX_GRID_VALUES = 50_000_000
 
@@ -34,6 +39,7 @@ class Know2VecSpecification(SystemStatSpecification):
         self.nodes = None  # (K, K, *input_shape) float32, NaN where missing
         self.queries = 0  # samples sent to the model, probe set included
         self.settings: dict = {}
+        self.probe_predictions = None  # (probe rows,) int: index into classes of the model's answer, -1 outside
         super().__init__(type=self.__class__.__name__)
 
     # ------------------------------------------------------------------ build
@@ -138,9 +144,12 @@ class Know2VecSpecification(SystemStatSpecification):
         self.present = present
         self.nodes = nodes
         self.queries = int(queries)
+        index = {c: k for k, c in enumerate(classes)}
+        self.probe_predictions = np.array([index.get(p, -1) for p in predicted.tolist()], dtype=np.int64)
         self.settings = {"tol": float(tol), "max_retries": max_retries, "max_queries": max_queries, "seed": int(seed),
-                         "probe_size": int(len(X)), "used_predict_proba": proba is not None,
-                         "missing_pairs": len(pending), "third_class_retries": third_class_retries}
+                         "probe_size": int(len(X)), "probe_sha256": probe_fingerprint(X),
+                         "used_predict_proba": proba is not None, "missing_pairs": len(pending),
+                         "third_class_retries": third_class_retries}
         return self
 
     # ------------------------------------------------------------- accessors
@@ -160,6 +169,28 @@ class Know2VecSpecification(SystemStatSpecification):
         flat = self.nodes.reshape(K, K, -1)
         return flat, ~np.isnan(flat).any(axis=2)
 
+    def probe_labels(self, probe_X, fingerprint: str | None = None) -> np.ndarray:
+        """The model's label for every row of ``probe_X``, as stored when the specification was built: an object
+        array (None where the model answered outside its classes). Refuses a probe set other than the one the
+        answers belong to and a format 1 file, which stored none. ``fingerprint`` is ``probe_fingerprint(probe_X)``
+        when a caller checks many specifications against one probe set (it is then hashed once)."""
+        if not self.holds_probe_labels(probe_X, fingerprint):
+            raise ValueError("this Know2Vec specification stores no probe predictions (format 1): query the model"
+                             if self.probe_predictions is None else
+                             f"this Know2Vec specification's probe predictions answer another probe set "
+                             f"({len(self.probe_predictions)} rows, sha256 {self.settings.get('probe_sha256')}) "
+                             f"than the {len(probe_X)} rows given")
+        return np.array([self.classes[i] if i >= 0 else None for i in self.probe_predictions.tolist()], dtype=object)
+
+    def holds_probe_labels(self, probe_X, fingerprint: str | None = None) -> bool:
+        """Whether :meth:`probe_labels` can answer for ``probe_X``: predictions stored for these very rows."""
+        self._require_content()
+        if self.probe_predictions is None or len(probe_X) != len(self.probe_predictions):
+            return False
+        if fingerprint is None:
+            fingerprint = probe_fingerprint(as_data_array(probe_X, "probe_X"))
+        return fingerprint == self.settings.get("probe_sha256")
+
     def dist(self, other, omit_term1: bool = False):
         raise NotImplementedError("Know2Vec specifications are compared through a fitted Know2VecProxy")
 
@@ -170,9 +201,12 @@ class Know2VecSpecification(SystemStatSpecification):
         flat = self.nodes.reshape(K, K, -1)
         nodes = [[None if np.isnan(flat[i, j]).any() else [float(f"{v:.9g}") for v in flat[i, j].tolist()]
                   for j in range(K)] for i in range(K)]
-        return {"type": self.type, "format_version": FORMAT_VERSION, "input_shape": list(self.input_shape),
-                "classes": list(self.classes), "present": list(self.present), "nodes": nodes,
-                "queries": self.queries, "settings": dict(self.settings)}
+        doc = {"type": self.type, "format_version": FORMAT_VERSION, "input_shape": list(self.input_shape),
+               "classes": list(self.classes), "present": list(self.present), "nodes": nodes,
+               "queries": self.queries, "settings": dict(self.settings)}
+        if self.probe_predictions is not None:
+            doc["probe_predictions"] = self.probe_predictions.tolist()
+        return doc
 
     def save(self, filepath) -> None:
         write_json(filepath, self.to_dict())
@@ -180,7 +214,7 @@ class Know2VecSpecification(SystemStatSpecification):
     def load(self, filepath) -> bool:
         from .formats import SpecificationFormatError
 
-        data = read_json(filepath, self.type, supported_versions=(FORMAT_VERSION,))
+        data = read_json(filepath, self.type, supported_versions=(1, FORMAT_VERSION))
         K, shape = len(data["classes"]), tuple(data["input_shape"])
         D = int(np.prod(shape))
         if K * K * D > MAX_GRID_VALUES:
@@ -202,10 +236,27 @@ class Know2VecSpecification(SystemStatSpecification):
                         raise SpecificationFormatError(f"{filepath}: node ({i}, {j}) holds values beyond the "
                                                        "float32 range")
                     nodes[i, j] = values
+        predictions = data.get("probe_predictions")
+        if predictions is not None:
+            predictions = np.asarray(predictions, dtype=np.int64)
+            size = data["settings"]["probe_size"]
+            if len(predictions) != size or (predictions >= K).any() or (predictions < -1).any():
+                raise SpecificationFormatError(f"{filepath} is inconsistent: probe_predictions needs one class index "
+                                               f"below {K} (or -1) per probe row ({size})")
         self.classes, self.present = list(data["classes"]), [bool(p) for p in data["present"]]
         self.nodes = nodes.reshape((K, K) + shape)
         self.queries, self.settings = int(data["queries"]), dict(data["settings"])
+        self.probe_predictions = predictions
         return True
+
+
+def probe_fingerprint(probe_X) -> str:
+    """SHA-256 of a probe set's rows as flat float32 values (and their shape): the same rows give the same
+    fingerprint whatever shape a model was asked them in."""
+    import hashlib
+
+    X = np.ascontiguousarray(np.asarray(probe_X, dtype=np.float32).reshape(len(probe_X), -1))
+    return hashlib.sha256(repr(X.shape).encode() + X.tobytes()).hexdigest()
 
 
 def generate_know2vec_spec(model, probe_X, **options) -> Know2VecSpecification:
