@@ -78,7 +78,7 @@ def main() -> None:
     for label, settings in runs:
         proxy = Know2VecProxy(seed=options.seed, verbose=False, **settings)
         start = time.perf_counter()
-        proxy.fit(specs, models, probe_X=probe_X, probe_y=probe_y, task_groups=list(data.groups.values()))
+        proxy.fit(specs, specs, probe_X=probe_X, probe_y=probe_y, task_groups=list(data.groups.values()))
         seconds = time.perf_counter() - start
         embeddings = proxy.embed_models(specs)
         hits1, hits3 = [], []

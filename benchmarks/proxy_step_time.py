@@ -6,10 +6,10 @@ the labelled probe set, no validation) ``--repeats`` times with the model
 encoder's BiLSTMs reading the class rows batched by length (dense calls, the
 encoder's way since issue 16's last change) and packed into one sequence batch
 (its way before), the two alternating, and print the median milliseconds per
-step and their ratio. The models answer the probe set once, up front (what a
-fit asks of them first, seconds for 40 models), so the timings are the training
-steps' own. Both ways give the same embeddings to float rounding; the script
-checks that on the zoo's graphs before timing.
+step and their ratio. The specifications' stored answers label the probe tasks
+(no model is called), so the timings are the training steps' own. Both ways give
+the same embeddings to float rounding; the script checks that on the zoo's
+graphs before timing.
 
     OMP_NUM_THREADS=1 python benchmarks/proxy_step_time.py [--steps 200] [--repeats 3] [--quick] [--seed N]
 """
@@ -19,18 +19,6 @@ import contextlib
 import time
 
 import numpy as np
-
-
-class ProbeLabels:
-    """A model's labels for the probe set, asked once: all that a proxy's training asks of a task source."""
-
-    def __init__(self, model, probe_X):
-        self.labels = np.asarray(model.predict(probe_X))
-
-    def predict(self, X):
-        if len(X) != len(self.labels):
-            raise ValueError(f"these labels are for the {len(self.labels)} probe rows, not {len(X)} rows")
-        return self.labels
 
 
 @contextlib.contextmanager
@@ -71,7 +59,6 @@ def main() -> None:
     start = time.perf_counter()
     data, models, specs = zoo_with_know2vec_specs(options)
     probe_X, probe_y = data.probe
-    sources = [ProbeLabels(model, probe_X) for model in models]
     sizes = sorted({len(s.classes) for s in specs})
     print(f"zoo of {len(models)} models ({'/'.join(map(str, sizes))} classes), built in "
           f"{time.perf_counter() - start:.0f} s", flush=True)
@@ -79,7 +66,7 @@ def main() -> None:
     def fit():
         proxy = Know2VecProxy(epochs=args.steps, validation=0, seed=options.seed, verbose=False)
         start = time.perf_counter()
-        proxy.fit(specs, sources, probe_X=probe_X, probe_y=probe_y, task_groups=list(data.groups.values()))
+        proxy.fit(specs, specs, probe_X=probe_X, probe_y=probe_y, task_groups=list(data.groups.values()))
         return proxy, (time.perf_counter() - start) / args.steps * 1000
 
     proxy, _ = fit()  # warm-up (imports, allocator), and the weights the equality check reads

@@ -95,6 +95,12 @@ def test_retrieval_quick(tmp_path):
     assert "R@1 by the query's data set" in stdout
     assert 1 <= methods["Know2Vec"]["proxy_steps"] <= 40 and "Proxy training: Know2Vec" in stdout
     assert 0 <= doc["truth_split_half"] <= 1 and "Split-half agreement of the truth" in stdout
+    wide = doc["wide"]  # the methods without forward passes on 30 queries, the table's 12 first
+    assert wide["queries"] == 30 and set(wide["methods"]) == {"Know2Vec", "Know2Vec-identity", "LANE", "Probe accuracy"}
+    for entry in wide["methods"].values():
+        assert 0.0 <= entry["r@1"] <= entry["r@3"] <= 1.0
+        assert set(entry["r@1_by_dataset"]) == {"digits", "fashion-mnist"}
+    assert 0 <= wide["truth_split_half"] <= 1 and "need no forward pass on 30 queries" in stdout
     _pngs_written(tmp_path, ["recall-at-k.png"])
     _summary_over_seeds(doc, tmp_path)
 
@@ -107,7 +113,7 @@ def _summary_over_seeds(doc, tmp_path):
 
     other = copy.deepcopy(doc)
     other["seed"] = doc["seed"] + 1
-    for entry in other["methods"].values():
+    for entry in [*other["methods"].values(), *other["wide"]["methods"].values()]:
         entry["r@1"] = 1.0
         entry["r@1_by_dataset"] = {dataset: 1.0 for dataset in entry["r@1_by_dataset"]}
     second = tmp_path / "seed-1"
@@ -126,6 +132,10 @@ def _summary_over_seeds(doc, tmp_path):
     first = doc["methods"]["Know2Vec"]["r@1_by_dataset"]
     assert k2v["r@1_by_dataset_mean"] == pytest.approx({d: (v + 1) / 2 for d, v in first.items()})
     assert len(first) == 2 and "R@1 by the query's data set, mean over seeds" in done.stdout
+    wide = summary["wide"]["methods"]["Know2Vec"]  # the wide query set's R@1, per seed and its mean
+    assert wide["r@1"] == [doc["wide"]["methods"]["Know2Vec"]["r@1"], 1.0]
+    assert wide["r@1_mean"] == pytest.approx((wide["r@1"][0] + 1) / 2) and summary["wide"]["queries"] == [30, 30]
+    assert "need no forward pass on 30 queries a seed" in done.stdout
     _pngs_written(tmp_path / "seeds", ["r1-over-seeds.png"])
     with pytest.raises(ValueError, match="own integer seed"):
         summarise_retrieval_seeds([doc, doc])

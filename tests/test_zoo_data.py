@@ -1,12 +1,14 @@
 """The retrieval zoo's data: UCI optdigits in full, and the checks on how the zoo splits it."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from k2v_learnware import datasets
 from k2v_learnware.bench.retrieval import RetrievalOptions
-from k2v_learnware.bench.zoo_data import (FASHION_OFFSET, draw_queries, load_zoo_data, shown_and_held,
-                                         split_half_agreement)
+from k2v_learnware.bench.zoo_data import (FASHION_OFFSET, draw_queries, draw_query_rows, load_zoo_data,
+                                         shown_and_held, split_half_agreement)
 
 
 def test_optdigits_holds_every_row_of_scikit_learns_digits():
@@ -64,6 +66,26 @@ def test_optdigits_pools_are_disjoint_and_every_unshown_test_row_is_held():
         pool_y = data.test[dataset][1]
         assert len(y_held) == sum(int((pool_y == c).sum()) - 10 for c in np.unique(y))
         assert not {r.tobytes() for r in X} & {r.tobytes() for r in X_held}
+
+
+def test_the_wide_query_set_starts_with_the_tables_queries():
+    """The cheap methods' wider set of queries holds the table's queries first, row for row."""
+    options = RetrievalOptions(per_class_train=60, per_class_probe=40, per_class_test=100, queries=6, wide_queries=20,
+                               rows_per_class=10)
+    data = options.zoo_data()
+    table, wide = draw_query_rows(data, options), draw_query_rows(data, replace(options, queries=20))
+    assert len(table) == 6 and len(wide) == 20 and len({len(h) for _, _, h in wide}) > 1
+    for (dataset, shown, held), (wide_dataset, wide_shown, wide_held) in zip(table, wide):
+        assert dataset == wide_dataset and np.array_equal(shown, wide_shown) and np.array_equal(held, wide_held)
+    assert RetrievalOptions().wide_queries == 400 and RetrievalOptions(protocol="paper").wide_queries == 0
+    with pytest.raises(ValueError, match="must be at least queries"):
+        RetrievalOptions(queries=80, wide_queries=40)
+    with pytest.raises(ValueError, match="best-model protocol only"):
+        RetrievalOptions(protocol="paper", wide_queries=400)
+    with pytest.raises(TypeError, match="wide_queries"):
+        RetrievalOptions(wide_queries=400.5)
+    with pytest.raises(ValueError, match="queries"):
+        RetrievalOptions(queries=0)
 
 
 @pytest.mark.skipif(not datasets.FASHION_MNIST_DIR.is_dir(), reason="needs the Debian package dataset-fashion-mnist")

@@ -199,7 +199,8 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     start = time.perf_counter()
     proxy = Know2VecProxy(epochs=options.proxy_epochs, patience=options.proxy_patience, seed=options.seed,
                           verbose=verbose)
-    proxy.fit(k2v_specs, models, probe_X=probe_X, probe_y=probe_y, **training)
+    # the specifications' stored answers label the probe tasks: no model is called again (format 2)
+    proxy.fit(k2v_specs, k2v_specs, probe_X=probe_X, probe_y=probe_y, **training)
     proxy_seconds = time.perf_counter() - start
     embeddings = proxy.embed_models(k2v_specs)
     start = time.perf_counter()
@@ -212,7 +213,7 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     def features_of(X):
         return [m.features(X) for m in models]
 
-    probe_correct = np.stack([np.asarray(m.predict(probe_X)) == probe_y for m in models])
+    probe_correct = np.stack([spec.probe_labels(probe_X) == probe_y for spec in k2v_specs])
 
     def probe_accuracy(y):
         return np.mean([probe_correct[:, probe_y == c].mean(axis=1) for c in np.unique(y)], axis=0)

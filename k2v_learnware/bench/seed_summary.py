@@ -55,15 +55,35 @@ def summarise_retrieval_seeds(docs: list) -> dict:
             known = [v for v in values if v is not None]
             entry[f"{key}_mean"] = statistics.fmean(known) if known else None
             entry[f"{key}_sd"] = statistics.stdev(known) if len(known) > 1 else None
-        by_dataset = [d["methods"][name].get("r@1_by_dataset") or {} for d in docs]
-        entry["r@1_by_dataset_mean"] = {dataset: statistics.fmean(b[dataset] for b in by_dataset)
-                                        for dataset in sorted(set().union(*by_dataset))
-                                        if all(b.get(dataset) is not None for b in by_dataset)}
+        entry["r@1_by_dataset_mean"] = _by_dataset_mean([d["methods"][name] for d in docs])
         methods[name] = entry
-    return {"benchmark": "retrieval-seeds", "protocol": docs[0]["protocol"], "description": docs[0]["description"],
-            "seeds": seeds, "queries_per_seed": [d["queries"] for d in docs],
-            "chance_r@1": [d.get("chance_r@1") for d in docs], "best_accuracy": [d.get("best_accuracy") for d in docs],
-            "truth_split_half": [d.get("truth_split_half") for d in docs], "methods": methods}
+    summary = {"benchmark": "retrieval-seeds", "protocol": docs[0]["protocol"], "description": docs[0]["description"],
+               "seeds": seeds, "queries_per_seed": [d["queries"] for d in docs],
+               "chance_r@1": [d.get("chance_r@1") for d in docs],
+               "best_accuracy": [d.get("best_accuracy") for d in docs],
+               "truth_split_half": [d.get("truth_split_half") for d in docs], "methods": methods}
+    wide = [d.get("wide") for d in docs]
+    if all(wide) and len({tuple(w["methods"]) for w in wide}) == 1:  # runs from before the wide set have none
+        summary["wide"] = {"queries": [w["queries"] for w in wide],
+                           "truth_split_half": [w.get("truth_split_half") for w in wide],
+                           "methods": {name: _spread([w["methods"][name] for w in wide])
+                                       for name in wide[0]["methods"]}}
+    return summary
+
+
+def _spread(entries: list) -> dict:
+    """One method's R@1 per seed, its mean ± sd, top-1 accuracy's mean and R@1 by data set, mean over seeds."""
+    r1 = [e["r@1"] for e in entries]
+    return {"r@1": r1, "r@1_mean": statistics.fmean(r1), "r@1_sd": statistics.stdev(r1) if len(r1) > 1 else None,
+            "top1_accuracy_mean": statistics.fmean(e["top1_accuracy"] for e in entries),
+            "r@1_by_dataset_mean": _by_dataset_mean(entries)}
+
+
+def _by_dataset_mean(entries: list) -> dict:
+    """R@1 of each data set's queries, mean over the runs (the data sets every run has)."""
+    by_dataset = [e.get("r@1_by_dataset") or {} for e in entries]
+    return {dataset: statistics.fmean(b[dataset] for b in by_dataset) for dataset in sorted(set().union(*by_dataset))
+            if all(b.get(dataset) is not None for b in by_dataset)}
 
 
 def seed_summary_markdown(summary: dict) -> str:
@@ -85,6 +105,20 @@ def seed_summary_markdown(summary: dict) -> str:
                   "| method | " + " | ".join(datasets) + " |", "|" + "---|" * (len(datasets) + 1)]
         lines += ["| " + " | ".join([name] + [_fmt((e.get("r@1_by_dataset_mean") or {}).get(d)) for d in datasets])
                   + " |" for name, e in summary["methods"].items()]
+    wide = summary.get("wide")
+    if wide:  # the same seeds, more queries: the cheap methods' R@1 with less sampling noise
+        datasets = sorted({d for e in wide["methods"].values() for d in e["r@1_by_dataset_mean"]})
+        head = ["method"] + [f"R@1 seed {s}" for s in seeds] + ["R@1 mean ± sd"] + [f"R@1 {d}" for d in datasets]
+        lines += ["", f"The methods that need no forward pass on {'/'.join(map(str, sorted(set(wide['queries']))))} "
+                      "queries a seed (the table's first):", "",
+                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join([name] + [_fmt(v) for v in e["r@1"]] + [f"{_fmt(e['r@1_mean'])} ± "
+                                                                              f"{_fmt(e['r@1_sd'])}"]
+                                    + [_fmt(e["r@1_by_dataset_mean"].get(d)) for d in datasets]) + " |"
+                  for name, e in wide["methods"].items()]
+        if any(v is not None for v in wide["truth_split_half"]):
+            lines.append("| truth split-half agreement | " + " | ".join(_fmt(v) for v in wide["truth_split_half"])
+                         + " |" + " |" * (1 + len(datasets)))
     if all(v is not None for v in summary["best_accuracy"]):
         lines += ["", "Accuracy of the most accurate model, the best a top-1 pick can reach, mean over seeds: "
                       f"{statistics.fmean(summary['best_accuracy']):.3f}."]
@@ -100,9 +134,19 @@ def seed_summary_plot(summary: dict, path) -> Path:
         e = summary["methods"][name]
         ax.bar(i, e["r@1_mean"] or 0, width=0.6, color="tab:blue", alpha=0.35)
         ax.scatter([i] * len(e["r@1"]), e["r@1"], color="tab:blue", s=14, zorder=3)
+    wide = summary.get("wide")
+    if wide:
+        label = f"on {max(wide['queries'])} queries a seed"
+        for i, name in enumerate(names):
+            if name in wide["methods"]:
+                values = wide["methods"][name]["r@1"]
+                ax.scatter([i + 0.2] * len(values), values, color="tab:orange", marker="x", s=18, zorder=3,
+                           label=label)
+                label = None
     halves = [v for v in summary["truth_split_half"] if v is not None]
     if halves:
         ax.axhline(statistics.fmean(halves), ls="--", color="grey", label="truth split-half agreement (mean)")
+    if halves or wide:
         ax.legend(fontsize=8)
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     ax.set(ylabel="R@1", ylim=(0, 1.05), title=f"R@1 over seeds {', '.join(map(str, summary['seeds']))}")
