@@ -318,6 +318,38 @@ def test_market_builds_know2vec_specs_keeps_them_and_searches(tmp_path):
     assert np.allclose([i.score for i in again], [i.score for i in first])
 
 
+def test_market_trains_its_proxy_on_stock_learnwares_without_loading_their_models(tmp_path):
+    """Learnwares with no LANE specification (stock RKME zips): the probe tasks come from the answers their
+    Know2Vec specifications stored at submission; a reopened market fits its proxy and no model is loaded."""
+    from k2v_learnware.market import instantiate_market
+    from tests._stock_learnware import stock_rkme_zip, stock_semantic_spec
+
+    X, y = load_digits()
+    probe = X[1::4]
+    market = instantiate_market("k2v", rebuild=True, root=tmp_path, probe_X=probe)
+    subsets = [(0, 1), (2, 3, 4), (5, 6)]
+    for i, s in enumerate(subsets):
+        rows = np.isin(y, s) & (np.arange(len(y)) % 4 != 1)
+        model = LogisticRegression(max_iter=500).fit(X[rows], y[rows])
+        path = stock_rkme_zip(model, X[rows], tmp_path / f"stock-{i}.zip")
+        _, status = market.add_learnware(str(path), stock_semantic_spec(f"stock-{i}", str(s), max(s) + 1))
+        assert status == 1, market.rejection_message
+
+    reopened = instantiate_market("k2v", root=tmp_path)
+    learnwares = reopened.learnware_organizer.get_learnwares()
+    assert len(learnwares) == 3 and all(isinstance(lw.get_model(), dict) for lw in learnwares)  # not loaded
+    reopened.fit_know2vec_proxy(hidden=16, embedding_dim=32, epochs=60, batch_size=16, verbose=False)
+    assert all(isinstance(lw.get_model(), dict) for lw in learnwares)  # still not loaded: the specs answered
+    specs = [lw.get_specification().get_stat_spec()["Know2VecSpecification"] for lw in learnwares]
+    by_classes = {tuple(spec.classes): lw.id for spec, lw in zip(specs, learnwares)}
+    hits = 0
+    for s in subsets:
+        rows = np.isin(y, s) & (np.arange(len(y)) % 4 == 1)
+        scores = reopened.know2vec_searcher.proxy.scores(Know2VecQuery.from_data(X[rows], y[rows]), specs)
+        hits += int(learnwares[int(np.argmax(scores))].id == by_classes[s])
+    assert hits >= 2
+
+
 def test_zoo_held_out_tasks_retrieve_their_source_model():
     """Six models on different class subsets of digits; held-out tasks of each model's classes."""
     from sklearn.model_selection import train_test_split

@@ -22,6 +22,7 @@ from k2v_learnware import generate_lane_spec, pack_learnware
 from k2v_learnware.datasets import load_digits
 from k2v_learnware.packaging import read_semantic_spec
 from tests._service_helpers import REPO, issue_token, running_server
+from tests._stock_learnware import median_gamma, stock_rkme_zip, stock_semantic_spec
 
 TASKS = [(0, 1), (2, 3), (4, 5)]
 
@@ -37,36 +38,10 @@ def digits_split():
     return X[train], y[train], X[~train], y[~train]
 
 
-def median_gamma(X) -> float:
-    sq = ((X[:300, None] - X[None, :300]) ** 2).sum(-1)
-    return float(1.0 / np.median(sq[np.triu_indices(len(X[:300]), 1)]))
-
-
-def stock_rkme_zip(model, X, path: Path) -> Path:
-    """A learnware made only with the learnware package's own tools (RKME spec, pickle template)."""
-    import pickle
-    import tempfile
-
-    from learnware.specification import generate_rkme_table_spec
-    from learnware.tests.templates import LearnwareTemplate, PickleModelTemplate, StatSpecTemplate
-
-    np.random.seed(0), torch.manual_seed(0)
-    with tempfile.TemporaryDirectory() as folder:
-        rkme = generate_rkme_table_spec(X, gamma=median_gamma(X), cuda_idx=-1)
-        rkme.save(f"{folder}/rkme.json")
-        with open(f"{folder}/model.pkl", "wb") as f:
-            pickle.dump(model, f)
-        LearnwareTemplate.generate_learnware_zipfile(
-            str(path), PickleModelTemplate(pickle_filepath=f"{folder}/model.pkl",
-                                           model_kwargs={"input_shape": (64,), "output_shape": (1,)}),
-            StatSpecTemplate(filepath=f"{folder}/rkme.json", type="RKMETableSpecification"))
-    return path
-
-
 @pytest.fixture(scope="module")
 def learnwares(tmp_path_factory, digits_split):
     """Three learnwares: LANE only (task 0), LANE + RKME (task 1), stock RKME only (task 2)."""
-    from learnware.specification import generate_rkme_table_spec, generate_semantic_spec
+    from learnware.specification import generate_rkme_table_spec
 
     Xtr, ytr, _, _ = digits_split
     folder = tmp_path_factory.mktemp("service-zips")
@@ -76,11 +51,7 @@ def learnwares(tmp_path_factory, digits_split):
         model = LogisticRegression(max_iter=500).fit(Xtr[rows], ytr[rows])
         if t == 2:
             path = stock_rkme_zip(model, Xtr[rows], folder / "rkme.zip")
-            semantic = generate_semantic_spec(name="stock-rkme", description="4 vs 5", data_type="Table",
-                                              task_type="Classification", library_type="Scikit-learn",
-                                              scenarios=["Others"], license="MIT",
-                                              input_description={"Dimension": 64, "Description": {}},
-                                              output_description={"Dimension": 6, "Description": {}})
+            semantic = stock_semantic_spec("stock-rkme", "4 vs 5", 6)
         else:
             lane = generate_lane_spec(Xtr[rows], ytr[rows], num_per_class=10, iterations=60, verbose=False)
             specs = [lane]
