@@ -28,18 +28,11 @@ def main() -> None:
     if args.repeats < 1:
         raise SystemExit("proxy_fit_sources: error: --repeats must be positive")
 
-    import logging
-
-    import learnware
-
-    learnware.init(logging_level=logging.WARNING)
-    from k2v_learnware.bench.retrieval import RetrievalOptions
-    from k2v_learnware.bench.zoo import zoo_with_know2vec_specs
+    from k2v_learnware.bench.zoo import bench_zoo
     from k2v_learnware.retrieval.proxy import Know2VecProxy
 
-    options = RetrievalOptions.quick(args.seed) if args.quick else RetrievalOptions.full(args.seed)
     start = time.perf_counter()
-    data, models, specs = zoo_with_know2vec_specs(options)
+    options, data, models, specs = bench_zoo(args.seed, args.quick)
     probe_X, probe_y = data.probe
     print(f"zoo of {len(models)} models and a probe set of {len(probe_X)} rows, built in "
           f"{time.perf_counter() - start:.0f} s", flush=True)

@@ -50,19 +50,12 @@ def main() -> None:
     args = parser.parse_args()
     variants = [(variant, _settings(variant)) for variant in args.variant]  # refused before minutes of zoo building
 
-    import logging
-
-    import learnware
-
-    learnware.init(logging_level=logging.WARNING)
-    from k2v_learnware.bench.retrieval import RetrievalOptions
-    from k2v_learnware.bench.zoo import zoo_with_know2vec_specs
+    from k2v_learnware.bench.zoo import bench_zoo
     from k2v_learnware.bench.zoo_data import draw_queries
     from k2v_learnware.retrieval.proxy import Know2VecProxy, Know2VecQuery
 
-    options = RetrievalOptions.quick(args.seed) if args.quick else RetrievalOptions.full(args.seed)
     start = time.perf_counter()
-    data, models, specs = zoo_with_know2vec_specs(options)
+    options, data, models, specs = bench_zoo(args.seed, args.quick)
     probe_X, probe_y = data.probe
     queries = draw_queries(data, options)
     truths = [np.array([np.mean(np.asarray(m.predict(Xe)) == ye) for m in models]) for *_, Xe, ye in queries]

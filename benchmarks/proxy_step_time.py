@@ -44,20 +44,13 @@ def main() -> None:
     if args.steps < 1 or args.repeats < 1:
         raise SystemExit("proxy_step_time: error: --steps and --repeats must be positive")
 
-    import logging
-
-    import learnware
-
-    learnware.init(logging_level=logging.WARNING)
     import torch
 
-    from k2v_learnware.bench.retrieval import RetrievalOptions
-    from k2v_learnware.bench.zoo import zoo_with_know2vec_specs
+    from k2v_learnware.bench.zoo import bench_zoo
     from k2v_learnware.retrieval.proxy import Know2VecProxy
 
-    options = RetrievalOptions.quick(args.seed) if args.quick else RetrievalOptions.full(args.seed)
     start = time.perf_counter()
-    data, models, specs = zoo_with_know2vec_specs(options)
+    options, data, models, specs = bench_zoo(args.seed, args.quick)
     probe_X, probe_y = data.probe
     sizes = sorted({len(s.classes) for s in specs})
     print(f"zoo of {len(models)} models ({'/'.join(map(str, sizes))} classes), built in "

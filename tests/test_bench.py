@@ -160,6 +160,18 @@ def test_retrieval_quick_in_the_papers_protocol(tmp_path):
     assert "truth: that model" in stdout and "source model is also the most accurate" in stdout
 
 
+@pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(), reason="needs the Debian package dataset-fashion-mnist")
+def test_proxy_fit_sources_trains_the_same_proxy_on_stored_answers_as_on_the_models():
+    """benchmarks/proxy_fit_sources.py on the quick zoo: it refuses to time two different proxies."""
+    script = [sys.executable, "benchmarks/proxy_fit_sources.py", "--quick", "--repeats", "1"]
+    done = subprocess.run(script, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr
+    assert "same losses and embeddings; fit time before / after:" in done.stdout
+    refused = subprocess.run(script[:2] + ["--repeats", "0"], capture_output=True, text=True, timeout=60,
+                             cwd=Path(__file__).parents[1])
+    assert refused.returncode != 0 and "--repeats must be positive" in refused.stderr
+
+
 def test_check_results_rejects_a_broken_document():
     with pytest.raises(ValueError, match="lack the methods"):
         check_results({"benchmark": "retrieval", "methods": {"LEEP": {}}})

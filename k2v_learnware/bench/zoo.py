@@ -185,3 +185,18 @@ def zoo_with_know2vec_specs(options, verbose: bool = False):
     data = options.zoo_data()
     models = build_zoo(data, options.small_zoo, options.seed, verbose)
     return data, models, [know2vec_spec_on_probe(model, data.probe[0]) for model in models]
+
+
+def bench_zoo(seed: int = 0, quick: bool = False):
+    """``(options, data, models, specs)``: the best-model retrieval bench's zoo at ``seed`` (its ``--quick`` sizes
+    with ``quick``) and its Know2Vec specifications, learnware's logging at warnings; where the proxy benchmarks
+    (``benchmarks/proxy_*.py``) start."""
+    import logging
+
+    import learnware
+
+    from .retrieval import RetrievalOptions
+
+    learnware.init(logging_level=logging.WARNING)
+    options = (RetrievalOptions.quick if quick else RetrievalOptions.full)(seed)
+    return (options, *zoo_with_know2vec_specs(options))
