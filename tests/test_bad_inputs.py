@@ -360,6 +360,10 @@ bad("Know2Vec file: probe answer a string", FormatError, "probe_predictions")(
     lambda t: load_k2v(k2v_file(t, lambda d: d["probe_predictions"].__setitem__(0, "1"))))
 bad("Know2Vec file: probe fingerprint not hex", FormatError, "probe_sha256")(
     lambda t: load_k2v(k2v_file(t, lambda d: d["settings"].__setitem__("probe_sha256", "x" * 64))))
+bad("Know2Vec file: probe answers without the probe's fingerprint", FormatError, "without settings.probe_sha256")(
+    lambda t: load_k2v(k2v_file(t, lambda d: d["settings"].pop("probe_sha256"))))
+bad("know2vec: probe answers for no probe set", TypeError, "probe_X must be an array")(
+    lambda t: know2vec().probe_labels(None))
 bad("know2vec: probe answers for another probe set", ValueError, "answer another probe set")(
     lambda t: know2vec().probe_labels(digits()[0][60:120]))
 

@@ -111,6 +111,18 @@ def test_round_trip_exact_and_bad_files_rejected(tmp_path):
         Know2VecSpecification().load(path)
 
 
+class _Column:
+    """A model answering labels only (no predict_proba): a column of them, as learnware models often do, or
+    with ``width=None`` a flat vector."""
+
+    def __init__(self, model, width=1):
+        self.model, self.width = model, width
+
+    def predict(self, X):
+        labels = self.model.predict(X)
+        return labels if self.width is None else np.repeat(labels[:, None], self.width, axis=1)
+
+
 def test_spec_stores_the_models_probe_answers_for_that_probe_set_only(tmp_path):
     X, y = load_digits()
     probe = X[::4]
@@ -125,6 +137,12 @@ def test_spec_stores_the_models_probe_answers_for_that_probe_set_only(tmp_path):
     assert not spec.holds_probe_labels(moved) and not spec.holds_probe_labels(probe[:-1])
     with pytest.raises(ValueError, match="another probe set"):
         spec.probe_labels(moved)
+    # a model answering with a column of labels (n, 1) gives the same specification; (n, 2) is refused
+    column, flat = generate_know2vec_spec(_Column(model), probe), generate_know2vec_spec(_Column(model, None), probe)
+    assert column.probe_labels(probe).tolist() == spec.probe_labels(probe).tolist()
+    assert np.array_equal(column.nodes, flat.nodes, equal_nan=True) and column.queries == flat.queries
+    with pytest.raises(ValueError, match="one label per row"):
+        generate_know2vec_spec(_Column(model, width=2), probe)
     # answers outside the declared classes are kept as "outside" (None), not as a class
     narrow = generate_know2vec_spec(model, probe, classes=[0, 1])
     answers = model.predict(probe)

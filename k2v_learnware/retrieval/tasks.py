@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import as_data_array, as_labels
-from ..specification.know2vec import Know2VecSpecification, probe_fingerprint
+from ..specification.know2vec import Know2VecSpecification, one_label_per_row, probe_fingerprint
 from ..specification.lane import LANESpecification
 
 
@@ -31,7 +31,7 @@ def labels_on_probe(source, probe_X, fingerprint: str | None = None) -> np.ndarr
         raise TypeError(f"a probe labeller must be a model with predict or a Know2VecSpecification, got "
                         f"{type(source).__name__}")
     labels = np.empty(len(probe_X), dtype=object)
-    labels[:] = np.asarray(source.predict(probe_X)).reshape(-1).tolist()
+    labels[:] = one_label_per_row(source)(probe_X).tolist()
     return labels
 
 
@@ -93,10 +93,10 @@ class TaskSampler:
     """Draws labelled query tasks a market may build for one model, as per-class mean features.
 
     From the model's LANE specification when it has one (samples from its class
-    Gaussians), else from the probe set labelled by the model (by
-    its Know2Vec specification's stored answers or by the model itself, see
-    :func:`labels_on_probe`; :meth:`with_rows` keeps a share of it). Every draw is fresh, so the proxy never sees the
-    same training task twice.
+    Gaussians), else from the probe set labelled by the model (by its Know2Vec
+    specification's stored answers or by the model itself, see
+    :func:`labels_on_probe`; :meth:`with_rows` keeps a share of it). Every draw
+    is fresh, so the proxy never sees the same training task twice.
     """
 
     def __init__(self, source, probe_X=None, fingerprint: str | None = None):

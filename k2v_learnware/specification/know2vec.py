@@ -65,7 +65,8 @@ class Know2VecSpecification(SystemStatSpecification):
         if len(X) > max_queries:
             raise ValueError(f"the probe set ({len(X)} samples) alone exceeds max_queries={max_queries}")
 
-        predicted = np.asarray(model.predict(X))
+        predict = one_label_per_row(model)
+        predicted = predict(X)
         queries = len(X)
         proba = None
         if callable(getattr(model, "predict_proba", None)) and hasattr(model, "classes_"):
@@ -130,7 +131,7 @@ class Know2VecSpecification(SystemStatSpecification):
             starts = np.stack([X[centroids[i]] for i, _ in batch])
             ends = np.stack([X[candidates[(i, j)][attempt]] for i, j in batch])
             result = bisect_segments(
-                model.predict, starts, ends, [classes[i] for i, _ in batch], [classes[j] for _, j in batch],
+                predict, starts, ends, [classes[i] for i, _ in batch], [classes[j] for _, j in batch],
                 tol=tol, max_steps=64,
             )
             queries += result.queries
@@ -174,6 +175,8 @@ class Know2VecSpecification(SystemStatSpecification):
         array (None where the model answered outside its classes). Refuses a probe set other than the one the
         answers belong to and a format 1 file, which stored none. ``fingerprint`` is ``probe_fingerprint(probe_X)``
         when a caller checks many specifications against one probe set (it is then hashed once)."""
+        if fingerprint is None:
+            probe_X = as_data_array(probe_X, "probe_X")
         if not self.holds_probe_labels(probe_X, fingerprint):
             raise ValueError("this Know2Vec specification stores no probe predictions (format 1): query the model"
                              if self.probe_predictions is None else
@@ -185,10 +188,12 @@ class Know2VecSpecification(SystemStatSpecification):
     def holds_probe_labels(self, probe_X, fingerprint: str | None = None) -> bool:
         """Whether :meth:`probe_labels` can answer for ``probe_X``: predictions stored for these very rows."""
         self._require_content()
+        if fingerprint is None:
+            probe_X = as_data_array(probe_X, "probe_X")
         if self.probe_predictions is None or len(probe_X) != len(self.probe_predictions):
             return False
         if fingerprint is None:
-            fingerprint = probe_fingerprint(as_data_array(probe_X, "probe_X"))
+            fingerprint = probe_fingerprint(probe_X)
         return fingerprint == self.settings.get("probe_sha256")
 
     def dist(self, other, omit_term1: bool = False):
@@ -243,11 +248,28 @@ class Know2VecSpecification(SystemStatSpecification):
             if len(predictions) != size or (predictions >= K).any() or (predictions < -1).any():
                 raise SpecificationFormatError(f"{filepath} is inconsistent: probe_predictions needs one class index "
                                                f"below {K} (or -1) per probe row ({size})")
+            if "probe_sha256" not in data["settings"]:
+                raise SpecificationFormatError(f"{filepath} is inconsistent: probe_predictions without "
+                                               "settings.probe_sha256 (which probe set they answer)")
         self.classes, self.present = list(data["classes"]), [bool(p) for p in data["present"]]
         self.nodes = nodes.reshape((K, K) + shape)
         self.queries, self.settings = int(data["queries"]), dict(data["settings"])
         self.probe_predictions = predictions
         return True
+
+
+def one_label_per_row(model):
+    """``model.predict`` giving one label per row: a column of labels ``(n, 1)`` (what learnware models often
+    return) is flattened, any other shape refused (comparing it with labels would broadcast silently)."""
+    def predict(X):
+        labels = np.asarray(model.predict(X))
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels[:, 0]
+        if labels.shape != (len(X),):
+            raise ValueError(f"model.predict must give one label per row: {len(X)} rows gave shape {labels.shape}")
+        return labels
+
+    return predict
 
 
 def probe_fingerprint(probe_X) -> str:
