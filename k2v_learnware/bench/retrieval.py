@@ -171,6 +171,7 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
 
     from .. import __version__
     from ..retrieval import transferability as tr
+    from ..specification.know2vec import probe_fingerprint
     from ..specification.lane import generate_lane_spec
     from ..retrieval.proxy import Know2VecProxy, Know2VecQuery
     from ..search import single_residuals
@@ -213,7 +214,8 @@ def run_retrieval(options: RetrievalOptions, verbose: bool = True) -> dict:
     def features_of(X):
         return [m.features(X) for m in models]
 
-    probe_correct = np.stack([spec.probe_labels(probe_X) == probe_y for spec in k2v_specs])
+    fingerprint = probe_fingerprint(probe_X)  # hashed once for the 40 specifications
+    probe_correct = np.stack([spec.probe_labels(probe_X, fingerprint) == probe_y for spec in k2v_specs])
 
     def probe_accuracy(y):
         return np.mean([probe_correct[:, probe_y == c].mean(axis=1) for c in np.unique(y)], axis=0)

@@ -175,8 +175,9 @@ class Know2VecSpecification(SystemStatSpecification):
         array (None where the model answered outside its classes). Refuses a probe set other than the one the
         answers belong to and a format 1 file, which stored none. ``fingerprint`` is ``probe_fingerprint(probe_X)``
         when a caller checks many specifications against one probe set (it is then hashed once)."""
-        if fingerprint is None:
+        if fingerprint is None:  # checked and hashed here once, not again in holds_probe_labels
             probe_X = as_data_array(probe_X, "probe_X")
+            fingerprint = probe_fingerprint(probe_X)
         if not self.holds_probe_labels(probe_X, fingerprint):
             raise ValueError("this Know2Vec specification stores no probe predictions (format 1): query the model"
                              if self.probe_predictions is None else
