@@ -82,7 +82,7 @@ def cmd_inspect(args) -> Outcome:
         spec = spec / "proxy.json"
     path, type_name = peek_type(spec)
     summarisers = {"LANESpecification": _summarise_lane, "Know2VecSpecification": _summarise_know2vec,
-                   "Know2VecProxy": _summarise_proxy}
+                   "Know2VecProxy": _summarise_proxy, "Know2VecProbeLabels": _summarise_probe_labels}
     if type_name in SCHEMA_FILES:
         data = read_json(path, type_name, supported_versions=schema_versions(type_name))
         _check_content(type_name, path, data)
@@ -114,6 +114,14 @@ def _check_content(type_name: str, path, data) -> None:
         from ..specification.know2vec import Know2VecSpecification
 
         Know2VecSpecification().load(path)
+    elif type_name == "Know2VecProbeLabels":
+        from .._checks import as_labels
+        from ..specification.formats import SpecificationFormatError
+
+        try:
+            as_labels(data["labels"], len(data["labels"]), "labels")
+        except (TypeError, ValueError) as err:
+            raise SpecificationFormatError(f"{path}: {err}") from None
 
 
 def _summarise_lane(data) -> tuple[dict, list[str]]:
@@ -167,9 +175,20 @@ def _summarise_know2vec(data) -> tuple[dict, list[str]]:
 def _summarise_proxy(data) -> tuple[dict, list[str]]:
     """A Know2Vec proxy's training settings: what a reader needs to tell two proxies apart."""
     keys = ("in_features", "num_models", "hidden", "embedding_dim", "margin", "alpha", "lr", "epochs",
-            "samples_per_class", "batch_size", "seed", "final_loss")
+            "samples_per_class", "batch_size", "seed", "final_loss", "steps_run", "training")
     info = {k: data.get(k) for k in keys}
     return info, ["proxy settings: " + ", ".join(f"{k} {info[k]}" for k in keys)]
+
+
+def _summarise_probe_labels(data) -> tuple[dict, list[str]]:
+    """A market's probe labels: how many rows, which classes, and the probe set they belong to."""
+    counts = {}
+    for label in data["labels"]:
+        counts[label] = counts.get(label, 0) + 1
+    info = {"rows": len(data["labels"]), "classes": list(counts), "probe_sha256": data["probe_sha256"]}
+    return info, [f"{info['rows']} probe rows labelled, {len(counts)} classes: "
+                  + ", ".join(f"{c!r} ({n})" for c, n in counts.items()),
+                  f"labels the probe set with SHA-256 {data['probe_sha256'][:16]}..."]
 
 
 def _summarise_rkme(data) -> tuple[dict, list[str]]:

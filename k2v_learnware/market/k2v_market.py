@@ -32,7 +32,8 @@ from .submission_checks import extract_checked
 
 logger = module_logger("k2v_learnware.market")
 
-#: Market ids: safe as a folder name and as a bound SQL parameter.
+#: What :meth:`K2VMarket.fit_know2vec_proxy` trains the proxy on.
+REGIMES = ("auto", "labelled", "identity")
 
 
 class K2VMarket(LearnwareMarket):
@@ -101,16 +102,33 @@ class K2VMarket(LearnwareMarket):
         logger.warning(f"learnware rejected: {message}")
         return BaseChecker.INVALID_LEARNWARE
 
-    def fit_know2vec_proxy(self, save: bool = True, **options) -> Know2VecProxy:
+    def fit_know2vec_proxy(self, save: bool = True, regime: str = "auto", task_groups=None,
+                           **options) -> Know2VecProxy:
         """Train the Know2Vec proxy on every learnware that has a Know2Vec specification.
 
-        Training tasks come from each learnware's LANE specification when it has
-        one, else from the market's probe set labelled by the learnware's model:
-        by the answers its Know2Vec specification stored (format 2), or, for a
-        format 1 specification, by the model, loaded for it. The proxy is saved
-        under ``<market>/know2vec/proxy`` and used by the searcher.
+        ``regime`` says what the proxy learns from. ``"labelled"`` (what
+        ``"auto"`` picks when the market holds labels of its probe set, see
+        :func:`instantiate_market`): tasks cut from the labelled probe set, whose
+        positives are the learnwares most accurate on them, so a proxy tells
+        apart several learnwares of one class subset; ``task_groups`` (lists of
+        classes, e.g. one per data domain) bound the classes one task draws.
+        ``"identity"`` (the paper's, ``"auto"`` without labels): each task comes
+        from one learnware, positive that learnware: from its LANE specification
+        when it has one, else from the probe set labelled by its model.
+        Either way a model's answers come from its Know2Vec specification
+        (format 2) or, for a format 1 specification, from the model, loaded for it.
+        ``options`` go to :class:`Know2VecProxy`. The proxy is saved under
+        ``<market>/know2vec/proxy`` and used by the searcher.
         """
+        if regime not in REGIMES:
+            raise ValueError(f"regime must be one of {REGIMES}, got {regime!r}")
         organizer = self.learnware_organizer
+        labelled = regime == "labelled" or (regime == "auto" and organizer.probe_y is not None)
+        if labelled and organizer.probe_y is None:
+            raise ValueError("the labelled regime needs labels of the market's probe set: reopen the market with "
+                             "instantiate_market(probe_y=...)")
+        if task_groups is not None and not labelled:
+            raise ValueError("task_groups only apply to the labelled regime")
         learnwares = [lw for lw in organizer.get_learnwares()
                       if isinstance(lw.get_specification().get_stat_spec().get(KNOW2VEC), Know2VecSpecification)]
         if len(learnwares) < 2:
@@ -120,13 +138,14 @@ class K2VMarket(LearnwareMarket):
         fingerprint = probe_fingerprint(organizer.probe_X)
         sources = []
         for lw, spec in zip(learnwares, specs):
-            lane = lane_spec_of(lw)
+            lane = None if labelled else lane_spec_of(lw)
             if lane is None and not spec.holds_probe_labels(organizer.probe_X, fingerprint):
                 lw.instantiate_model()  # a format 1 specification: the model answers the probe set itself
                 sources.append(lw.get_model())
             else:
                 sources.append(spec if lane is None else lane)
-        proxy = Know2VecProxy(**options).fit(specs, sources, probe_X=organizer.probe_X)
+        labels = {"probe_y": organizer.probe_y, "task_groups": task_groups} if labelled else {}
+        proxy = Know2VecProxy(**options).fit(specs, sources, probe_X=organizer.probe_X, **labels)
         if save:
             proxy.save(organizer.know2vec_path / "proxy")
         self.know2vec_searcher.proxy = proxy
@@ -142,7 +161,7 @@ class K2VMarket(LearnwareMarket):
 
 def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None, database_url: str | None = None,
                        weight_threshold: float = 0.05, solver: str = DEFAULT_SOLVER, probe_X=None,
-                       know2vec_options: dict | None = None, strict: bool = True) -> K2VMarket:
+                       know2vec_options: dict | None = None, strict: bool = True, probe_y=None) -> K2VMarket:
     """A market of our checker, organizer and searchers beside the stock ones.
 
     Learnware files live under ``root`` (default: ``learnware``'s
@@ -161,6 +180,11 @@ def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None,
     specification of every learnware added (``know2vec_options`` go to
     :func:`~k2v_learnware.specification.know2vec.generate_know2vec_spec`); a
     market reopened later finds its probe set and its saved proxy again.
+    ``probe_y`` labels the probe set (given with ``probe_X``, or for the one
+    the market holds), in the label space of the learnwares' models: the
+    proxy then learns which learnware is most accurate on a task
+    (:meth:`K2VMarket.fit_know2vec_proxy`). Labels are kept with the probe
+    set's fingerprint, and a probe set given anew without labels drops them.
     """
     market_id = check_market_id(market_id)
     if database_url is not None:
@@ -171,7 +195,8 @@ def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None,
         C.market_root_path = str(root)
     root = Path(C.market_root_path)
     organizer = K2VOrganizer(market_id=market_id, rebuild=bool(rebuild), root=root, database_url=database_url,
-                             probe_X=probe_X, know2vec_options=know2vec_options, strict=bool(strict))
+                             probe_X=probe_X, know2vec_options=know2vec_options, strict=bool(strict),
+                             probe_y=probe_y)
     proxy_dir = organizer.know2vec_path / "proxy"
     know2vec_searcher = Know2VecSearcher(organizer, Know2VecProxy.load(proxy_dir) if proxy_dir.exists() else None)
     searcher = SeqCombinedSearcher(

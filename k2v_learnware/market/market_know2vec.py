@@ -4,6 +4,14 @@ The market owns a probe set (``<market>/know2vec/probe.npy``, numpy without
 pickle) and queries every submitted model on it as a black box, storing the
 resulting Know2VecSpecification with the learnware's own files, as the stock
 hetero organizer does for its system specifications.
+
+It may also own labels of its probe rows (``probe_labels.json``): with them
+the proxy learns from tasks cut from the labelled probe set whose positives
+are the most accurate models, the regime that tells apart several models of
+one class subset. The labels file names the probe set it belongs to by its
+fingerprint, so labels never meet another probe set: a replaced probe set
+drops them, and a file whose fingerprint does not match (a writer stopped
+between the two files) is ignored.
 """
 
 from __future__ import annotations
@@ -15,8 +23,9 @@ from pathlib import Path
 import numpy as np
 from .._logging import module_logger
 
-from .._checks import as_data_array
-from ..specification.know2vec import generate_know2vec_spec
+from .._checks import as_data_array, as_labels
+from ..specification.formats import SpecificationFormatError, classes_problem, read_json, write_json
+from ..specification.know2vec import generate_know2vec_spec, probe_fingerprint
 
 logger = module_logger("k2v_learnware.market")
 
@@ -24,12 +33,58 @@ logger = module_logger("k2v_learnware.market")
 def probe_set(probe_file: Path, probe_X=None):
     """The market's probe set: ``probe_X`` saved (atomically) when given, else the stored one, else None."""
     if probe_X is None:
-        return np.load(probe_file, allow_pickle=False) if probe_file.exists() else None
+        if not probe_file.exists():
+            return None
+        try:
+            return as_data_array(np.load(probe_file, allow_pickle=False), "the stored probe set")
+        except (TypeError, ValueError) as err:
+            raise SpecificationFormatError(f"{probe_file}: {err}") from None
     probe_X = as_data_array(probe_X, "probe_X")
     partial = probe_file.with_name(f".probe-{os.getpid()}-{threading.get_ident()}.npy")
     np.save(partial, probe_X, allow_pickle=False)
     os.replace(partial, probe_file)
     return probe_X
+
+
+PROBE_LABELS_TYPE = "Know2VecProbeLabels"
+
+
+def checked_probe_labels(probe_y, probe_X) -> list:
+    """``probe_y`` as a list of labels of the probe set ``probe_X``: one per row, of one type, 2 classes at least."""
+    if probe_X is None:
+        raise ValueError("probe_y labels the market's probe set, but the market has none: give probe_X too")
+    labels = as_labels(probe_y, len(probe_X), "probe_y")
+    problem = classes_problem(list(dict.fromkeys(labels)))
+    if problem or len(set(labels)) < 2:
+        raise ValueError(f"probe_y: {problem or 'the probe set needs rows of at least 2 classes'}")
+    return labels
+
+
+def probe_labels(labels_file: Path, probe_X, labels=None, *, replaced: bool = False):
+    """The labels of the market's probe set ``probe_X`` as a list, or None when it has none.
+
+    ``labels`` (from :func:`checked_probe_labels`) are saved atomically with the
+    probe set's fingerprint. Else the stored labels are read when they belong
+    to ``probe_X``; ``replaced`` (the probe set was just given anew) removes
+    labels of another probe set.
+    """
+    if labels is not None:
+        write_json(labels_file, {"type": PROBE_LABELS_TYPE, "format_version": 1,
+                                 "probe_sha256": probe_fingerprint(probe_X), "labels": list(labels)})
+        return list(labels)
+    if probe_X is None or not labels_file.exists():
+        return None
+    data = read_json(labels_file, PROBE_LABELS_TYPE)
+    if data["probe_sha256"] != probe_fingerprint(probe_X):
+        if replaced:
+            labels_file.unlink(missing_ok=True)
+        else:
+            logger.warning(f"{labels_file} labels another probe set than the market's; it is not used")
+        return None
+    try:
+        return as_labels(data["labels"], len(probe_X), "probe labels")
+    except (TypeError, ValueError) as err:
+        raise SpecificationFormatError(f"{labels_file}: {err}") from None
 
 
 def write_know2vec_spec(learnware, probe_X, path: Path, options: dict) -> None:

@@ -32,13 +32,14 @@ from pathlib import Path
 
 from learnware.config import C
 from learnware.learnware import get_learnware_from_dirpath
+from .._checks import as_data_array
 from .._logging import module_logger
 from learnware.market import EasyOrganizer
 
 from ..specification.know2vec import Know2VecSpecification
 from .lane_means import attach_lane_means
 from .learnware_files import LearnwareFiles
-from .market_know2vec import probe_set
+from .market_know2vec import checked_probe_labels, probe_labels, probe_set
 from .database import open_engine
 from .organizer_writes import OrganizerWrites
 from .store import MarketStore, StoredRow
@@ -57,7 +58,7 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
     """Learnware storage safe for many processes, on SQLite or PostgreSQL (see the module docstring)."""
 
     def reload_market(self, rebuild: bool = False, root=None, database_url: str | None = None, probe_X=None,
-                      know2vec_options: dict | None = None, strict: bool = True) -> bool:
+                      know2vec_options: dict | None = None, strict: bool = True, probe_y=None) -> bool:
         """(Re)open the market; ``strict``: a stored learnware that cannot be loaded is an error.
 
         With ``strict=False`` such learnwares are left out (``unloadable`` says
@@ -72,6 +73,9 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         self.market_store_path = str(self.root / self.market_id)
         self.files = LearnwareFiles(Path(self.market_store_path))
         self.learnware_pool_path = str(self.files.pool)
+        probe_file, replaced = self.files.know2vec / "probe.npy", probe_X is not None
+        probe_X = as_data_array(probe_X, "probe_X") if replaced else probe_set(probe_file)
+        labels = None if probe_y is None else checked_probe_labels(probe_y, probe_X)  # before anything changes
         default_url = f"sqlite:///{self.root / 'database' / f'market_{self.market_id}.db'}"
         self.database_url = database_url or default_url
         (self.root / "database").mkdir(parents=True, exist_ok=True)
@@ -90,7 +94,8 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         self._remove_abandoned_adds()
         self.know2vec_path = self.files.know2vec
         self.know2vec_options = dict(know2vec_options or {})
-        self.probe_X = probe_set(self.files.know2vec / "probe.npy", probe_X)
+        self.probe_X = probe_set(probe_file, probe_X) if replaced else probe_X
+        self.probe_y = probe_labels(self.files.know2vec / "probe_labels.json", self.probe_X, labels, replaced=replaced)
         self.last_error: str | None = None
         self.learnware_list, self.learnware_zip_list, self.learnware_folder_list, self.use_flags = {}, {}, {}, {}
         self._rows: dict[str, StoredRow] = {}

@@ -154,6 +154,7 @@ class Know2VecProxy:
         self.scale_ = np.maximum(all_nodes.std(axis=0), 1e-3 * max(all_nodes.std(axis=0).max(), 1e-6)).astype(
             np.float32)
         self._build(in_features, len(specs))
+        self.training_ = "identity" if probe_y is None else "labelled-probe"
         stream = TaskStream(task_sources, None if probe_X is None else np.asarray(probe_X), probe_y,
                             task_groups=task_groups, task_class_sets=task_class_sets,
                             classes_per_task=classes_per_task, validation=self.validation,
@@ -256,7 +257,7 @@ class Know2VecProxy:
             "validation": self.validation, "eval_every": self.eval_every, "patience": self.patience,
             "validation_tasks": self.validation_tasks, "steps_run": len(self.losses_),
             "shift": [float(v) for v in self.shift_], "scale": [float(v) for v in self.scale_],
-            "final_loss": self.losses_[-1] if self.losses_ else None,
+            "final_loss": self.losses_[-1] if self.losses_ else None, "training": getattr(self, "training_", None),
         })
 
     @classmethod
@@ -277,6 +278,7 @@ class Know2VecProxy:
                                                "float32 numbers (one per input feature)")
             setattr(proxy, f"{name}_", values)
         proxy._build(meta["in_features"], meta["num_models"])
+        proxy.training_ = meta.get("training")
         weights = folder / WEIGHTS_FILE
         if not weights.is_file():
             raise SpecificationFileNotFound(f"proxy weights not found: {weights}")

@@ -153,6 +153,9 @@ class LabelledTaskSampler:
         self.flat = X.reshape(len(X), -1)
         fingerprint = probe_fingerprint_for(models, X)
         correct = np.stack([labels_on_probe(m, X, fingerprint) == labels for m in models])
+        if not correct.any():
+            raise ValueError("no model answers any probe row with its label in probe_y: the labels must be in the "
+                             "models' label space")
         known = list(dict.fromkeys(labels.tolist()))
         if class_sets is not None:
             if groups is not None:

@@ -15,6 +15,7 @@ SCHEMA_FILES = {
     "LANESpecification": "lane-specification.schema.json",
     "Know2VecSpecification": "know2vec-specification.schema.json",
     "Know2VecProxy": "know2vec-proxy.schema.json",
+    "Know2VecProbeLabels": "know2vec-probe-labels.schema.json",
 }
 
 
