@@ -172,6 +172,22 @@ def test_proxy_fit_sources_trains_the_same_proxy_on_stored_answers_as_on_the_mod
     assert refused.returncode != 0 and "--repeats must be positive" in refused.stderr
 
 
+@pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(), reason="needs the Debian package dataset-fashion-mnist")
+def test_market_know2vec_benchmark_trains_the_market_proxy_in_both_regimes():
+    """benchmarks/market_know2vec.py on the quick zoo: the market's labelled proxy is the bench's own proxy (the
+    same first model on every query) and beats the paper's regime there."""
+    import re
+
+    script = [sys.executable, "benchmarks/market_know2vec.py", "--quick"]
+    done = subprocess.run(script, capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr
+    r1 = {name: float(value) for name, value in re.findall(r"^(market, \w+|bench's proxy[^\n]*?)\s+([01]\.\d{3}) ",
+                                                             done.stdout, re.MULTILINE)}
+    assert set(r1) == {"market, labelled", "market, identity", "bench's proxy, direct (anchor)"}, done.stdout
+    assert "first model first on 100% of the queries" in done.stdout
+    assert r1["market, labelled"] == r1["bench's proxy, direct (anchor)"] > r1["market, identity"]
+
+
 def test_check_results_rejects_a_broken_document():
     with pytest.raises(ValueError, match="lack the methods"):
         check_results({"benchmark": "retrieval", "methods": {"LEEP": {}}})
