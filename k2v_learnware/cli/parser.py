@@ -2,8 +2,8 @@
 
 Serves every stage of the learnware paradigm by naming them as commands
 (``generate`` a specification, ``pack`` and ``add`` a learnware, ``list`` a
-market, ``search`` and ``reuse`` as a user, ``compare`` and ``inspect``
-specifications). Kept apart from the work so ``--help`` and usage errors
+market, ``probe`` and ``fit-proxy`` for Know2Vec, ``search`` and ``reuse`` as
+a user, ``compare`` and ``inspect`` specifications). Kept apart from the work so ``--help`` and usage errors
 cost nothing: the command modules import torch, scikit-learn and
 ``learnware`` only inside the commands, when one runs.
 """
@@ -14,6 +14,7 @@ import argparse
 import os
 
 from .common import PROG
+from .know2vec import cmd_fit_proxy, cmd_probe
 from .market import cmd_add, cmd_list
 from .pack import ESTIMATORS, cmd_pack
 from .search import cmd_reuse, cmd_search
@@ -79,10 +80,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("list", cmd_list, "list the learnwares of a market", [market_opts])
 
+    p = add("probe", cmd_probe, "give a market its Know2Vec probe set (and its labels)", [market_opts, data_opts])
+    p.add_argument("data", metavar="DATA", help="the probe rows (.npz, .npy or .csv), labels included if any")
+    p.add_argument("--unlabelled", action="store_true", help="ignore the file's labels")
+
+    p = add("fit-proxy", cmd_fit_proxy, "train a market's Know2Vec proxy on its learnwares", [market_opts])
+    p.add_argument("--regime", choices=("auto", "labelled", "identity"), default="auto",
+                   help="labelled: tasks from the labelled probe set, positives the most accurate learnwares; "
+                        "identity: the paper's; auto (default): labelled when the probe set has labels")
+    p.add_argument("--task-group", action="append", metavar="CLASSES",
+                   help="labelled regime: comma-separated probe labels one task draws its classes from (e.g. one "
+                        "data domain); repeat for each group (default: one group of every label)")
+    p.add_argument("--epochs", type=_count(1), metavar="N", help="at most N training steps (default: the proxy's)")
+    p.add_argument("--seed", type=_count(0), default=0, help="random seed (default 0)")
+
     p = add("search", cmd_search, "search a market with a user's data", [market_opts, search_opts, data_opts])
-    p.add_argument("data", metavar="DATA", help="the user's data file (labels, if any, are ignored)")
+    p.add_argument("data", metavar="DATA", help="the user's data file (labels, if any, are ignored; --know2vec "
+                                                "needs them)")
     p.add_argument("--server", metavar="URL", help="search a market service (k2v-learnware serve) at URL instead "
                                                    "of a local market")
+    p.add_argument("--know2vec", action="store_true",
+                   help="rank learnwares with the market's Know2Vec proxy from the labelled rows' per-class means")
 
     p = add("reuse", cmd_reuse, "search, then predict the user's rows with the learnwares found",
             [market_opts, search_opts, data_opts])

@@ -89,7 +89,16 @@ def _search_text(payload) -> list[str]:
 
 
 def cmd_search(args) -> Outcome:
-    """Search a market with a user's data: LANE mixture weights (Eq. 9) and single learnwares ranked."""
+    """Search a market with a user's data: LANE mixture weights (Eq. 9) and single learnwares ranked.
+
+    With --know2vec the labelled rows are sent as per-class means only, and the
+    market's Know2Vec proxy ranks its learnwares (see `fit-proxy`).
+    """
+    if args.know2vec:
+        from .know2vec import know2vec_search, know2vec_search_text
+
+        payload = know2vec_search(args, data_from_args(args, need_labels=True))
+        return Outcome(payload, know2vec_search_text(payload))
     data = data_from_args(args)
     if args.server:
         import time

@@ -40,15 +40,11 @@ def cmd_token(args) -> Outcome:
                    f"account {args.email} of market {args.market!r}; its token (shown once):\n{token}")
 
 
-def search_server(args, data, spec, per_class: int, seconds_so_far: float) -> dict:
-    """Send a LANE requirement to a market service; the reply in ``cmd_search``'s payload shape."""
-    import time
-
+def post_search(args, spec, semantic_spec: dict) -> dict:
+    """Send a user's specification (anything with ``save``: a LANE requirement, a Know2Vec query) and semantic
+    specification to the market service at --server, as the stock client does; the reply's ``data``."""
     import requests
 
-    from ..market import user_info
-
-    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="k2v_search_") as folder:
         path = Path(folder) / "requirement.json"
         spec.save(path)
@@ -56,15 +52,17 @@ def search_server(args, data, spec, per_class: int, seconds_so_far: float) -> di
         try:
             with open(path, "rb") as handle:
                 response = requests.post(url, files={"statistical_specification": handle}, timeout=600, data={
-                    "semantic_specification": json.dumps(user_info(spec).get_semantic_spec()),
-                    "limit": args.max, "page": 0})
+                    "semantic_specification": json.dumps(semantic_spec), "limit": args.max, "page": 0})
             reply = response.json()
         except (requests.RequestException, ValueError) as err:
             raise CLIError(f"--server {args.server}: no answer from a market service ({err})", code=1) from None
     if reply.get("code") != 0:
         raise CLIError(f"--server {args.server} refused the search: {reply.get('msg')}", code=1)
-    found = reply["data"]
+    return reply["data"]
 
+
+def found_learnwares(found: dict) -> tuple[dict | None, list[dict]]:
+    """``(mixture, singles)`` of a service's search reply, in ``cmd_search``'s payload shape."""
     def named(entry):
         values = (entry.get("semantic_specification") or {}).get("Name", {}).get("Values", "")
         return {"id": entry["learnware_id"], "name": str(values)}
@@ -76,11 +74,21 @@ def search_server(args, data, spec, per_class: int, seconds_so_far: float) -> di
     mixture = None if not multi else {
         "score": score(multi[0]), "mmd2": None,
         "learnwares": [{**named(e), "weight": float(e.get("weight", 1.0 / len(multi)))} for e in multi]}
-    singles = [{**named(e), "score": score(e)} for e in found.get("learnware_list_single", [])]
+    return mixture, [{**named(e), "score": score(e)} for e in found.get("learnware_list_single", [])]
+
+
+def search_server(args, data, spec, per_class: int, seconds_so_far: float) -> dict:
+    """Send a LANE requirement to a market service; the reply in ``cmd_search``'s payload shape."""
+    import time
+
+    from ..market import user_info
+
+    start = time.perf_counter()
+    mixture, singles = found_learnwares(post_search(args, spec, user_info(spec).get_semantic_spec()))
     requirement = {"rows": len(data.X), "input_shape": list(data.X.shape[1:]), "points": per_class,
                    "iterations": spec.condensation["iterations"],
                    "seconds": seconds_so_far + time.perf_counter() - start}
     return {"market": args.server, "requirement": requirement, "mixture": mixture, "singles": singles}
 
 
-__all__ = ["cmd_serve", "cmd_token", "name_of", "search_server"]
+__all__ = ["cmd_serve", "cmd_token", "found_learnwares", "name_of", "post_search", "search_server"]

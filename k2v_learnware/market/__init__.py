@@ -18,6 +18,7 @@ _LAZY = {
     "K2VMarket": "k2v_market",
     "instantiate_market": "k2v_market",
     "user_info": "k2v_market",
+    "user_semantic_spec": "k2v_market",
     "K2VOrganizer": "organizer",
     "MarketReloadError": "organizer",
     "Know2VecSearcher": "searchers",

@@ -214,14 +214,22 @@ def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None,
 
 def user_info(spec, semantic_spec: dict | None = None, **extra_stat_info) -> BaseUserInfo:
     """A ``BaseUserInfo`` for a user who brings a specification of their data."""
-    from learnware.specification import BaseStatSpecification, generate_semantic_spec
+    from learnware.specification import BaseStatSpecification
 
     if not isinstance(spec, BaseStatSpecification):
         raise TypeError(f"spec must be a statistical specification (e.g. a LANESpecification), got "
                         f"{type(spec).__name__}")
 
-    if semantic_spec is None:  # the fields pack_learnware's default gives, without a name to match
-        image = len(getattr(spec, "input_shape", ())) == 3  # RKME table specs have none: tables
-        semantic_spec = generate_semantic_spec(data_type="Image" if image else "Table", task_type="Classification",
-                                               library_type="Scikit-learn", scenarios=["Others"], license="MIT")
+    if semantic_spec is None:  # RKME table specs have no input_shape: tables
+        semantic_spec = user_semantic_spec(getattr(spec, "input_shape", ()))
     return BaseUserInfo(semantic_spec=semantic_spec, stat_info={spec.type: spec, **extra_stat_info})
+
+
+def user_semantic_spec(input_shape=()) -> dict:
+    """A user's semantic specification: the fields pack_learnware's default gives, without a name to match, so
+    the stock semantic search keeps every classifier on this kind of input (images for a (c, h, w) shape)."""
+    from learnware.specification import generate_semantic_spec
+
+    return generate_semantic_spec(data_type="Image" if len(tuple(input_shape)) == 3 else "Table",
+                                  task_type="Classification", library_type="Scikit-learn", scenarios=["Others"],
+                                  license="MIT")
