@@ -59,8 +59,8 @@ def cmd_probe(args) -> Outcome:
              f"{tuple(data.X.shape[1:])}, " + (f"labelled ({len(classes)} classes)" if classes else "unlabelled")]
     missing = counts["learnwares"] - counts["on_this_probe_set"]
     if missing:
-        lines.append(f"{missing} of its {counts['learnwares']} learnware(s) have no Know2Vec specification on this "
-                     "probe set (added before it); learnwares added from now on get one")
+        lines.append(f"{missing} of its {counts['learnwares']} learnware(s) have no Know2Vec specification built on "
+                     "this probe set; learnwares added from now on get one")
     return Outcome(payload, "\n".join(lines))
 
 

@@ -3,9 +3,9 @@
 Serves every stage of the learnware paradigm by naming them as commands
 (``generate`` a specification, ``pack`` and ``add`` a learnware, ``list`` a
 market, ``probe`` and ``fit-proxy`` for Know2Vec, ``search`` and ``reuse`` as
-a user, ``compare`` and ``inspect`` specifications). Kept apart from the work so ``--help`` and usage errors
-cost nothing: the command modules import torch, scikit-learn and
-``learnware`` only inside the commands, when one runs.
+a user, ``compare`` and ``inspect`` specifications). Kept apart from the work
+so ``--help`` and usage errors cost nothing: the command modules import torch,
+scikit-learn and ``learnware`` only inside the commands, when one runs.
 """
 
 from __future__ import annotations
