@@ -120,6 +120,25 @@ def positive_float(value, name: str) -> float:
     return float(value)
 
 
+def real_in(value, name: str, low: float, high: float) -> float:
+    """Return ``value`` as a float, raising (naming ``name``) unless it is a finite number in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r})")
+    if not (np.isfinite(value) and low <= float(value) <= high):
+        raise ValueError(f"{name} must be a finite number in [{low:g}, {high:g}], got {value!r}")
+    return float(value)
+
+
+def count_range(value, name: str) -> tuple[int, int]:
+    """Return ``value`` as ``(low, high)`` integers with ``1 <= low <= high``, raising (naming ``name``) otherwise."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(f"{name} must be a (low, high) pair of counts, got {value!r}")
+    low, high = (positive_int(v, name) for v in value)
+    if low > high:
+        raise ValueError(f"{name} must be (low, high) with low <= high, got {value!r}")
+    return low, high
+
+
 def one_of(value, name: str, choices) -> str:
     """Return ``value`` if it is one of ``choices``, else raise naming them."""
     if value not in choices:

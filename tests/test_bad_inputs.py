@@ -409,12 +409,20 @@ def _proxy(**options):
 bad("proxy: hidden 0", ValueError, "hidden must be >= 1")(lambda t: _proxy(hidden=0))
 bad("proxy: lr negative", ValueError, "lr must be a finite number > 0")(lambda t: _proxy(lr=-1.0))
 bad("proxy: epochs a string", TypeError, "epochs must be an integer")(lambda t: _proxy(epochs="many"))
+bad("proxy: seed beyond 2**32", ValueError, "seed must be <=")(lambda t: _proxy(seed=2**40))
+bad("proxy: margin NaN", ValueError, "margin must be a finite number in")(lambda t: _proxy(margin=float("nan")))
+bad("proxy: margin a string", TypeError, "margin must be a number")(lambda t: _proxy(margin="0.4"))
+bad("proxy: alpha negative", ValueError, "alpha must be a finite number in")(lambda t: _proxy(alpha=-1.0))
+bad("proxy: samples_per_class reversed", ValueError, "low <= high")(lambda t: _proxy(samples_per_class=(30, 5)))
+bad("proxy: samples_per_class one number", ValueError, "pair of counts")(lambda t: _proxy(samples_per_class=5))
 bad("proxy file: weights not a state dict", FormatError, "is not the state dict of this proxy")(
     lambda t: _load_proxy(_proxy_folder(t, weights=b"not a torch file")))
 bad("proxy file: weights missing", SpecificationFileNotFound, "proxy weights not found")(
     lambda t: _load_proxy((_proxy_folder(t) / "proxy.pt").unlink() or t / "proxy"))
 bad("proxy file: shift of the wrong length", FormatError, "shift must be")(
     lambda t: _load_proxy(_proxy_folder(t, lambda m: m["shift"].pop())))
+bad("proxy file: margin beyond a cosine", FormatError, "margin must be a finite number in")(
+    lambda t: _load_proxy(_proxy_folder(t, _set(["margin"], 2.0))))
 bad("proxy file: hidden huge", FormatError, "at hidden")(
     lambda t: _load_proxy(_proxy_folder(t, _set(["hidden"], 10**6))))
 

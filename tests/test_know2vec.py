@@ -262,6 +262,31 @@ def test_proxy_training_lowers_the_loss_and_round_trips(tmp_path):
     assert np.allclose(same.scores(query, specs), scores)
 
 
+def test_proxy_files_of_two_saves_never_load_as_one(tmp_path):
+    """Each save moves whole files into place, weights first, and proxy.json names its weights' hash: settings of
+    one save with the weights of another (a reader between two saves) are refused, not silently combined."""
+    import shutil
+
+    X, y, subsets, models, specs = _tiny_zoo()
+    first = Know2VecProxy(hidden=16, embedding_dim=32, epochs=10, batch_size=16, seed=0, verbose=False)
+    second = Know2VecProxy(hidden=16, embedding_dim=32, epochs=10, batch_size=16, seed=1, verbose=False)
+    for proxy, folder in ((first, "a"), (second, "b")):
+        proxy.fit(specs, models, probe_X=X[1::5])
+        proxy.save(tmp_path / folder)
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["proxy.json", "proxy.pt"]  # no partial files
+    shutil.copy(tmp_path / "b" / "proxy.pt", tmp_path / "a" / "proxy.pt")  # b's weights, a's settings
+    with pytest.raises(SpecificationFormatError, match="is not the weights .* was saved with"):
+        Know2VecProxy.load(tmp_path / "a")
+
+    legacy = json.loads((tmp_path / "b" / "proxy.json").read_text())  # saved before the hash existed: loads
+    del legacy["weights_sha256"]
+    (tmp_path / "b" / "proxy.json").write_text(json.dumps(legacy))
+    query = Know2VecQuery.from_data(X[np.isin(y, subsets[1])], y[np.isin(y, subsets[1])])
+    assert np.allclose(Know2VecProxy.load(tmp_path / "b").scores(query, specs), second.scores(query, specs))
+    with pytest.raises(ValueError, match="is not a folder"):
+        first.save(tmp_path / "a" / "proxy.json")
+
+
 def test_proxy_validates_input():
     X, y, subsets, models, specs = _tiny_zoo()
     with pytest.raises(ValueError, match="at least 2 models"):

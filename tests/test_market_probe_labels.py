@@ -204,3 +204,45 @@ def test_cli_inspects_the_labels_file(stocked, digits, tmp_path):
     doc["labels"][0] = "a"
     labels_file.write_text(json.dumps(doc))
     assert "mixes label types" in failed(run(tmp_path, "inspect", str(labels_file)))
+
+
+def test_an_open_market_picks_up_a_proxy_another_process_saved(stocked, digits, tmp_path, caplog):
+    """A service keeps its market open while an operator retrains the proxy: its next Know2Vec search uses the
+    new one; a proxy whose files do not pair up is reported and the last good one kept."""
+    import shutil
+
+    from learnware.market import BaseUserInfo
+
+    from k2v_learnware.market import instantiate_market, user_semantic_spec
+
+    X, y, probe = digits
+    root, _ = _copy(stocked, tmp_path)
+    serving, operator = instantiate_market("k2v", root=root), instantiate_market("k2v", root=root)
+    rows = np.isin(y, (5, 6, 7)) & (np.arange(len(y)) % 4 == 3)
+    info = BaseUserInfo(semantic_spec=user_semantic_spec((64,)),
+                        stat_info={"Know2VecQuery": Know2VecQuery.from_data(X[rows], y[rows])})
+
+    def ranked(market):
+        return [(item.learnware.id, None if item.score is None else round(item.score, 5))
+                for item in market.search_learnware(info).get_single_results()]
+
+    assert serving.know2vec_searcher.proxy is None  # not trained yet
+    first = operator.fit_know2vec_proxy(**TINY)
+    before = ranked(serving)
+    assert len(before) == 4 and before == ranked(operator)
+    assert serving.know2vec_searcher.proxy is not first  # read from disk
+    operator.fit_know2vec_proxy(**{**TINY, "seed": 7})
+    after = ranked(serving)
+    assert after == ranked(operator) and after != before
+
+    kept = ranked(serving)
+    proxy_dir = root / "k2v" / "know2vec" / "proxy"
+    shutil.copy(proxy_dir / "proxy.json", tmp_path / "settings.json")
+    operator.fit_know2vec_proxy(**{**TINY, "seed": 8})
+    shutil.copy(tmp_path / "settings.json", proxy_dir / "proxy.json")  # seed 7's settings, seed 8's weights
+    with caplog.at_level(logging.WARNING, logger="k2v_learnware.market"):
+        assert ranked(serving) == kept
+    assert "is not used" in caplog.text and "was saved with" in caplog.text
+
+    shutil.rmtree(proxy_dir)  # the market rebuilt elsewhere: its proxy is gone
+    assert serving.know2vec_searcher.is_applicable_user(info) is False and serving.know2vec_searcher.proxy is None

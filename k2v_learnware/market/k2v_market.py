@@ -148,7 +148,7 @@ class K2VMarket(LearnwareMarket):
         proxy = Know2VecProxy(**options).fit(specs, sources, probe_X=organizer.probe_X, **labels)
         if save:
             proxy.save(organizer.know2vec_path / "proxy")
-        self.know2vec_searcher.proxy = proxy
+        self.know2vec_searcher.adopt(proxy, saved=bool(save))
         self.know2vec_searcher.model_embeddings(specs)  # computed once now, not on the first query
         return proxy
 
@@ -197,8 +197,7 @@ def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None,
     organizer = K2VOrganizer(market_id=market_id, rebuild=bool(rebuild), root=root, database_url=database_url,
                              probe_X=probe_X, know2vec_options=know2vec_options, strict=bool(strict),
                              probe_y=probe_y)
-    proxy_dir = organizer.know2vec_path / "proxy"
-    know2vec_searcher = Know2VecSearcher(organizer, Know2VecProxy.load(proxy_dir) if proxy_dir.exists() else None)
+    know2vec_searcher = Know2VecSearcher(organizer, proxy_dir=organizer.know2vec_path / "proxy")
     searcher = SeqCombinedSearcher(
         organizer=organizer,
         semantic_searcher_list=[EasyFuzzSemanticSearcher(organizer)],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from ..retrieval.proxy import Know2VecProxy, Know2VecQuery
 from ..search.class_mean_index import MAX_CANDIDATE_CLASSES, ClassMeanIndex
 from ..search.simplex_qp import DEFAULT_SOLVER
 from ..search.mixture_qp import MixtureWeights, _check_solver, embed_requirement_and_classes, weights_from_index
+from ..specification.formats import SpecificationFormatError
 from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import LANESpecification, lane_spec_of
 
@@ -183,18 +185,57 @@ class Know2VecSearcher(AtomicSearcher):
     learnware with a Know2Vec specification, best first, scored by cosine.
     Each model's embedding is computed once per proxy and kept with the
     searcher (one row of a matrix reused while the learnwares stay the same),
-    so a query costs one query-encoder pass and one matrix product.
+    so a query costs one query-encoder pass and one matrix product. With
+    ``proxy_dir`` the searcher reads the market's saved proxy and, before each
+    query, picks up one another process saved since (``fit-proxy`` beside a
+    running service); a proxy whose files do not load is reported and skipped.
     """
 
-    def __init__(self, organizer, proxy: Know2VecProxy | None = None):
+    def __init__(self, organizer, proxy: Know2VecProxy | None = None, proxy_dir=None):
         self.proxy = proxy
+        self.proxy_dir = None if proxy_dir is None else Path(proxy_dir)
+        self._proxy_stamp = None  # (mtime, size, inode) of the proxy.json self.proxy was read from
         self._embedded: dict[int, tuple[Know2VecSpecification, np.ndarray]] = {}  # id(spec) -> (spec, vector)
         self._matrix: tuple[object, list, np.ndarray] | None = None  # (proxy, specs, stacked vectors)
         self._applicable = _InputSizeFilter(_know2vec_spec_of)
         super().__init__(organizer)
+        if proxy is None:
+            self.reload_proxy()
+
+    def _stamp(self):
+        try:
+            info = (self.proxy_dir / "proxy.json").stat()
+        except FileNotFoundError:
+            return None
+        return info.st_mtime_ns, info.st_size, info.st_ino
+
+    def reload_proxy(self) -> None:
+        """Read the saved proxy again if its ``proxy.json`` changed since it was read (a removed one is dropped)."""
+        if self.proxy_dir is None:
+            return
+        stamp = self._stamp()
+        if stamp == self._proxy_stamp:
+            return
+        if stamp is None:  # removed (the market was rebuilt): no proxy until one is trained again
+            self.proxy, self._proxy_stamp = None, None
+            return
+        self._proxy_stamp = stamp  # tried once: a save that replaces it changes the stamp again
+        try:
+            self.proxy = Know2VecProxy.load(self.proxy_dir)
+        except SpecificationFormatError as err:
+            logger.warning(f"the Know2Vec proxy in {self.proxy_dir} is not used: {err}")
+
+    def adopt(self, proxy: Know2VecProxy, saved: bool) -> None:
+        """Use a proxy this process just trained (``saved``: the one now in ``proxy_dir``, not read again)."""
+        self.proxy = proxy
+        if saved and self.proxy_dir is not None:
+            self._proxy_stamp = self._stamp()
 
     def is_applicable_user(self, user_info, **kwargs) -> bool:
-        return self.proxy is not None and isinstance(user_info.stat_info.get(Know2VecQuery.type), Know2VecQuery)
+        if not isinstance(user_info.stat_info.get(Know2VecQuery.type), Know2VecQuery):
+            return False
+        self.reload_proxy()
+        return self.proxy is not None
 
     def is_applicable_learnware(self, learnware, **kwargs) -> bool:
         return isinstance(learnware.get_specification().get_stat_spec().get(KNOW2VEC), Know2VecSpecification)

@@ -16,28 +16,22 @@ data the task resembles).
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from .._progress import progress
 
-from .._checks import positive_float, positive_int
-from ..specification.formats import (SpecificationFileNotFound, SpecificationFormatError, finite_float32,
-                                      read_json, write_json)
+from .._checks import count_range, positive_float, positive_int, real_in, seed_int
 from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import LANESpecification
 from .encoders import ModelEncoder, ProxyNetwork, QueryEncoder
 from .task_streams import TaskStream
+from .proxy_files import FORMAT_VERSION
 from .tasks import Know2VecQuery, LabelledTaskSampler, TaskSampler, probe_fingerprint_for
 
-__all__ = ["Know2VecProxy", "Know2VecQuery", "LabelledTaskSampler", "ModelEncoder", "ProxyNetwork",
-           "QueryEncoder", "TaskSampler"]
-
-FORMAT_VERSION = 1
-WEIGHTS_FILE = "proxy.pt"
-META_FILE = "proxy.json"
+__all__ = ["FORMAT_VERSION", "Know2VecProxy", "Know2VecQuery", "LabelledTaskSampler", "ModelEncoder",
+           "ProxyNetwork", "QueryEncoder", "TaskSampler"]
 
 
 class Know2VecProxy:
@@ -58,12 +52,13 @@ class Know2VecProxy:
                  eval_every: int = 20, patience: int = 5, validation_tasks: int = 200):
         self.hidden = positive_int(hidden, "hidden")
         self.embedding_dim = positive_int(embedding_dim, "embedding_dim")
-        self.margin, self.alpha = float(margin), float(alpha)
+        self.margin = real_in(margin, "margin", -1.0, 1.0)  # a cosine
+        self.alpha = real_in(alpha, "alpha", 0.0, float("inf"))  # 0: L_MKC alone
         self.lr = positive_float(lr, "lr")
         self.epochs = positive_int(epochs, "epochs")
-        self.samples_per_class = tuple(int(v) for v in samples_per_class)
+        self.samples_per_class = count_range(samples_per_class, "samples_per_class")
         self.batch_size = positive_int(batch_size, "batch_size")
-        self.seed, self.verbose = int(seed), verbose
+        self.seed, self.verbose = seed_int(seed), verbose
         validation = float(validation) if isinstance(validation, (int, float)) and not isinstance(validation, bool) \
             else None
         if validation is None or not 0 <= validation < 1:
@@ -243,52 +238,15 @@ class Know2VecProxy:
 
     # ------------------------------------------------------------------- I/O
     def save(self, folder) -> None:
-        """Weights to ``proxy.pt`` (a plain state dict), settings to ``proxy.json``."""
+        """Weights to ``proxy.pt`` (a plain state dict), settings to ``proxy.json``; see :mod:`.proxy_files`."""
+        from .proxy_files import save_proxy
+
         self._require_fitted()
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        torch.save(self.network.state_dict(), folder / WEIGHTS_FILE)
-        write_json(folder / META_FILE, {
-            "type": "Know2VecProxy", "format_version": FORMAT_VERSION, "in_features": self.in_features,
-            "num_models": self.identity_head.out_features, "hidden": self.hidden,
-            "embedding_dim": self.embedding_dim, "margin": self.margin, "alpha": self.alpha, "lr": self.lr,
-            "epochs": self.epochs,
-            "samples_per_class": list(self.samples_per_class), "batch_size": self.batch_size, "seed": self.seed,
-            "validation": self.validation, "eval_every": self.eval_every, "patience": self.patience,
-            "validation_tasks": self.validation_tasks, "steps_run": len(self.losses_),
-            "shift": [float(v) for v in self.shift_], "scale": [float(v) for v in self.scale_],
-            "final_loss": self.losses_[-1] if self.losses_ else None, "training": getattr(self, "training_", None),
-        })
+        save_proxy(self, folder)
 
     @classmethod
     def load(cls, folder, verbose: bool = False) -> "Know2VecProxy":
         """Read a proxy written by :meth:`save`; weights load with ``weights_only=True``."""
-        folder = Path(folder)
-        meta = read_json(folder / META_FILE, "Know2VecProxy", supported_versions=(FORMAT_VERSION,))
-        proxy = cls(hidden=meta["hidden"], embedding_dim=meta["embedding_dim"], margin=meta["margin"],
-                    alpha=meta["alpha"], lr=meta["lr"], epochs=meta["epochs"],
-                    samples_per_class=meta["samples_per_class"],
-                    batch_size=meta["batch_size"],
-                    seed=meta["seed"], verbose=verbose,
-                    **{k: meta[k] for k in ("validation", "eval_every", "patience", "validation_tasks") if k in meta})
-        for name in ("shift", "scale"):
-            values = finite_float32(meta[name])
-            if values is None or values.shape != (meta["in_features"],):
-                raise SpecificationFormatError(f"{folder / META_FILE}: {name} must be {meta['in_features']} finite "
-                                               "float32 numbers (one per input feature)")
-            setattr(proxy, f"{name}_", values)
-        proxy._build(meta["in_features"], meta["num_models"])
-        proxy.training_ = meta.get("training")
-        weights = folder / WEIGHTS_FILE
-        if not weights.is_file():
-            raise SpecificationFileNotFound(f"proxy weights not found: {weights}")
-        try:
-            state = torch.load(weights, weights_only=True, map_location="cpu")
-            proxy.network.load_state_dict(state)
-        except Exception as err:  # torch's messages suggest unsafe loading; ours name the file
-            raise SpecificationFormatError(f"{weights} is not the state dict of this proxy "
-                                           f"({type(err).__name__}); it is loaded as plain tensors only") from err
-        if not all(torch.isfinite(t).all() for t in proxy.network.state_dict().values() if t.is_floating_point()):
-            raise SpecificationFormatError(f"{weights} holds non-finite weights")
-        proxy.network.eval()
-        return proxy
+        from .proxy_files import load_proxy
+
+        return load_proxy(cls, folder, verbose)

@@ -242,6 +242,12 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
             stat_info[kind] = spec
         try:
             with lock:
+                if "Know2VecQuery" in stat_info:  # else the stock searcher would answer on semantics alone
+                    market.know2vec_searcher.reload_proxy()
+                    if market.know2vec_searcher.proxy is None:
+                        raise ServiceError(NOT_FOUND, "this market has no Know2Vec proxy to rank learnwares for a "
+                                                      "Know2VecQuery; its operator trains one with "
+                                                      "`k2v-learnware fit-proxy`")
                 result = market.search_learnware(BaseUserInfo(semantic_spec=semantic, stat_info=stat_info),
                                                  max_search_num=min((page + 1) * limit, 1000))
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as err:
