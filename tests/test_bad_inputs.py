@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import hashlib
 import io
 import json
 import tempfile
@@ -416,7 +417,12 @@ bad("proxy: alpha negative", ValueError, "alpha must be a finite number in")(lam
 bad("proxy: samples_per_class reversed", ValueError, "low <= high")(lambda t: _proxy(samples_per_class=(30, 5)))
 bad("proxy: samples_per_class one number", ValueError, "pair of counts")(lambda t: _proxy(samples_per_class=5))
 bad("proxy file: weights not a state dict", FormatError, "is not the state dict of this proxy")(
-    lambda t: _load_proxy(_proxy_folder(t, weights=b"not a torch file")))
+    lambda t: _load_proxy(_proxy_folder(t, _set(["weights_sha256"], hashlib.sha256(b"not torch").hexdigest()),
+                                        weights=b"not torch")))
+bad("proxy file: weights of another save", FormatError, "is not the weights")(
+    lambda t: _load_proxy(_proxy_folder(t, weights=b"not torch")))
+bad("proxy file: weights hash not hex", FormatError, "at weights_sha256")(
+    lambda t: _load_proxy(_proxy_folder(t, _set(["weights_sha256"], "x" * 64))))
 bad("proxy file: weights missing", SpecificationFileNotFound, "proxy weights not found")(
     lambda t: _load_proxy((_proxy_folder(t) / "proxy.pt").unlink() or t / "proxy"))
 bad("proxy file: shift of the wrong length", FormatError, "shift must be")(

@@ -393,6 +393,28 @@ def test_market_trains_its_proxy_on_stock_learnwares_without_loading_their_model
     assert hits >= 2
 
 
+def test_market_probe_set_may_be_larger_than_the_boundary_budget(tmp_path):
+    """The market's default budget is the boundary search's, on top of its probe set: a probe set of more rows
+    than the specification's default max_queries (20000) still gives every learnware a Know2Vec specification."""
+    from k2v_learnware.market import instantiate_market
+    from k2v_learnware.specification.know2vec import BOUNDARY_QUERIES
+    from tests._stock_learnware import stock_rkme_zip, stock_semantic_spec
+
+    X, y = load_digits()
+    rng = np.random.default_rng(0)
+    probe = np.concatenate([X + rng.normal(0, 0.05, X.shape) for _ in range(12)]).astype(np.float32)
+    assert len(probe) > BOUNDARY_QUERIES
+    market = instantiate_market("k2v", rebuild=True, root=tmp_path, probe_X=probe)
+    rows = y < 3
+    model = LogisticRegression(max_iter=500).fit(X[rows], y[rows])
+    learnware_id, status = market.add_learnware(str(stock_rkme_zip(model, X[rows], tmp_path / "lw.zip")),
+                                                stock_semantic_spec("big probe", "digits 0-2", 3))
+    assert status == 1, market.rejection_message
+    spec = market.get_learnware_by_ids(learnware_id).get_specification().get_stat_spec()["Know2VecSpecification"]
+    assert spec.settings["max_queries"] == len(probe) + BOUNDARY_QUERIES and spec.holds_probe_labels(probe)
+    assert spec.queries > len(probe)  # the boundary search ran beyond the probe set
+
+
 def test_zoo_held_out_tasks_retrieve_their_source_model():
     """Six models on different class subsets of digits; held-out tasks of each model's classes."""
     from sklearn.model_selection import train_test_split

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..specification.know2vec import BOUNDARY_QUERIES  # the bisections' budget beyond the probe set
 from .zoo_data import SIDE, ZooData
 
 KINDS = ("logreg", "svm", "mlp", "cnn")
@@ -163,10 +164,6 @@ def build_zoo(data: ZooData, quick: bool, seed: int = 0, verbose: bool = True) -
             estimator = make_estimator(kind, seed).fit(X[rows], y[rows])
         models.append(ZooModel(f"{dataset}/{name}/{kind}", kind, dataset, tuple(subset), estimator))
     return models
-
-
-#: Queries a bench's Know2Vec specification may send beyond the probe set itself: the bisections' budget.
-BOUNDARY_QUERIES = 20000
 
 
 def know2vec_spec_on_probe(model, probe_X):

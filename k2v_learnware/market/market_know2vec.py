@@ -25,7 +25,7 @@ from .._logging import module_logger
 
 from .._checks import as_data_array, as_labels
 from ..specification.formats import SpecificationFormatError, classes_problem, read_json, write_json
-from ..specification.know2vec import generate_know2vec_spec, probe_fingerprint
+from ..specification.know2vec import BOUNDARY_QUERIES, generate_know2vec_spec, probe_fingerprint
 
 logger = module_logger("k2v_learnware.market")
 
@@ -99,4 +99,6 @@ def write_know2vec_spec(learnware, probe_X, path: Path, options: dict) -> None:
         return
     if shape:
         probe = probe.reshape((len(probe),) + shape)
+    # the budget is the boundary search's, beyond the probe set: a market's probe set may be of any size
+    options = {"max_queries": len(probe) + BOUNDARY_QUERIES, **options}
     generate_know2vec_spec(model, probe, **options).save(path)

@@ -25,6 +25,8 @@ from .._checks import as_data_array, canonical_label, positive_float, positive_i
 from .boundary import bisect_segments
 from .formats import classes_problem, finite_float32, read_json, write_json
 
+#: Model calls a boundary search may add to the probe set's own: what a market allows each learnware by default.
+BOUNDARY_QUERIES = 20000
 FORMAT_VERSION = 2  # 2: + probe_predictions and settings.probe_sha256 (format 1 files still load, without them)
 #: The most node values (classes x classes x features) a Know2Vec file may hold, checked before allocating.
 MAX_GRID_VALUES = 50_000_000
