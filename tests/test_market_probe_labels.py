@@ -246,3 +246,28 @@ def test_an_open_market_picks_up_a_proxy_another_process_saved(stocked, digits, 
 
     shutil.rmtree(proxy_dir)  # the market rebuilt elsewhere: its proxy is gone
     assert serving.know2vec_searcher.is_applicable_user(info) is False and serving.know2vec_searcher.proxy is None
+
+
+def test_an_open_market_adds_on_a_probe_set_another_process_gave_it(digits, tmp_path):
+    """A service opened the market before its operator gave it a probe set: the learnwares it adds afterwards get
+    Know2Vec specifications on that probe set, and its proxy trains on the labels."""
+    from k2v_learnware.market import instantiate_market
+    from tests._stock_learnware import stock_rkme_zip, stock_semantic_spec
+
+    X, y, probe = digits
+    serving = instantiate_market("k2v", rebuild=True, root=tmp_path)
+    assert serving.learnware_organizer.probe_X is None
+    instantiate_market("k2v", root=tmp_path, probe_X=X[probe], probe_y=y[probe])  # the operator, elsewhere
+    for i, (kind, half, model) in enumerate(_models(X, y, probe)):
+        path = stock_rkme_zip(model, X[np.isin(y, half)], tmp_path / f"{kind}-{i}.zip")
+        _, status = serving.add_learnware(str(path), stock_semantic_spec(f"{kind}-{i}", kind, 10))
+        assert status == 1, serving.rejection_message
+    specs = [lw.get_specification().get_stat_spec().get("Know2VecSpecification")
+             for lw in serving.learnware_organizer.get_learnwares()]
+    assert len(specs) == 4 and all(s is not None and s.holds_probe_labels(X[probe]) for s in specs)
+    assert serving.learnware_organizer.probe_y == y[probe].tolist()
+    assert serving.fit_know2vec_proxy(**TINY).training_ == "labelled-probe"
+
+    instantiate_market("k2v", root=tmp_path, probe_X=X[probe][:200])  # replaced without labels: dropped here too
+    serving.learnware_organizer.refresh()
+    assert len(serving.learnware_organizer.probe_X) == 200 and serving.learnware_organizer.probe_y is None

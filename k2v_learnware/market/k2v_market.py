@@ -123,6 +123,7 @@ class K2VMarket(LearnwareMarket):
         if regime not in REGIMES:
             raise ValueError(f"regime must be one of {REGIMES}, got {regime!r}")
         organizer = self.learnware_organizer
+        organizer.refresh_probe()
         labelled = regime == "labelled" or (regime == "auto" and organizer.probe_y is not None)
         if labelled and organizer.probe_y is None:
             raise ValueError("the labelled regime needs labels of the market's probe set: reopen the market with "

@@ -36,6 +36,7 @@ from .._checks import as_data_array
 from .._logging import module_logger
 from learnware.market import EasyOrganizer
 
+from ..specification.formats import SpecificationFormatError
 from ..specification.know2vec import Know2VecSpecification
 from .lane_means import attach_lane_means
 from .learnware_files import LearnwareFiles
@@ -96,6 +97,7 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         self.know2vec_options = dict(know2vec_options or {})
         self.probe_X = probe_set(probe_file, probe_X) if replaced else probe_X
         self.probe_y = probe_labels(self.files.know2vec / "probe_labels.json", self.probe_X, labels, replaced=replaced)
+        self._probe_stamp = self._probe_files_stamp()
         self.last_error: str | None = None
         self.learnware_list, self.learnware_zip_list, self.learnware_folder_list, self.use_flags = {}, {}, {}, {}
         self._rows: dict[str, StoredRow] = {}
@@ -105,6 +107,30 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         return True
 
     # ------------------------------------------------------------ reading
+    def _probe_files_stamp(self):
+        """(mtime, size, inode) of the probe set's two files, None for one that is not there."""
+        stamps = []
+        for name in ("probe.npy", "probe_labels.json"):
+            try:
+                info = (self.files.know2vec / name).stat()
+                stamps.append((info.st_mtime_ns, info.st_size, info.st_ino))
+            except FileNotFoundError:
+                stamps.append(None)
+        return tuple(stamps)
+
+    def refresh_probe(self) -> None:
+        """Read the probe set and its labels again when another process replaced them (`k2v-learnware probe`
+        beside a running service), so learnwares added here get specifications on the market's probe set."""
+        stamp = self._probe_files_stamp()
+        if stamp == self._probe_stamp:
+            return
+        self._probe_stamp = stamp  # read once per change: a later replacement changes the stamp again
+        try:
+            probe_X = probe_set(self.files.know2vec / "probe.npy")
+            self.probe_X, self.probe_y = probe_X, probe_labels(self.files.know2vec / "probe_labels.json", probe_X)
+        except SpecificationFormatError as err:
+            logger.warning(f"the market's probe set was not read again: {err}")
+
     def refresh(self, strict: bool = False) -> None:
         """Bring this process's view up to date with the database (one small query when nothing changed).
 
@@ -113,6 +139,7 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         is left out and named in ``unloadable`` (``strict``: raise instead).
         """
         with self._lock:
+            self.refresh_probe()
             for _ in range(10):
                 revision = self.store.revision()
                 if revision == self._revision:

@@ -64,6 +64,7 @@ class OrganizerWrites:
     def _stage(self, zip_path, semantic_spec) -> Path:
         """Unpack into a staging folder, load it as the market will, build its Know2Vec spec there."""
         staged = self.files.stage(zip_path)
+        self.refresh_probe()  # the probe set another process may have given the market since
         try:
             learnware = get_learnware_from_dirpath("pending", copy.deepcopy(semantic_spec), str(staged / "files"),
                                                    ignore_error=False)
