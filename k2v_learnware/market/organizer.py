@@ -128,7 +128,10 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         try:
             probe_X = probe_set(self.files.know2vec / "probe.npy")
             self.probe_X, self.probe_y = probe_X, probe_labels(self.files.know2vec / "probe_labels.json", probe_X)
-        except SpecificationFormatError as err:
+        except OSError as err:  # replaced or removed while it was being read: try again on the next refresh
+            self._probe_stamp = None
+            logger.warning(f"the market's probe set was not read again: {err}")
+        except SpecificationFormatError as err:  # read again once the file changes
             logger.warning(f"the market's probe set was not read again: {err}")
 
     def refresh(self, strict: bool = False) -> None:

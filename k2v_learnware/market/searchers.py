@@ -222,7 +222,7 @@ class Know2VecSearcher(AtomicSearcher):
         self._proxy_stamp = stamp  # tried once: a save that replaces it changes the stamp again
         try:
             self.proxy = Know2VecProxy.load(self.proxy_dir)
-        except SpecificationFormatError as err:
+        except (SpecificationFormatError, OSError) as err:  # OSError: removed while it was being read
             logger.warning(f"the Know2Vec proxy in {self.proxy_dir} is not used: {err}")
 
     def adopt(self, proxy: Know2VecProxy, saved: bool) -> None:
