@@ -122,3 +122,13 @@ def test_a_running_service_answers_with_the_proxy_trained_after_it_started(work,
     local = as_json(run(work, "--json", "search", "--know2vec", "user-low.npz", *copy))
     assert [s["id"] for s in served["singles"]] == [s["id"] for s in local["singles"]]
     assert served["singles"][0]["score"] == pytest.approx(local["singles"][0]["score"], abs=1e-5)
+
+
+def test_probe_build_specs_gives_older_learnwares_their_specifications(work, market, tmp_path):
+    late = ["--market", "late", "--root", str(tmp_path / "market")]
+    names = [f"{kind}-{half}" for kind in ("good", "poor") for half in HALVES]
+    ok(run(work, "-q", "add", *[f"{n}.zip" for n in names], *late))
+    counted = as_json(run(work, "--json", "probe", "probe.npz", *late))
+    assert counted["learnwares"] == 4 and counted["on_this_probe_set"] == 0 and counted["built"] is None
+    built = as_json(run(work, "--json", "probe", "probe.npz", "--build-specs", *late))
+    assert len(built["built"]["built"]) == 4 and built["built"]["failed"] == {} and built["on_this_probe_set"] == 4

@@ -271,3 +271,38 @@ def test_an_open_market_adds_on_a_probe_set_another_process_gave_it(digits, tmp_
     instantiate_market("k2v", root=tmp_path, probe_X=X[probe][:200])  # replaced without labels: dropped here too
     serving.learnware_organizer.refresh()
     assert len(serving.learnware_organizer.probe_X) == 200 and serving.learnware_organizer.probe_y is None
+
+
+def test_learnwares_added_before_the_probe_set_get_their_specifications(digits, tmp_path):
+    """build_know2vec_specs gives each older learnware a new version with a Know2Vec specification on the probe
+    set; its semantic specification and status stay, and a second call has nothing to do."""
+    from k2v_learnware.market import instantiate_market
+    from tests._stock_learnware import stock_rkme_zip, stock_semantic_spec
+
+    X, y, probe = digits
+    market = instantiate_market("k2v", rebuild=True, root=tmp_path)
+    for i, (kind, half, model) in enumerate(_models(X, y, probe)):
+        path = stock_rkme_zip(model, X[np.isin(y, half)], tmp_path / f"{kind}-{i}.zip")
+        _, status = market.add_learnware(str(path), stock_semantic_spec(f"{kind}-{i}", kind, 10))
+        assert status == 1, market.rejection_message
+    organizer = market.learnware_organizer
+    before = {i: (organizer.row_revision(i), lw.get_specification().get_semantic_spec(), organizer.use_flags[i])
+              for i, lw in organizer.learnware_list.items()}
+    assert not any("Know2VecSpecification" in lw.get_specification().get_stat_spec()
+                   for lw in organizer.get_learnwares())
+
+    wrong = instantiate_market("k2v", root=tmp_path, probe_X=X[probe][:, :32])  # a probe set of another width
+    refused = wrong.build_know2vec_specs()
+    assert refused["built"] == [] and sorted(refused["failed"]) == sorted(before)
+
+    market = instantiate_market("k2v", root=tmp_path, probe_X=X[probe], probe_y=y[probe])
+    done = market.build_know2vec_specs()
+    assert sorted(done["built"]) == sorted(before) and done["failed"] == {}
+    organizer = market.learnware_organizer
+    for i, (revision, semantic, flag) in before.items():
+        spec = organizer.learnware_list[i].get_specification().get_stat_spec()["Know2VecSpecification"]
+        assert spec.holds_probe_labels(X[probe]) and organizer.row_revision(i) != revision
+        assert organizer.learnware_list[i].get_specification().get_semantic_spec() == semantic
+        assert organizer.use_flags[i] == flag
+    assert market.build_know2vec_specs() == {"built": [], "failed": {}}
+    assert market.fit_know2vec_proxy(**TINY).training_ == "labelled-probe"

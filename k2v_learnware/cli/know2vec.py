@@ -11,6 +11,7 @@ accurate* on a task, which tells apart learnwares of one class subset.
 
 from __future__ import annotations
 
+import sys
 import time
 
 from .common import PROG, CLIError, Outcome, init_learnware, say
@@ -40,7 +41,8 @@ def cmd_probe(args) -> Outcome:
     box and gets a Know2Vec specification. Labels, in the learnwares' label
     space, let `fit-proxy` learn which learnware is most accurate on a task;
     labels stored before for the very same rows stay. Learnwares added
-    before have no Know2Vec specification: they are counted, not rebuilt.
+    before have no Know2Vec specification on it: --build-specs gives each one
+    (a new version of the learnware), else they are counted.
     """
     data = data_from_args(args)
     labels = None if args.unlabelled else data.y
@@ -52,16 +54,23 @@ def cmd_probe(args) -> Outcome:
                                 probe_y=labels)
     probe_y = market.learnware_organizer.probe_y
     classes = None if probe_y is None else list(dict.fromkeys(probe_y))
+    built = market.build_know2vec_specs(verbose=not args.quiet) if args.build_specs else None
     counts = _know2vec_counts(market)
     payload = {"market": args.market, "root": str(root), "rows": len(data.X), "input_shape": list(data.X.shape[1:]),
-               "labelled": probe_y is not None, "classes": classes, **counts}
+               "labelled": probe_y is not None, "classes": classes, **counts, "built": built}
     lines = [f"market {args.market!r} under {root}: probe set of {len(data.X)} rows of shape "
              f"{tuple(data.X.shape[1:])}, " + (f"labelled ({len(classes)} classes)" if classes else "unlabelled")]
+    if built is not None:
+        lines.append(f"built Know2Vec specifications for {len(built['built'])} learnware(s)"
+                     + "".join(f"\n  {i} has none: {why}" for i, why in built["failed"].items()))
     missing = counts["learnwares"] - counts["on_this_probe_set"]
     if missing:
         lines.append(f"{missing} of its {counts['learnwares']} learnware(s) have no Know2Vec specification built on "
-                     "this probe set; learnwares added from now on get one")
-    return Outcome(payload, "\n".join(lines))
+                     "this probe set" + ("" if built is not None else "; --build-specs gives them one"))
+    if built is not None and built["failed"]:
+        print(f"{PROG}: error: {len(built['failed'])} learnware(s) got no Know2Vec specification: "
+              + "; ".join(f"{i}: {why}" for i, why in built["failed"].items()), file=sys.stderr)
+    return Outcome(payload, "\n".join(lines), code=2 if built is not None and built["failed"] else 0)
 
 
 def _task_groups(texts, probe_y):

@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("probe", cmd_probe, "give a market its Know2Vec probe set (and its labels)", [market_opts, data_opts])
     p.add_argument("data", metavar="DATA", help="the probe rows (.npz, .npy or .csv), labels included if any")
     p.add_argument("--unlabelled", action="store_true", help="ignore the file's labels")
+    p.add_argument("--build-specs", action="store_true",
+                   help="give learnwares added before a Know2Vec specification on this probe set")
 
     p = add("fit-proxy", cmd_fit_proxy, "train a market's Know2Vec proxy on its learnwares", [market_opts])
     p.add_argument("--regime", choices=("auto", "labelled", "identity"), default="auto",

@@ -153,6 +153,13 @@ class K2VMarket(LearnwareMarket):
         self.know2vec_searcher.model_embeddings(specs)  # computed once now, not on the first query
         return proxy
 
+    def build_know2vec_specs(self, verbose: bool = False) -> dict:
+        """Give learnwares added before the market's probe set (or on another one) a Know2Vec specification on
+        it, each as a new version of the learnware; ``{"built": [ids], "failed": {id: reason}}``."""
+        from .market_know2vec import build_missing_know2vec_specs
+
+        return build_missing_know2vec_specs(self.learnware_organizer, verbose=verbose)
+
     @property
     def rejection_message(self) -> str | None:
         """Why the last learnware was rejected, or None if it was not."""

@@ -28,6 +28,7 @@ from ..specification.formats import SpecificationFormatError, classes_problem, r
 from ..specification.know2vec import BOUNDARY_QUERIES, generate_know2vec_spec, probe_fingerprint
 
 logger = module_logger("k2v_learnware.market")
+KNOW2VEC = "Know2VecSpecification"
 
 
 def probe_set(probe_file: Path, probe_X=None):
@@ -102,3 +103,50 @@ def write_know2vec_spec(learnware, probe_X, path: Path, options: dict) -> None:
     # the budget is the boundary search's, beyond the probe set: a market's probe set may be of any size
     options = {"max_queries": len(probe) + BOUNDARY_QUERIES, **options}
     generate_know2vec_spec(model, probe, **options).save(path)
+
+
+def build_missing_know2vec_specs(organizer, verbose: bool = False) -> dict:
+    """Give every learnware of the market without a Know2Vec specification on its probe set one.
+
+    Learnwares added before the market had this probe set have none (or one of
+    another probe set). Each gets a new version of itself: its own zip staged
+    again, which builds the specification, switched in through the organizer's
+    update (refused when another process changed the learnware meanwhile; its
+    semantic specification and status stay). Returns ``{"built": [ids],
+    "failed": {id: reason}}``; a learnware whose model takes another input
+    shape than the probe set's gets none and is named in ``failed``.
+    """
+    import shutil
+    import tempfile
+
+    from learnware.market.base import BaseChecker
+
+    from .._progress import progress
+    from ..specification.know2vec import Know2VecSpecification
+
+    organizer.refresh()
+    if organizer.probe_X is None:
+        raise ValueError(f"market {organizer.market_id!r} has no probe set; give it one first")
+    fingerprint = probe_fingerprint(organizer.probe_X)
+
+    def spec_of(learnware_id):
+        learnware = organizer.get_learnware_by_ids(learnware_id)
+        spec = None if learnware is None else learnware.get_specification().get_stat_spec().get(KNOW2VEC)
+        return spec if isinstance(spec, Know2VecSpecification) else None
+
+    missing = [i for i in sorted(organizer.learnware_list)
+               if (spec_of(i) is None or spec_of(i).settings.get("probe_sha256") != fingerprint)]
+    built, failed = [], {}
+    for learnware_id in progress(missing, verbose=verbose, desc="Know2Vec specifications", unit="lw", leave=False):
+        with tempfile.TemporaryDirectory(prefix="k2v_respec_") as folder:
+            again = Path(folder) / "learnware.zip"  # another path: the update stages the zip anew
+            shutil.copyfile(organizer.get_learnware_zip_path_by_ids(learnware_id), again)
+            status = organizer.update_learnware(learnware_id, zip_path=str(again))
+        spec = spec_of(learnware_id)
+        if status == BaseChecker.INVALID_LEARNWARE:
+            failed[learnware_id] = organizer.last_error or "the update was refused"
+        elif spec is None or spec.settings.get("probe_sha256") != fingerprint:
+            failed[learnware_id] = "no Know2Vec specification: its model takes another input shape than the probe set"
+        else:
+            built.append(learnware_id)
+    return {"built": built, "failed": failed}
