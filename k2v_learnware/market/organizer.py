@@ -75,6 +75,7 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         self.files = LearnwareFiles(Path(self.market_store_path))
         self.learnware_pool_path = str(self.files.pool)
         probe_file, replaced = self.files.know2vec / "probe.npy", probe_X is not None
+        probe_stamp = self._probe_files_stamp()  # before reading: a change from now on is read again
         probe_X = as_data_array(probe_X, "probe_X") if replaced else probe_set(probe_file)
         labels = None if probe_y is None else checked_probe_labels(probe_y, probe_X)  # before anything changes
         default_url = f"sqlite:///{self.root / 'database' / f'market_{self.market_id}.db'}"
@@ -97,7 +98,7 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         self.know2vec_options = dict(know2vec_options or {})
         self.probe_X = probe_set(probe_file, probe_X) if replaced else probe_X
         self.probe_y = probe_labels(self.files.know2vec / "probe_labels.json", self.probe_X, labels, replaced=replaced)
-        self._probe_stamp = self._probe_files_stamp()
+        self._probe_stamp = probe_stamp
         self.last_error: str | None = None
         self.learnware_list, self.learnware_zip_list, self.learnware_folder_list, self.use_flags = {}, {}, {}, {}
         self._rows: dict[str, StoredRow] = {}
