@@ -11,7 +11,9 @@ are the most accurate models, the regime that tells apart several models of
 one class subset. The labels file names the probe set it belongs to by its
 fingerprint, so labels never meet another probe set: a replaced probe set
 drops them, and a file whose fingerprint does not match (a writer stopped
-between the two files) is ignored.
+between the two files) is ignored. Learnwares added before the probe set get
+their specifications afterwards as new versions of themselves
+(:func:`build_missing_know2vec_specs`).
 """
 
 from __future__ import annotations
