@@ -18,20 +18,15 @@ from .common import PROG, CLIError, Outcome, init_learnware, say
 from .data import data_from_args
 from .market import market_root, name_of, open_market
 
-KNOW2VEC = "Know2VecSpecification"
-
-
 def _know2vec_counts(market) -> dict:
     """How many learnwares the market holds, how many have a Know2Vec specification, how many on this probe set."""
-    from ..specification.know2vec import probe_fingerprint
+    from ..market.market_know2vec import know2vec_spec_of, without_probe_spec
 
     organizer = market.learnware_organizer
-    specs = [lw.get_specification().get_stat_spec().get(KNOW2VEC) for lw in organizer.get_learnwares()]
-    specs = [s for s in specs if s is not None]
-    fingerprint = None if organizer.probe_X is None else probe_fingerprint(organizer.probe_X)
-    on_probe = sum(1 for s in specs if s.settings.get("probe_sha256") == fingerprint)
-    return {"learnwares": len(organizer.get_learnwares()), "know2vec_specs": len(specs),
-            "on_this_probe_set": on_probe}
+    learnwares = organizer.get_learnwares()
+    return {"learnwares": len(learnwares),
+            "know2vec_specs": sum(know2vec_spec_of(lw) is not None for lw in learnwares),
+            "on_this_probe_set": len(learnwares) - len(without_probe_spec(organizer))}
 
 
 def cmd_probe(args) -> Outcome:

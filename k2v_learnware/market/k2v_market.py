@@ -21,7 +21,7 @@ from learnware.market.easy import EasyFuzzSemanticSearcher, EasyStatSearcher, Se
 
 from ..retrieval.proxy import Know2VecProxy
 from ..search.simplex_qp import DEFAULT_SOLVER
-from ..specification.know2vec import Know2VecSpecification, probe_fingerprint
+from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import lane_spec_of
 from .checker import K2VStatChecker
 from .organizer import K2VOrganizer
@@ -136,11 +136,10 @@ class K2VMarket(LearnwareMarket):
             raise ValueError(f"the market has {len(learnwares)} learnwares with a Know2Vec specification; "
                              "a proxy needs at least 2 (was the market given a probe set?)")
         specs = [lw.get_specification().get_stat_spec()[KNOW2VEC] for lw in learnwares]
-        fingerprint = probe_fingerprint(organizer.probe_X)
         sources = []
         for lw, spec in zip(learnwares, specs):
             lane = None if labelled else lane_spec_of(lw)
-            if lane is None and not spec.holds_probe_labels(organizer.probe_X, fingerprint):
+            if lane is None and not spec.holds_probe_labels(organizer.probe_X, organizer.probe_sha256):
                 lw.instantiate_model()  # a format 1 specification: the model answers the probe set itself
                 sources.append(lw.get_model())
             else:

@@ -27,7 +27,7 @@ from .._logging import module_logger
 
 from .._checks import as_data_array, as_labels
 from ..specification.formats import SpecificationFormatError, classes_problem, read_json, write_json
-from ..specification.know2vec import BOUNDARY_QUERIES, generate_know2vec_spec, probe_fingerprint
+from ..specification.know2vec import BOUNDARY_QUERIES, Know2VecSpecification, generate_know2vec_spec
 
 logger = module_logger("k2v_learnware.market")
 KNOW2VEC = "Know2VecSpecification"
@@ -63,8 +63,10 @@ def checked_probe_labels(probe_y, probe_X) -> list:
     return labels
 
 
-def probe_labels(labels_file: Path, probe_X, labels=None, *, replaced: bool = False):
-    """The labels of the market's probe set ``probe_X`` as a list, or None when it has none.
+def probe_labels(labels_file: Path, probe_X, fingerprint: str | None, labels=None, *, replaced: bool = False):
+    """The labels of the market's probe set ``probe_X`` (whose
+    :func:`~k2v_learnware.specification.know2vec.probe_fingerprint` is ``fingerprint``) as a
+    list, or None when it has none.
 
     ``labels`` (from :func:`checked_probe_labels`) are saved atomically with the
     probe set's fingerprint. Else the stored labels are read when they belong
@@ -72,13 +74,13 @@ def probe_labels(labels_file: Path, probe_X, labels=None, *, replaced: bool = Fa
     labels of another probe set.
     """
     if labels is not None:
-        write_json(labels_file, {"type": PROBE_LABELS_TYPE, "format_version": 1,
-                                 "probe_sha256": probe_fingerprint(probe_X), "labels": list(labels)})
+        write_json(labels_file, {"type": PROBE_LABELS_TYPE, "format_version": 1, "probe_sha256": fingerprint,
+                                 "labels": list(labels)})
         return list(labels)
     if probe_X is None or not labels_file.exists():
         return None
     data = read_json(labels_file, PROBE_LABELS_TYPE)
-    if data["probe_sha256"] != probe_fingerprint(probe_X):
+    if data["probe_sha256"] != fingerprint:
         if replaced:
             labels_file.unlink(missing_ok=True)
         else:
@@ -107,6 +109,19 @@ def write_know2vec_spec(learnware, probe_X, path: Path, options: dict) -> None:
     generate_know2vec_spec(model, probe, **options).save(path)
 
 
+def know2vec_spec_of(learnware):
+    """The learnware's Know2Vec specification, or None when it has none (or is None itself)."""
+    spec = None if learnware is None else learnware.get_specification().get_stat_spec().get(KNOW2VEC)
+    return spec if isinstance(spec, Know2VecSpecification) else None
+
+
+def without_probe_spec(organizer) -> list[str]:
+    """Ids of the market's learnwares with no Know2Vec specification built on its probe set (none, one of another
+    probe set, or a format 1 one, which does not say), in id order."""
+    return [i for i, learnware in sorted(organizer.learnware_list.items())
+            if getattr(know2vec_spec_of(learnware), "settings", {}).get("probe_sha256") != organizer.probe_sha256]
+
+
 def build_missing_know2vec_specs(organizer, verbose: bool = False) -> dict:
     """Give every learnware of the market without a Know2Vec specification on its probe set one.
 
@@ -124,30 +139,21 @@ def build_missing_know2vec_specs(organizer, verbose: bool = False) -> dict:
     from learnware.market.base import BaseChecker
 
     from .._progress import progress
-    from ..specification.know2vec import Know2VecSpecification
 
     organizer.refresh()
     if organizer.probe_X is None:
         raise ValueError(f"market {organizer.market_id!r} has no probe set; give it one first")
-    fingerprint = probe_fingerprint(organizer.probe_X)
-
-    def spec_of(learnware_id):
-        learnware = organizer.get_learnware_by_ids(learnware_id)
-        spec = None if learnware is None else learnware.get_specification().get_stat_spec().get(KNOW2VEC)
-        return spec if isinstance(spec, Know2VecSpecification) else None
-
-    missing = [i for i in sorted(organizer.learnware_list)
-               if (spec_of(i) is None or spec_of(i).settings.get("probe_sha256") != fingerprint)]
     built, failed = [], {}
-    for learnware_id in progress(missing, verbose=verbose, desc="Know2Vec specifications", unit="lw", leave=False):
+    for learnware_id in progress(without_probe_spec(organizer), verbose=verbose, desc="Know2Vec specifications",
+                                 unit="lw", leave=False):
         with tempfile.TemporaryDirectory(prefix="k2v_respec_") as folder:
             again = Path(folder) / "learnware.zip"  # another path: the update stages the zip anew
             shutil.copyfile(organizer.get_learnware_zip_path_by_ids(learnware_id), again)
             status = organizer.update_learnware(learnware_id, zip_path=str(again))
-        spec = spec_of(learnware_id)
+        spec = know2vec_spec_of(organizer.get_learnware_by_ids(learnware_id))
         if status == BaseChecker.INVALID_LEARNWARE:
             failed[learnware_id] = organizer.last_error or "the update was refused"
-        elif spec is None or spec.settings.get("probe_sha256") != fingerprint:
+        elif spec is None or spec.settings.get("probe_sha256") != organizer.probe_sha256:
             failed[learnware_id] = "no Know2Vec specification: its model takes another input shape than the probe set"
         else:
             built.append(learnware_id)

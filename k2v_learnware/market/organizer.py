@@ -37,7 +37,7 @@ from .._logging import module_logger
 from learnware.market import EasyOrganizer
 
 from ..specification.formats import SpecificationFormatError
-from ..specification.know2vec import Know2VecSpecification
+from ..specification.know2vec import Know2VecSpecification, probe_fingerprint
 from .lane_means import attach_lane_means
 from .learnware_files import LearnwareFiles
 from .market_know2vec import checked_probe_labels, probe_labels, probe_set
@@ -97,7 +97,9 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         self.know2vec_path = self.files.know2vec
         self.know2vec_options = dict(know2vec_options or {})
         self.probe_X = probe_set(probe_file, probe_X) if replaced else probe_X
-        self.probe_y = probe_labels(self.files.know2vec / "probe_labels.json", self.probe_X, labels, replaced=replaced)
+        self.probe_sha256 = None if probe_X is None else probe_fingerprint(probe_X)  # hashed once per probe set
+        self.probe_y = probe_labels(self.files.know2vec / "probe_labels.json", self.probe_X, self.probe_sha256,
+                                    labels, replaced=replaced)
         self._probe_stamp = probe_stamp
         self.last_error: str | None = None
         self.learnware_list, self.learnware_zip_list, self.learnware_folder_list, self.use_flags = {}, {}, {}, {}
@@ -128,7 +130,9 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         self._probe_stamp = stamp  # read once per change: a later replacement changes the stamp again
         try:
             probe_X = probe_set(self.files.know2vec / "probe.npy")
-            self.probe_X, self.probe_y = probe_X, probe_labels(self.files.know2vec / "probe_labels.json", probe_X)
+            fingerprint = None if probe_X is None else probe_fingerprint(probe_X)
+            probe_y = probe_labels(self.files.know2vec / "probe_labels.json", probe_X, fingerprint)
+            self.probe_X, self.probe_sha256, self.probe_y = probe_X, fingerprint, probe_y
         except OSError as err:  # replaced or removed while it was being read: try again on the next refresh
             self._probe_stamp = None
             logger.warning(f"the market's probe set was not read again: {err}")
