@@ -41,12 +41,11 @@ def main() -> None:
 
     learnware.init(logging_level=logging.WARNING)  # before the market modules create their loggers
     from learnware.market import BaseUserInfo
-    from learnware.specification import generate_semantic_spec
 
     from k2v_learnware import generate_lane_spec, pack_learnware
     from k2v_learnware.bench.retrieval import RetrievalOptions, _zoo_and_queries
-    from k2v_learnware.bench.zoo import BOUNDARY_QUERIES
-    from k2v_learnware.market import instantiate_market
+    from k2v_learnware.market import instantiate_market, user_semantic_spec
+    from k2v_learnware.packaging import read_semantic_spec
     from k2v_learnware.retrieval.proxy import Know2VecProxy, Know2VecQuery
 
     options = (RetrievalOptions.quick if args.quick else RetrievalOptions.full)(args.seed)
@@ -60,8 +59,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        market = instantiate_market("zoo", rebuild=True, root=root / "market", probe_X=probe_X, probe_y=probe_y,
-                                    know2vec_options={"max_queries": len(probe_X) + BOUNDARY_QUERIES})
+        # the market's own budget: BOUNDARY_QUERIES beyond the probe set, as the bench's specifications have
+        market = instantiate_market("zoo", rebuild=True, root=root / "market", probe_X=probe_X, probe_y=probe_y)
         start, ids = time.perf_counter(), {}
         for i, model in enumerate(models):
             X, y = data.train[model.dataset]
@@ -70,15 +69,14 @@ def main() -> None:
             lane = generate_lane_spec(X[rows], y[rows], num_per_class=10, iterations=options.lane_iterations,
                                       init="real", data_means=False, seed=options.seed, verbose=False)
             path = pack_learnware(model, lane, root / f"{i}.zip", name=model.name)
-            learnware_id, status = market.add_learnware(str(path), _semantic(path))
+            learnware_id, status = market.add_learnware(str(path), read_semantic_spec(path))
             if status != 1:
                 raise SystemExit(f"market_know2vec: error: {model.name} rejected: {market.rejection_message}")
             ids[learnware_id] = i
         print(f"{len(models)} learnwares added (LANE spec, zip, checks, Know2Vec spec each): "
               f"{time.perf_counter() - start:.0f} s", flush=True)
 
-        user = generate_semantic_spec(data_type="Table", task_type="Classification", library_type="Scikit-learn",
-                                      scenarios=["Others"], license="MIT")
+        user = user_semantic_spec(probe_X.shape[1:])
         proxy_options = {"epochs": options.proxy_epochs, "patience": options.proxy_patience, "seed": options.seed,
                          "verbose": False}
         rows, tops = [], {}
@@ -97,9 +95,8 @@ def main() -> None:
             tops[regime] = top
 
         # the anchor: the bench's proxy, fitted directly on the market's own specifications in the bench's order
-        by_model = {i: lw for lw in market.learnware_organizer.get_learnwares() for lid, i in ids.items()
-                    if lw.id == lid}
-        specs = [by_model[i].get_specification().get_stat_spec()["Know2VecSpecification"] for i in range(len(models))]
+        by_id = {lw.id: lw for lw in market.learnware_organizer.get_learnwares()}
+        specs = [by_id[lid].get_specification().get_stat_spec()["Know2VecSpecification"] for lid in ids]  # added order
         start = time.perf_counter()
         proxy = Know2VecProxy(**proxy_options).fit(specs, specs, probe_X=probe_X, probe_y=probe_y, **training)
         fit_seconds = time.perf_counter() - start
@@ -119,12 +116,6 @@ def main() -> None:
         print(f"{name:32s} {r1:6.3f} {fit_s:7.1f} {ms:9.2f}  {fit_s / anchor[2]:.2f}x")
     same = np.mean([a == b for a, b in zip(tops["labelled"], top)])
     print(f"the market's labelled proxy ranks the anchor's first model first on {same:.0%} of the queries")
-
-
-def _semantic(path):
-    from k2v_learnware.packaging import read_semantic_spec
-
-    return read_semantic_spec(path)
 
 
 if __name__ == "__main__":
