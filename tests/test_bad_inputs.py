@@ -15,6 +15,7 @@ import functools
 import hashlib
 import io
 import json
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -692,6 +693,13 @@ bad("plots: no path", TypeError, "path is required")(lambda t: _plots().plot_spe
 def test_the_catalogue_is_large_and_its_names_are_distinct():
     names = [c.name for c in CASES]
     assert len(names) == len(set(names)) and len(CASES) >= 120
+
+
+def test_the_readme_counts_the_whole_catalogue():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"is the catalogue: (\d+) bad inputs", readme)
+    assert found, "README.md no longer says how many bad inputs the catalogue holds"
+    assert int(found.group(1)) == len(CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

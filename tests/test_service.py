@@ -6,10 +6,12 @@ must return the very bytes that were uploaded under that id.
 """
 
 import hashlib
+import io
 import json
 import subprocess
 import sys
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -183,6 +185,25 @@ def test_bad_requests_get_a_clear_4xx_never_a_5xx(tmp_path, learnwares):
         huge = requests.post(f"{url}/user/chunked_upload", data={"file_hash": "0" * 32, "chunk_begin": 0},
                              files={"chunk_file": b"x" * (20 << 20)}, timeout=60)  # anonymous, 20 MB
         assert huge.status_code == 413 and huge.json()["code"] != 0
+
+        def upload_then_add(data: bytes, claimed_md5: str):
+            headers = {"Authorization": f"Bearer {token}"}
+            sent = requests.post(f"{url}/user/chunked_upload", data={"file_hash": claimed_md5, "chunk_begin": 0},
+                                 files={"chunk_file": data}, headers=headers, timeout=60)
+            assert sent.status_code == 200, sent.text
+            return requests.post(f"{url}/user/add_learnware_uploaded", headers=headers, timeout=60,
+                                 json={"file_hash": claimed_md5, "semantic_specification": json.dumps(learnwares[0][1])})
+
+        real = learnwares[0][0].read_bytes()
+        corrupt = upload_then_add(real[:-1] + bytes([real[-1] ^ 1]), hashlib.md5(real).hexdigest())
+        assert corrupt.status_code == 400 and "incomplete or corrupt" in corrupt.json()["msg"], corrupt.text
+        bomb = io.BytesIO()  # 11 MB of zeros packs into ~11 kB: under the 2 MB upload limit, over 5x it unpacked
+        with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("pad.bin", bytes(11 << 20))
+        bomb = bomb.getvalue()
+        too_big = upload_then_add(bomb, hashlib.md5(bomb).hexdigest())
+        assert too_big.status_code == 413 and "more than the market's limit" in too_big.json()["msg"], too_big.text
+        assert [row["learnware_id"] for row in client.list_learnware()] == [learnware_id]  # nothing else landed
         client.delete_learnware(learnware_id)
         gone = requests.get(f"{url}/engine/download_learnware", params={"learnware_id": learnware_id}, timeout=60)
         assert gone.status_code == 404 and learnware_id in gone.json()["msg"]
