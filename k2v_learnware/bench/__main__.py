@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="best-model: several models per class subset, truth = the most accurate (ours); "
                                 "paper: one model per 4-class task, truth = the model the query came from "
                                 "(Know2Vec, Table 1)")
-    reuse.add_argument("--users", type=_count(1), default=None, help="users per mixture count (full: 20; 50 in the 10-task setting)")
+    reuse.add_argument("--users", type=_count(1), default=None, help="users per mixture count (full: 50)")
     reuse.add_argument("--jobselector-users", type=_count(1), default=None,
                        help="users per mixture count the package's JobSelectorReuser runs on (full: 5; 1 in the "
                             "10-task setting)")
