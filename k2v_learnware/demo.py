@@ -84,7 +84,8 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         market, models, (Xte, yte) = build_market(root, quiet=args.quiet, seed=args.seed)
         print(f"market: {len(market)} learnwares submitted in {time.perf_counter() - t0:.1f} s "
-              f"(digits tasks {TASKS}), stored under {root}")
+              f"(digits tasks {TASKS}), stored under {root}"
+              + ("" if args.root else " (removed at the end; --root DIR keeps it)"))
 
         X, y, task = make_user(Xte, yte, seed=args.seed)
         t1 = time.perf_counter()

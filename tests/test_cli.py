@@ -191,6 +191,22 @@ def test_reuse_predicts_the_users_rows(work, queries):
     assert np.mean(predictions == y) == pytest.approx(out["accuracy"])
 
 
+def test_market_commands_on_postgresql_find_what_sqlite_finds(work, chain, queries, postgres_url):
+    """add, list, search and reuse (the package's JobSelectorReuser) on the session's PostgreSQL server."""
+    pg = ["--market", "cli", "--root", "market-pg", "--database-url", f"{postgres_url}/k2v_cli"]
+    added = as_json(run(work, "--json", "add", *[f"{t}.zip" for t in TASKS], *pg))
+    assert added["rejected"] == [] and added["size"] == 3
+    listed, searched, reused = run_together(
+        work, ["--json", "list", *pg], ["search", "user.npz", *pg, *REQUIREMENT, "--json"],
+        ["--json", "reuse", "user.npz", *pg, *REQUIREMENT, "--reuser", "job-selector", "-o", "pred-js.npy"])
+    # the same ids, names and specifications as the SQLite market's
+    assert as_json(listed)["learnwares"] == as_json(queries["list"])["learnwares"]
+    weights = {m["name"]: m["weight"] for m in as_json(searched)["mixture"]["learnwares"]}
+    assert weights == {m["name"]: m["weight"] for m in as_json(queries["search"])["mixture"]["learnwares"]}
+    out = as_json(reused)
+    assert out["rows"] == len(np.load(work / "pred-js.npy")) == sum(USER_MIX.values()) and out["accuracy"] > 0.8
+
+
 def test_compare_two_spec_files(queries):
     out = as_json(queries["compare"])
     assert out["method"] == "lane-mmd" and out["type_a"] == out["type_b"] == "LANESpecification"
@@ -246,6 +262,12 @@ def test_help_is_fast():
         times.append(time.perf_counter() - start)
         assert result.returncode == 0 and "generate" in result.stdout
     assert min(times) < 1.0, times
+    # what makes it fast (README: "no heavy module is imported"), checked directly: numpy alone costs ~0.1 s
+    code = ("import contextlib, io, sys; from k2v_learnware.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit): main(['--help'])\n"
+            "print([m for m in ('numpy', 'scipy', 'torch', 'sklearn', 'learnware', 'sqlalchemy') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", (result.stdout, result.stderr[-2000:])
 
 
 def test_module_entry_point_and_usage_errors():

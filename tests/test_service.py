@@ -283,3 +283,22 @@ def test_abandoned_partial_uploads_expire_when_a_worker_starts(tmp_path):
     os.utime(old, (time.time() - 2 * 86400,) * 2)
     UploadArea(tmp_path, max_bytes=10)
     assert not old.exists() and fresh.exists()
+
+
+def test_tokens_are_stored_only_as_their_sha256(tmp_path, database_url):
+    """The accounts table (SQLite file and WAL included, or PostgreSQL) never holds a token's text."""
+    from sqlalchemy import text
+
+    from k2v_learnware.market import instantiate_market
+
+    tokens = [issue_token(tmp_path, "keys", f"dev{k}@example.org", database_url) for k in range(2)]
+    tokens.append(issue_token(tmp_path, "keys", "dev0@example.org", database_url))  # a new token replaces the old
+    engine = instantiate_market("keys", root=tmp_path, database_url=database_url).learnware_organizer.store.engine
+    with engine.connect() as conn:
+        rows = [tuple(map(str, row)) for row in conn.execute(text("SELECT * FROM k2v_account")).all()]
+    stored = " ".join(" ".join(row) for row in rows)
+    assert len(rows) == 2 and not any(token in stored for token in tokens)
+    assert {row[1] for row in rows} == {hashlib.sha256(t.encode()).hexdigest() for t in tokens[1:]}
+    if database_url is None:  # nor anywhere in the database's files, the log of earlier writes included
+        files = list((tmp_path / "database").glob("market_keys.db*"))
+        assert files and not any(t.encode() in f.read_bytes() for t in tokens for f in files)
