@@ -191,8 +191,8 @@ def test_bad_requests_get_a_clear_4xx_never_a_5xx(tmp_path, learnwares):
             sent = requests.post(f"{url}/user/chunked_upload", data={"file_hash": claimed_md5, "chunk_begin": 0},
                                  files={"chunk_file": data}, headers=headers, timeout=60)
             assert sent.status_code == 200, sent.text
-            return requests.post(f"{url}/user/add_learnware_uploaded", headers=headers, timeout=60,
-                                 json={"file_hash": claimed_md5, "semantic_specification": json.dumps(learnwares[0][1])})
+            body = {"file_hash": claimed_md5, "semantic_specification": json.dumps(learnwares[0][1])}
+            return requests.post(f"{url}/user/add_learnware_uploaded", headers=headers, json=body, timeout=60)
 
         real = learnwares[0][0].read_bytes()
         corrupt = upload_then_add(real[:-1] + bytes([real[-1] ^ 1]), hashlib.md5(real).hexdigest())
