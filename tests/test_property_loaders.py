@@ -109,6 +109,13 @@ def test_a_know2vec_file_with_any_field_replaced_loads_consistently_or_is_refuse
                                    and -1 <= answers.min() and answers.max() < len(spec.classes))
 
 
+def _innermost_file(err: BaseException) -> str:
+    tb = err.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_filename
+
+
 FLOATS = st.floats(width=64, allow_nan=True, allow_infinity=True) | st.sampled_from([1e30, -1e30, 1e300, 0.0])
 
 
@@ -121,5 +128,7 @@ def test_generate_lane_spec_gives_a_finite_spec_or_a_clear_error(X, labels, lr):
         spec = generate_lane_spec(X, labels, num_per_class=1, iterations=2, lr=lr, verbose=False)
     except (ValueError, TypeError) as err:
         assert str(err)
+        where = _innermost_file(err)  # our own check, not numpy, scikit-learn or torch deep inside the work
+        assert "/k2v_learnware/" in where.replace("\\", "/"), f"{type(err).__name__} raised in {where}: {err}"
         return
     assert np.all(np.isfinite(spec.z)) and spec.z.shape[1:] == X.shape[1:]
