@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +114,30 @@ def pool_images(X, factor: int = 2) -> np.ndarray:
     return X.reshape(n, c, h // factor, factor, w // factor, factor).mean(axis=(3, 5))
 
 
+def _read_cache(path: Path, shape: tuple) -> dict | None:
+    """The arrays of a cache file whose ``X`` has ``shape`` and is finite; None when missing or not to be
+    trusted (damaged, truncated, another shape), so the caller computes them again."""
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
+    X = arrays.get("X")
+    if X is None or X.shape != shape or not np.issubdtype(X.dtype, np.floating) or not np.all(np.isfinite(X)):
+        return None
+    return arrays
+
+
+def _write_cache(path: Path, **arrays) -> None:
+    """Written under a name of its own, then moved into place: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+
 def bbc_news_texts(per_class: int | None = None) -> tuple[list[str], np.ndarray]:
     """BBC News articles and labels (indices into :data:`BBC_CLASSES`), in a fixed order.
 
@@ -159,18 +184,11 @@ def load_bbc_news(per_class: int | None = None, cache_dir=None, verbose: bool = 
     """
     cache = Path(cache_dir or CACHE_DIR) / f"bbc-news-minilm-l6-{per_class or 'all'}.npz"
     texts, y = bbc_news_texts(per_class)
-    X = None
-    if cache.is_file():
-        with np.load(cache, allow_pickle=False) as data:
-            X, cached_y = data["X"], data["y"]
-        if X.shape != (len(y), 384) or not np.array_equal(cached_y, y):
-            X = None
-    if X is None:
+    cached = _read_cache(cache, (len(y), 384))
+    X = cached["X"] if cached is not None and np.array_equal(cached.get("y"), y) else None
+    if X is None:  # no cache, another corpus, a damaged file or non-finite values: computed (again)
         X = embed_texts(texts, verbose=verbose)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, X=X, y=y)
-        tmp.replace(cache)
+        _write_cache(cache, X=X, y=y)
     first = sorted({text: i for i, text in reversed(list(enumerate(texts)))}.values())
     return X[first], y[first]
 
@@ -213,11 +231,9 @@ def image_features(images, cache_dir=None, verbose: bool = True) -> np.ndarray:
     pixels = np.ascontiguousarray(images, dtype=np.float32)
     digest = hashlib.sha256(pixels.tobytes() + repr(pixels.shape).encode()).hexdigest()[:24]
     cache = Path(cache_dir or CACHE_DIR) / f"efficientnet-lite0-{IMAGE_FEATURE_SIZE}px-{digest}.npz"
-    if cache.is_file():
-        with np.load(cache, allow_pickle=False) as data:
-            features = data["X"]
-        if features.shape == (len(images), 1280) and np.all(np.isfinite(features)):
-            return features
+    cached = _read_cache(cache, (len(images), 1280))
+    if cached is not None:
+        return cached["X"]
     import torch
     import torch.nn.functional as F
 
@@ -233,8 +249,5 @@ def image_features(images, cache_dir=None, verbose: bool = True) -> np.ndarray:
             pooled = F.adaptive_avg_pool2d(net.extract_features((x - 127.0) / 128.0), 1).flatten(1)
             chunks.append(pooled.numpy().astype(np.float32))
     features = np.concatenate(chunks)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, X=features)
-    tmp.replace(cache)
+    _write_cache(cache, X=features)
     return features
