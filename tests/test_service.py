@@ -291,9 +291,13 @@ def test_tokens_are_stored_only_as_their_sha256(tmp_path, database_url):
 
     from k2v_learnware.market import instantiate_market
 
-    tokens = [issue_token(tmp_path, "keys", f"dev{k}@example.org", database_url) for k in range(2)]
-    tokens.append(issue_token(tmp_path, "keys", "dev0@example.org", database_url))  # a new token replaces the old
+    from k2v_learnware.service.accounts import Accounts
+
     engine = instantiate_market("keys", root=tmp_path, database_url=database_url).learnware_organizer.store.engine
+    accounts = Accounts(engine)
+    tokens = [accounts.issue_token(f"dev{k}@example.org") for k in range(2)]
+    tokens.append(accounts.issue_token("Dev0@example.org"))  # a new token replaces the old one
+    assert accounts.email_for(tokens[2]) == "dev0@example.org" and accounts.email_for(tokens[0]) is None
     with engine.connect() as conn:
         rows = [tuple(map(str, row)) for row in conn.execute(text("SELECT * FROM k2v_account")).all()]
     stored = " ".join(" ".join(row) for row in rows)
