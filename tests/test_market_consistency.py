@@ -60,3 +60,26 @@ def test_building_know2vec_specs_goes_on_past_a_learnware_deleted_meanwhile(tmp_
     specs = [lw.get_specification().get_stat_spec().get("Know2VecSpecification")
              for lw in open_market(tmp_path, database_url).get_learnwares()]
     assert all(spec is not None and spec.holds_probe_labels(probe_X) for spec in specs)
+
+
+def test_an_update_never_reverts_a_change_landing_while_it_reads_the_learnware(tmp_path, database_url, zips):
+    a, b = (zips[n] for n in sorted(zips)[:2])
+    mine, theirs = open_market(tmp_path, database_url), open_market(tmp_path, database_url)
+    id_a = add(mine, a)
+    semantic = read_semantic_spec(a)
+    semantic["Description"]["Values"] = "theirs"
+    organizer, raced = mine.learnware_organizer, []
+    refresh = organizer.refresh
+
+    def refresh_then_theirs(*args, **kwargs):  # their change lands right after my update's first read
+        refresh(*args, **kwargs)
+        if not raced:
+            raced.append(theirs.update_learnware(id_a, semantic_spec=semantic))
+
+    organizer.refresh = refresh_then_theirs
+    assert mine.update_learnware(id_a, zip_path=str(b)) == -1 and raced == [1]
+    assert "changed by another process" in mine.rejection_message
+    organizer.refresh = refresh
+    kept = open_market(tmp_path, database_url).get_learnware_by_ids(id_a).get_specification().get_semantic_spec()
+    assert kept["Description"]["Values"] == "theirs"
+    assert_holds_exactly(open_market(tmp_path, database_url), {id_a: a})

@@ -76,19 +76,21 @@ class K2VMarket(LearnwareMarket):
         """Check the new version, then switch the learnware to it; ``rejection_message`` says why not."""
         self.last_check = []
         organizer = self.learnware_organizer
-        current = organizer.get_learnware_by_ids(id)
-        if current is None:
+        # The revision, semantic spec and zip all come from one read of the row: the update is refused when
+        # anyone changed the learnware since, so it never reverts a change that landed between two reads.
+        stored = organizer.stored_version(id)
+        if stored is None:
             return self._reject("organizer", f"market {self.market_id!r} has no learnware {id!r}")
-        revision = organizer.row_revision(id)  # what this update is based on; a change meanwhile refuses it
-        zip_for_check = organizer.get_learnware_zip_path_by_ids(id) if zip_path is None else zip_path
+        row, stored_zip = stored
+        zip_for_check = stored_zip if zip_path is None else zip_path
         if semantic_spec is None:
-            semantic_spec = current.get_specification().get_semantic_spec()
+            semantic_spec = row.semantic_spec
         names = list(self.learnware_checker) if checker_names is None else checker_names
         checked = self.check_learnware(zip_for_check, semantic_spec, names)
         if check_status is None or checked == BaseChecker.INVALID_LEARNWARE:
             check_status = checked
         status = organizer.update_learnware(id, zip_path=zip_path, semantic_spec=semantic_spec,
-                                            check_status=check_status, expected_revision=revision, **kwargs)
+                                            check_status=check_status, expected_revision=row.row_revision, **kwargs)
         self._note_organizer_refusal(status)
         return status
 

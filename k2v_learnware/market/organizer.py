@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from learnware.config import C
@@ -242,6 +243,20 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         """Every stored learnware's row (id, semantic spec, status, owner), oldest first."""
         self.refresh()
         return list(self._rows.values())
+
+    def stored_version(self, learnware_id: str) -> tuple[StoredRow, str] | None:
+        """A learnware's row (its own copy of the semantic spec) and its stored zip, as of one refresh, or None.
+
+        An update based on what a caller read must take the revision it passes
+        as ``expected_revision`` from the same read as the semantic spec and zip
+        it keeps, or a change landing between two reads would be reverted.
+        """
+        with self._lock:
+            self.refresh()
+            row = self._rows.get(learnware_id)
+            if row is None:
+                return None
+            return replace(row, semantic_spec=copy.deepcopy(row.semantic_spec)), self.learnware_zip_list[learnware_id]
 
     def owner_of(self, learnware_id: str) -> str | None:
         self.refresh()
