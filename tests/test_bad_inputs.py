@@ -557,6 +557,16 @@ bad("instantiate_market: id with a slash", ValueError, "market_id must be")(lamb
 bad("instantiate_market: id not a str", TypeError, "market_id must be a str")(lambda t: _market(market_id=7))
 bad("instantiate_market: bad database URL", ValueError, "database")(
     lambda t: _market(market_id="x", database_url="mysql://nowhere/db"))
+bad("instantiate_market: rebuild as a string", TypeError, "rebuild must be True or False")(
+    lambda t: _market(market_id="x", rebuild="False"))
+bad("instantiate_market: strict as a number", TypeError, "strict must be True or False")(
+    lambda t: _market(market_id="x", strict=0))
+bad("instantiate_market: know2vec_options not a dict", TypeError, "know2vec_options must be a dict")(
+    lambda t: _market(market_id="x", know2vec_options=[("seed", 1)]))
+bad("instantiate_market: unknown Know2Vec option", ValueError, "unknown option(s) ['bogus']")(
+    lambda t: _market(market_id="x", know2vec_options={"bogus": 1}))
+bad("instantiate_market: Know2Vec max_queries 0", ValueError, "know2vec_options['max_queries'] must be >= 1")(
+    lambda t: _market(market_id="x", know2vec_options={"max_queries": 0}))
 
 
 # ------------------------------------------------------------------ command line

@@ -27,6 +27,7 @@ from .checker import K2VStatChecker
 from .organizer import K2VOrganizer
 from .searchers import KNOW2VEC, Know2VecSearcher, LANEStatSearcher
 from .database import normalise_url
+from .market_checks import check_flag, check_know2vec_options
 from .store import check_market_id
 from .submission_checks import extract_checked
 
@@ -196,6 +197,8 @@ def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None,
     set's fingerprint, and a probe set given anew without labels drops them.
     """
     market_id = check_market_id(market_id)
+    rebuild, strict = check_flag(rebuild, "rebuild"), check_flag(strict, "strict")
+    know2vec_options = check_know2vec_options(know2vec_options)
     if database_url is not None:
         normalise_url(database_url)  # a clear ValueError before anything is created
     if root is not None:
@@ -203,8 +206,8 @@ def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None,
         root.mkdir(parents=True, exist_ok=True)
         C.market_root_path = str(root)
     root = Path(C.market_root_path)
-    organizer = K2VOrganizer(market_id=market_id, rebuild=bool(rebuild), root=root, database_url=database_url,
-                             probe_X=probe_X, know2vec_options=know2vec_options, strict=bool(strict),
+    organizer = K2VOrganizer(market_id=market_id, rebuild=rebuild, root=root, database_url=database_url,
+                             probe_X=probe_X, know2vec_options=know2vec_options, strict=strict,
                              probe_y=probe_y)
     know2vec_searcher = Know2VecSearcher(organizer, proxy_dir=organizer.know2vec_path / "proxy")
     searcher = SeqCombinedSearcher(

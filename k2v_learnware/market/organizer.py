@@ -41,6 +41,7 @@ from ..specification.formats import SpecificationFormatError
 from ..specification.know2vec import Know2VecSpecification, probe_fingerprint
 from .lane_means import attach_lane_means
 from .learnware_files import LearnwareFiles
+from .market_checks import check_flag, check_know2vec_options
 from .market_know2vec import checked_probe_labels, probe_labels, probe_set
 from .database import open_engine
 from .organizer_writes import OrganizerWrites
@@ -66,10 +67,12 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         With ``strict=False`` such learnwares are left out (``unloadable`` says
         why), so an operator can open the market and delete them.
         """
+        rebuild, strict = check_flag(rebuild, "rebuild"), check_flag(strict, "strict")  # before anything changes
         # market.reload_market() passes no settings: keep the ones this organizer was opened with
         root = root if root is not None else getattr(self, "root", None) or C.market_root_path
         database_url = database_url or getattr(self, "database_url", None)
         know2vec_options = know2vec_options if know2vec_options is not None else getattr(self, "know2vec_options", None)
+        know2vec_options = check_know2vec_options(know2vec_options)
         self._lock = threading.RLock()
         self.root = Path(root)
         self.market_store_path = str(self.root / self.market_id)
@@ -96,7 +99,7 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
             self.files.remove_proxy()
         self._remove_abandoned_adds()
         self.know2vec_path = self.files.know2vec
-        self.know2vec_options = dict(know2vec_options or {})
+        self.know2vec_options = know2vec_options
         self.probe_X = probe_set(probe_file, probe_X) if replaced else probe_X
         self.probe_sha256 = None if probe_X is None else probe_fingerprint(probe_X)  # hashed once per probe set
         self.probe_y = probe_labels(self.files.know2vec / "probe_labels.json", self.probe_X, self.probe_sha256,
