@@ -83,3 +83,97 @@ def test_an_update_never_reverts_a_change_landing_while_it_reads_the_learnware(t
     kept = open_market(tmp_path, database_url).get_learnware_by_ids(id_a).get_specification().get_semantic_spec()
     assert kept["Description"]["Values"] == "theirs"
     assert_holds_exactly(open_market(tmp_path, database_url), {id_a: a})
+
+
+# ------------------------------------------------------------------ a market written by the stock organizer
+def _legacy_store(tmp_path, database_url, rows):
+    """A market store whose database also holds the stock organizer's table with ``rows`` (id, semantic JSON)."""
+    from sqlalchemy import text
+
+    from k2v_learnware.market.database import open_engine
+    from k2v_learnware.market.store import MarketStore
+
+    engine = open_engine(database_url or f"sqlite:///{tmp_path / 'market_m.db'}")
+    store = MarketStore(engine, "m")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE tb_learnware (id VARCHAR(10) PRIMARY KEY NOT NULL, semantic_spec TEXT NOT "
+                          "NULL, zip_path TEXT NOT NULL, folder_path TEXT NOT NULL, use_flag TEXT NOT NULL)"))
+        for learnware_id, semantic in rows:
+            conn.execute(text("INSERT INTO tb_learnware VALUES (:i, :s, '/z.zip', '/f', '1')"),
+                         {"i": learnware_id, "s": semantic})
+    return store
+
+
+def _legacy_ids(store):
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        return sorted(conn.execute(text("SELECT id FROM tb_learnware")).scalars())
+
+
+def test_a_stock_market_whose_first_learnware_was_named_reopens_with_every_learnware(tmp_path, zips):
+    from learnware.config import C
+    from learnware.market import EasyOrganizer
+
+    C.market_root_path = str(tmp_path)
+    C.database_url = f"sqlite:///{tmp_path / 'database'}"
+    legacy = EasyOrganizer(market_id="store-test", rebuild=False)
+    a, b = (zips[n] for n in sorted(zips)[:2])
+    named, _ = legacy.add_learnware(str(a), read_semantic_spec(a), 1, learnware_id="hub-model")
+    numbered, _ = legacy.add_learnware(str(b), read_semantic_spec(b), 1, learnware_id="00000000")
+    legacy.dbops.engine.dispose()
+    assert named == "hub-model" and numbered == "00000000"
+
+    market = open_market(tmp_path, None)
+    assert_holds_exactly(market, {named: a, numbered: b})
+    new = add(market, a)
+    assert new not in (named, numbered)
+    assert_holds_exactly(open_market(tmp_path, None), {named: a, numbered: b, new: a})
+
+
+def test_a_stock_row_that_collides_is_named_and_nothing_moves(tmp_path, database_url):
+    store = _legacy_store(tmp_path, database_url, [("00000000", '{"Name": {"Values": "old"}}')])
+    mine = store.allocate({"Name": {"Values": "mine"}}, 1)  # key 1, the one "00000000" needs
+    store.publish(mine, "learnwares/x", "learnwares/x/learnware.zip")
+    from k2v_learnware.market import MarketReloadError
+
+    with pytest.raises(MarketReloadError, match="learnware '00000000' .* collides"):
+        store.import_legacy_rows()
+    assert _legacy_ids(store) == ["00000000"] and [r.learnware_id for r in store.ready_rows()] == [mine]
+    store.engine.dispose()
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_stock_row_with_a_non_finite_number_is_not_moved(tmp_path, constant):
+    from k2v_learnware.market import MarketReloadError
+
+    store = _legacy_store(tmp_path, None, [("00000000", '{"Name": {"Values": "x"}, "Score": %s}' % constant)])
+    with pytest.raises(MarketReloadError, match=f"learnware '00000000' .*{constant.lstrip('-')} is not a number"):
+        store.import_legacy_rows()
+    assert _legacy_ids(store) == ["00000000"] and store.ready_rows() == []
+    store.engine.dispose()
+
+
+def test_moving_stock_rows_never_hands_out_a_deleted_id_again(tmp_path, postgres_server):
+    from k2v_learnware.market.database import open_engine
+    from k2v_learnware.market.store import MarketStore
+
+    try:
+        fresh = _legacy_store(tmp_path, f"{postgres_server.url}/k2v_legacy_fresh", [("00000000", "{}"),
+                                                                                    ("hub-model", "{}")])
+        assert [m[0] for m in fresh.import_legacy_rows()] == ["00000000", "hub-model"]  # the name after the key
+        assert fresh.allocate({}, 1) == "00000003"
+        fresh.engine.dispose()
+
+        url = f"{postgres_server.url}/k2v_legacy_keys"
+        other = MarketStore(open_engine(url), "other")  # another market of the same database
+        ids = [other.allocate({"n": i}, 1) for i in range(5)]
+        for learnware_id in ids[:1] + ids[2:]:
+            assert other.discard(learnware_id)
+        store = _legacy_store(tmp_path, url, [("00000000", "{}")])
+        assert [m[0] for m in store.import_legacy_rows()] == ["00000000"]
+        after = [other.allocate({"n": 9}, 1), store.allocate({"n": 9}, 1)]
+        assert min(int(i) for i in after) > max(int(i) for i in ids)  # past every key ever handed out
+        other.engine.dispose(), store.engine.dispose()
+    finally:
+        postgres_server.drop_databases()

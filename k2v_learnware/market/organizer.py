@@ -45,16 +45,12 @@ from .market_checks import check_flag, check_know2vec_options
 from .market_know2vec import checked_probe_labels, probe_labels, probe_set
 from .database import open_engine
 from .organizer_writes import OrganizerWrites
-from .store import MarketStore, StoredRow
+from .store import MarketReloadError, MarketStore, StoredRow
 
 logger = module_logger("k2v_learnware.market")
 
 #: A pending row or staging folder older than this belongs to an add that died (a live add takes seconds).
 STALE_AFTER_S = 3600.0
-
-
-class MarketReloadError(RuntimeError):
-    """A stored learnware could not be rebuilt when the market reloaded."""
 
 
 class K2VOrganizer(OrganizerWrites, EasyOrganizer):

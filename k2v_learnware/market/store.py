@@ -36,9 +36,7 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     insert,
-    inspect,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -84,6 +82,11 @@ def check_market_id(market_id) -> str:
         raise ValueError(f"market_id must be 1-64 letters, digits, '.', '_' or '-' starting with a letter or "
                          f"digit, got {market_id!r}")
     return market_id
+
+
+class MarketReloadError(RuntimeError):
+    """A stored learnware could not be rebuilt (or moved from an earlier version's table) when the market
+    reloaded."""
 
 
 @dataclass(frozen=True)
@@ -223,41 +226,11 @@ class MarketStore:
                 t.c.created < time.time() - older_than_s)).scalars())
 
     def import_legacy_rows(self) -> list[tuple[str, dict, str, str, int]]:
-        """Move the stock organizer's ``tb_learnware`` rows (same database) into our table, once.
+        """Move the stock organizer's ``tb_learnware`` rows (same database) into our table, once
+        (:mod:`.legacy_rows`)."""
+        from .legacy_rows import import_legacy_rows
 
-        A market written by an earlier version (the stock ``EasyOrganizer``
-        schema) keeps every learnware: ids stay as they were and the
-        autoincrement key continues after the largest numeric one.
-        """
-        if "tb_learnware" not in inspect(self.engine).get_table_names():
-            return []
-        try:
-            return self._move_legacy_rows()
-        except IntegrityError:
-            return []  # another process moved them first
-
-    def _move_legacy_rows(self):
-        t = learnware_table
-        with self.engine.begin() as conn:
-            rows = conn.execute(text("SELECT id, semantic_spec, zip_path, folder_path, use_flag FROM tb_learnware"))\
-                .all()
-            moved = []
-            for learnware_id, semantic, zip_path, folder, use_flag in rows:
-                learnware_id = learnware_id.strip()
-                values = dict(market_id=self.market_id, learnware_id=learnware_id, semantic_spec=semantic,
-                              folder=folder, zip_path=zip_path, use_flag=int(use_flag), state=READY,
-                              row_revision=0, created=time.time())
-                if learnware_id.isdigit():
-                    values["seq"] = int(learnware_id) + 1  # keys start at 1; legacy ids at 0
-                conn.execute(insert(t).values(**values))
-                moved.append((learnware_id, json.loads(semantic), folder, zip_path, int(use_flag)))
-            conn.execute(text("DELETE FROM tb_learnware"))
-            if moved:
-                self._bump(conn)
-                if self.engine.dialect.name == "postgresql":  # explicit keys do not advance the sequence
-                    conn.execute(text("SELECT setval(pg_get_serial_sequence('k2v_learnware', 'seq'), "
-                                      "(SELECT max(seq) FROM k2v_learnware))"))
-        return moved
+        return import_legacy_rows(self)
 
 
 class _NoSuchRow(Exception):
