@@ -177,3 +177,15 @@ def test_moving_stock_rows_never_hands_out_a_deleted_id_again(tmp_path, postgres
         other.engine.dispose(), store.engine.dispose()
     finally:
         postgres_server.drop_databases()
+
+
+def test_what_the_organizer_hands_out_is_a_copy_an_edit_of_which_is_never_stored(tmp_path, zips):
+    a, b = (zips[n] for n in sorted(zips)[:2])
+    market = open_market(tmp_path, None)
+    organizer = market.learnware_organizer
+    id_a = add(market, a)
+    organizer.get_learnware_info_from_storage(id_a)["semantic_spec"]["Name"]["Values"] = "scribbled"
+    organizer.stored_rows()[0].semantic_spec["Description"]["Values"] = "scribbled"
+    organizer.stored_version(id_a)[0].semantic_spec["License"] = "scribbled"
+    assert organizer.update_learnware(id_a, zip_path=str(b)) == 1  # keeps the stored semantic spec
+    assert open_market(tmp_path, None).learnware_organizer.stored_rows()[0].semantic_spec == read_semantic_spec(a)

@@ -239,9 +239,14 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         self.refresh()
 
     def stored_rows(self) -> list[StoredRow]:
-        """Every stored learnware's row (id, semantic spec, status, owner), oldest first."""
-        self.refresh()
-        return list(self._rows.values())
+        """Every stored learnware's row (id, semantic spec, status, owner), oldest first.
+
+        Each row carries its own copy of the semantic spec: the cached one is
+        what the next update keeps, so a caller's edit must not reach it.
+        """
+        with self._lock:
+            self.refresh()
+            return [replace(row, semantic_spec=copy.deepcopy(row.semantic_spec)) for row in self._rows.values()]
 
     def stored_version(self, learnware_id: str) -> tuple[StoredRow, str] | None:
         """A learnware's row (its own copy of the semantic spec) and its stored zip, as of one refresh, or None.
@@ -263,12 +268,15 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         return None if row is None else row.owner
 
     def get_learnware_info_from_storage(self, learnware_id: str):
-        self.refresh()
-        row = self._rows.get(learnware_id)
-        if row is None:
-            return None
-        return {"semantic_spec": row.semantic_spec, "zip_path": self.learnware_zip_list[learnware_id],
-                "folder_path": self.learnware_folder_list[learnware_id], "use_flag": row.use_flag}
+        """The stock organizer's view of a stored learnware, with a copy of its semantic spec (see stored_rows)."""
+        with self._lock:
+            self.refresh()
+            row = self._rows.get(learnware_id)
+            if row is None:
+                return None
+            return {"semantic_spec": copy.deepcopy(row.semantic_spec),
+                    "zip_path": self.learnware_zip_list[learnware_id],
+                    "folder_path": self.learnware_folder_list[learnware_id], "use_flag": row.use_flag}
 
     def __len__(self):
         self.refresh()
