@@ -557,6 +557,13 @@ bad("instantiate_market: id with a slash", ValueError, "market_id must be")(lamb
 bad("instantiate_market: id not a str", TypeError, "market_id must be a str")(lambda t: _market(market_id=7))
 bad("instantiate_market: bad database URL", ValueError, "database")(
     lambda t: _market(market_id="x", database_url="mysql://nowhere/db"))
+bad("K2VOrganizer: market_id escaping the root", ValueError, "market_id must be")(
+    lambda t: __import__("k2v_learnware.market", fromlist=["x"]).K2VOrganizer(market_id="../escaped", root=t / "r"))
+bad("K2VOrganizer: market_id None", TypeError, "market_id must be a str")(
+    lambda t: __import__("k2v_learnware.market", fromlist=["x"]).K2VOrganizer(market_id=None, root=t / "r"))
+bad("MarketStore: market_id with a quote", ValueError, "market_id must be")(
+    lambda t: __import__("k2v_learnware.market.store", fromlist=["x"]).MarketStore(
+        __import__("k2v_learnware.market.database", fromlist=["x"]).open_engine(f"sqlite:///{t / 'm.db'}"), "a'b"))
 bad("instantiate_market: rebuild as a string", TypeError, "rebuild must be True or False")(
     lambda t: _market(market_id="x", rebuild="False"))
 bad("instantiate_market: strict as a number", TypeError, "strict must be True or False")(

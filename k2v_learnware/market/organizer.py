@@ -45,7 +45,7 @@ from .market_checks import check_flag, check_know2vec_options
 from .market_know2vec import checked_probe_labels, probe_labels, probe_set
 from .database import open_engine
 from .organizer_writes import OrganizerWrites
-from .store import MarketReloadError, MarketStore, StoredRow
+from .store import MarketReloadError, MarketStore, StoredRow, check_market_id
 
 logger = module_logger("k2v_learnware.market")
 
@@ -63,7 +63,9 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         With ``strict=False`` such learnwares are left out (``unloadable`` says
         why), so an operator can open the market and delete them.
         """
-        rebuild, strict = check_flag(rebuild, "rebuild"), check_flag(strict, "strict")  # before anything changes
+        # before anything changes; the market id names a folder under the root and a key in the database
+        self.market_id = check_market_id(getattr(self, "market_id", None))
+        rebuild, strict = check_flag(rebuild, "rebuild"), check_flag(strict, "strict")
         # market.reload_market() passes no settings: keep the ones this organizer was opened with
         root = root if root is not None else getattr(self, "root", None) or C.market_root_path
         database_url = database_url or getattr(self, "database_url", None)

@@ -114,7 +114,7 @@ class MarketStore:
     """The rows of one market in one database; every method is one short transaction."""
 
     def __init__(self, engine: Engine, market_id: str):
-        self.engine, self.market_id = engine, market_id
+        self.engine, self.market_id = engine, check_market_id(market_id)
         create_tables(metadata, engine)
         try:
             with self.engine.begin() as conn:
