@@ -564,6 +564,12 @@ bad("K2VOrganizer: market_id None", TypeError, "market_id must be a str")(
 bad("MarketStore: market_id with a quote", ValueError, "market_id must be")(
     lambda t: __import__("k2v_learnware.market.store", fromlist=["x"]).MarketStore(
         __import__("k2v_learnware.market.database", fromlist=["x"]).open_engine(f"sqlite:///{t / 'm.db'}"), "a'b"))
+bad("instantiate_market: SQLite file in a missing folder", ValueError, "in a folder that does not exist")(
+    lambda t: _market(market_id="x", database_url=f"sqlite:///{t / 'absent' / 'm.db'}"))
+bad("instantiate_market: SQLite URL naming a directory", ValueError, "is a directory")(
+    lambda t: _market(market_id="x", database_url=f"sqlite:///{t}"))
+bad("list_market: a market that is not there", ValueError, "market 'typo' does not exist")(
+    lambda t: __import__("k2v_learnware.market.listing", fromlist=["x"]).list_market("typo", t))
 bad("instantiate_market: rebuild as a string", TypeError, "rebuild must be True or False")(
     lambda t: _market(market_id="x", rebuild="False"))
 bad("instantiate_market: strict as a number", TypeError, "strict must be True or False")(

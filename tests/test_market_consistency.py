@@ -189,3 +189,32 @@ def test_what_the_organizer_hands_out_is_a_copy_an_edit_of_which_is_never_stored
     organizer.stored_version(id_a)[0].semantic_spec["License"] = "scribbled"
     assert organizer.update_learnware(id_a, zip_path=str(b)) == 1  # keeps the stored semantic spec
     assert open_market(tmp_path, None).learnware_organizer.stored_rows()[0].semantic_spec == read_semantic_spec(a)
+
+
+# ------------------------------------------------------------------ reading a market writes nothing
+def test_listing_a_market_that_is_not_there_says_so_and_creates_nothing(tmp_path, database_url, postgres_server):
+    from sqlalchemy import create_engine, text
+
+    from k2v_learnware.market.listing import list_market
+
+    open_market(tmp_path, database_url, market_id="real")
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if "-wal" not in p.name
+                    and "-shm" not in p.name)
+    assert list_market("real", tmp_path, database_url) == []
+    with pytest.raises(ValueError, match="market 'typo' does not exist"):
+        list_market("typo", tmp_path, database_url)
+    after = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if "-wal" not in p.name
+                   and "-shm" not in p.name)
+    assert after == before  # no market_typo.db
+    store = open_market(tmp_path, database_url, market_id="real").learnware_organizer.store
+    with store.engine.connect() as conn:
+        assert sorted(conn.execute(text("SELECT market_id FROM k2v_market")).scalars()) == ["real"]
+    store.engine.dispose()
+
+    absent = f"{postgres_server.url}/k2v_never_made"  # a database that is not there is not created either
+    with pytest.raises(ValueError, match="market 'real' does not exist: there is no database 'k2v_never_made'"):
+        list_market("real", tmp_path, absent)
+    admin = create_engine(f"{postgres_server.url}/postgres".replace("postgresql://", "postgresql+psycopg://"))
+    with admin.connect() as conn:
+        assert conn.execute(text("SELECT 1 FROM pg_database WHERE datname = 'k2v_never_made'")).first() is None
+    admin.dispose()

@@ -36,6 +36,7 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     insert,
+    inspect,
     select,
     update,
 )
@@ -113,8 +114,12 @@ def _dumps(semantic_spec: dict) -> str:
 class MarketStore:
     """The rows of one market in one database; every method is one short transaction."""
 
-    def __init__(self, engine: Engine, market_id: str):
+    def __init__(self, engine: Engine, market_id: str, create: bool = True):
+        """``create=False`` (a reader) makes nothing: a ValueError unless the market is registered here."""
         self.engine, self.market_id = engine, check_market_id(market_id)
+        if not create:
+            self._check_exists()
+            return
         create_tables(metadata, engine)
         try:
             with self.engine.begin() as conn:
@@ -123,6 +128,16 @@ class MarketStore:
                     conn.execute(insert(market_table).values(market_id=market_id, revision=0))
         except IntegrityError:
             pass  # another process registered the market first
+
+    def _check_exists(self) -> None:
+        where = self.engine.url.render_as_string(hide_password=True)
+        tables = set(inspect(self.engine).get_table_names())
+        if {learnware_table.name, market_table.name} <= tables:
+            with self.engine.connect() as conn:
+                if conn.execute(select(market_table.c.revision)
+                                .where(market_table.c.market_id == self.market_id)).first() is not None:
+                    return
+        raise ValueError(f"market {self.market_id!r} does not exist in {where}")
 
     # ------------------------------------------------------------ plumbing
     def _bump(self, conn) -> int:
