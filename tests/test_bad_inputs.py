@@ -570,6 +570,25 @@ bad("instantiate_market: SQLite URL naming a directory", ValueError, "is a direc
     lambda t: _market(market_id="x", database_url=f"sqlite:///{t}"))
 bad("list_market: a market that is not there", ValueError, "market 'typo' does not exist")(
     lambda t: __import__("k2v_learnware.market.listing", fromlist=["x"]).list_market("typo", t))
+def _organizer():
+    return market().learnware_organizer
+
+
+bad("organizer add: check_status 7", ValueError, "check_status must be None, BaseChecker.NONUSABLE_LEARNWARE")(
+    lambda t: _organizer().add_learnware(str(good_zip()), {}, check_status=7))
+bad("organizer add: check_status 2.9", ValueError, "check_status must be None")(
+    lambda t: _organizer().add_learnware(str(good_zip()), {}, check_status=2.9))
+bad("organizer add: check_status True", ValueError, "got True")(
+    lambda t: _organizer().add_learnware(str(good_zip()), {}, check_status=True))
+bad("organizer update: check_status 'abc'", ValueError, "got 'abc'")(
+    lambda t: _organizer().update_learnware("00000001", check_status="abc"))
+bad("organizer update: an int id", TypeError, "learnware id must be a str")(
+    lambda t: _organizer().update_learnware(1, check_status=1))
+bad("organizer delete: an int id", TypeError, "learnware id must be a str")(lambda t: _organizer().delete_learnware(1))
+bad("organizer add: owner of 321 characters", ValueError, "owner must be at most 320 characters, got 321")(
+    lambda t: _organizer().add_learnware(str(good_zip()), {}, check_status=1, owner="x" * 321))
+bad("organizer add: owner not a str", TypeError, "owner must be a str or None")(
+    lambda t: _organizer().add_learnware(str(good_zip()), {}, check_status=1, owner=123))
 bad("instantiate_market: rebuild as a string", TypeError, "rebuild must be True or False")(
     lambda t: _market(market_id="x", rebuild="False"))
 bad("instantiate_market: strict as a number", TypeError, "strict must be True or False")(

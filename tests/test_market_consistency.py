@@ -218,3 +218,11 @@ def test_listing_a_market_that_is_not_there_says_so_and_creates_nothing(tmp_path
     with admin.connect() as conn:
         assert conn.execute(text("SELECT 1 FROM pg_database WHERE datname = 'k2v_never_made'")).first() is None
     admin.dispose()
+
+
+def test_the_statuses_a_market_stores_are_learnwares_own():
+    from learnware.market.base import BaseChecker
+
+    from k2v_learnware.market.market_checks import STORED_STATUSES
+
+    assert STORED_STATUSES == (BaseChecker.NONUSABLE_LEARNWARE, BaseChecker.USABLE_LEARNWARE)

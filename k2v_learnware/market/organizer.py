@@ -41,7 +41,7 @@ from ..specification.formats import SpecificationFormatError
 from ..specification.know2vec import Know2VecSpecification, probe_fingerprint
 from .lane_means import attach_lane_means
 from .learnware_files import LearnwareFiles
-from .market_checks import check_flag, check_know2vec_options
+from .market_checks import check_flag, check_know2vec_options, check_learnware_id
 from .market_know2vec import checked_probe_labels, probe_labels, probe_set
 from .database import open_engine
 from .organizer_writes import OrganizerWrites
@@ -257,6 +257,7 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         as ``expected_revision`` from the same read as the semantic spec and zip
         it keeps, or a change landing between two reads would be reverted.
         """
+        check_learnware_id(learnware_id)
         with self._lock:
             self.refresh()
             row = self._rows.get(learnware_id)

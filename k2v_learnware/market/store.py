@@ -44,6 +44,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from .database import create_tables
+from .market_checks import check_learnware_id, check_owner
 
 PENDING, READY = "pending", "ready"
 
@@ -157,7 +158,7 @@ class MarketStore:
         t = learnware_table
         where = [t.c.market_id == self.market_id, t.c.state == READY]
         if learnware_id is not None:
-            where.append(t.c.learnware_id == learnware_id)
+            where.append(t.c.learnware_id == check_learnware_id(learnware_id))
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.c.learnware_id, t.c.semantic_spec, t.c.folder, t.c.zip_path, t.c.use_flag,
                                        t.c.row_revision, t.c.owner).where(*where).order_by(t.c.seq)).all()
@@ -171,6 +172,7 @@ class MarketStore:
     def allocate(self, semantic_spec: dict, use_flag: int, owner: str | None = None) -> str:
         """Insert a ``pending`` row; the database's key becomes the learnware id."""
         t = learnware_table
+        owner = check_owner(owner)
         with self.engine.begin() as conn:
             seq = conn.execute(insert(t).values(
                 market_id=self.market_id, learnware_id=f"pending-{uuid.uuid4().hex}"[:40],
@@ -188,6 +190,7 @@ class MarketStore:
     def discard(self, learnware_id: str) -> bool:
         """Delete a row (pending or ready); True when there was one."""
         t = learnware_table
+        check_learnware_id(learnware_id)
         try:
             with self.engine.begin() as conn:
                 self._bump(conn)
