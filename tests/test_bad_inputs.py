@@ -718,6 +718,26 @@ bad("searcher: negative weight_threshold", ValueError, "weight_threshold must be
 bad("searcher: top_k 0", ValueError, "top_k must be >= 1")(lambda t: _searcher(top_k=0))
 bad("searcher: max_rounds 0", ValueError, "max_rounds must be >= 1")(lambda t: _searcher(max_rounds=0))
 bad("searcher: unknown solver", ValueError, "solver must be")(lambda t: _searcher(solver="magic"))
+def _k2v_learnware():
+    from learnware.learnware import Learnware
+    from learnware.specification import Specification
+
+    return Learnware("k2v", model(), Specification(stat_spec={"Know2VecSpecification": know2vec()}), "")
+
+
+def _search(searcher, learnwares, stat_info, max_search_num):
+    from learnware.market.base import BaseUserInfo
+
+    return searcher(learnwares, BaseUserInfo(stat_info=stat_info), max_search_num=max_search_num)
+
+
+bad("searcher: max_search_num -1", ValueError, "max_search_num must be >= 1")(
+    lambda t: _search(_searcher(), [learnware(), learnware()], {"LANESpecification": lane()}, -1))
+bad("searcher: max_search_num 2.5", TypeError, "max_search_num must be an integer")(
+    lambda t: _search(_searcher(), [learnware(), learnware()], {"LANESpecification": lane()}, 2.5))
+bad("Know2Vec searcher: max_search_num '3'", TypeError, "max_search_num must be an integer")(
+    lambda t: _search(__import__("k2v_learnware.market", fromlist=["x"]).Know2VecSearcher(None),
+                      [_k2v_learnware()], {"Know2VecQuery": _query(*digits())}, "3"))
 bad("datasets: per_class 0", ValueError, "per_class must be >= 1")(
     lambda t: _datasets().stratified_subset(np.zeros((4, 2)), np.array([0, 0, 1, 1]), 0))
 bad("datasets: pooling factor 0", ValueError, "factor must be >= 1")(
