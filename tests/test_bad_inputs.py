@@ -589,6 +589,9 @@ bad("organizer add: owner of 321 characters", ValueError, "owner must be at most
     lambda t: _organizer().add_learnware(str(good_zip()), {}, check_status=1, owner="x" * 321))
 bad("organizer add: owner not a str", TypeError, "owner must be a str or None")(
     lambda t: _organizer().add_learnware(str(good_zip()), {}, check_status=1, owner=123))
+bad("instantiate_market: an empty probe set file", FormatError, "probe.npy is not a probe set: EOFError")(
+    lambda t: (t.joinpath("m/p/know2vec").mkdir(parents=True), t.joinpath("m/p/know2vec/probe.npy").write_bytes(b""),
+               _market(market_id="p", root=t / "m")))
 bad("instantiate_market: rebuild as a string", TypeError, "rebuild must be True or False")(
     lambda t: _market(market_id="x", rebuild="False"))
 bad("instantiate_market: strict as a number", TypeError, "strict must be True or False")(

@@ -5,6 +5,7 @@ view of the same database and files) at the exact point between two reads of
 the first; every test runs on SQLite and on PostgreSQL (``database_url``).
 """
 
+import numpy as np
 import pytest
 
 from k2v_learnware.datasets import load_digits
@@ -226,3 +227,14 @@ def test_the_statuses_a_market_stores_are_learnwares_own():
     from k2v_learnware.market.market_checks import STORED_STATUSES
 
     assert STORED_STATUSES == (BaseChecker.NONUSABLE_LEARNWARE, BaseChecker.USABLE_LEARNWARE)
+
+
+def test_an_open_market_goes_on_when_its_probe_set_file_is_emptied(tmp_path, zips, probe_X, caplog):
+    a = zips[sorted(zips)[0]]
+    market = open_market(tmp_path, None, probe_X=probe_X)
+    id_a = add(market, a)
+    (tmp_path / "store-test/know2vec/probe.npy").write_bytes(b"")  # an operator's copy that ran out of disk
+    for _ in range(2):  # warned once per change of the file, the probe set kept meanwhile
+        assert market.get_learnware_ids() == [id_a]
+    assert "probe.npy is not a probe set: EOFError" in caplog.text
+    assert np.array_equal(market.learnware_organizer.probe_X, probe_X.astype(np.float32))

@@ -40,8 +40,9 @@ def probe_set(probe_file: Path, probe_X=None):
             return None
         try:
             return as_data_array(np.load(probe_file, allow_pickle=False), "the stored probe set")
-        except (TypeError, ValueError) as err:
-            raise SpecificationFormatError(f"{probe_file}: {err}") from None
+        except (TypeError, ValueError, EOFError) as err:  # EOFError: an empty or cut file
+            raise SpecificationFormatError(f"{probe_file} is not a probe set: {type(err).__name__}: "
+                                           f"{err or 'the file ends early'}") from None
     probe_X = as_data_array(probe_X, "probe_X")
     partial = probe_file.with_name(f".probe-{os.getpid()}-{threading.get_ident()}.npy")
     np.save(partial, probe_X, allow_pickle=False)
