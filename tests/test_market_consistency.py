@@ -238,3 +238,30 @@ def test_an_open_market_goes_on_when_its_probe_set_file_is_emptied(tmp_path, zip
         assert market.get_learnware_ids() == [id_a]
     assert "probe.npy is not a probe set: EOFError" in caplog.text
     assert np.array_equal(market.learnware_organizer.probe_X, probe_X.astype(np.float32))
+
+
+# ------------------------------------------------------------------ what a crash leaves behind
+def test_versions_a_crash_left_behind_go_once_stale_and_nothing_in_use_does(tmp_path, database_url, zips, monkeypatch):
+    import shutil
+    import time
+    from pathlib import Path
+
+    from k2v_learnware.market import organizer as organizer_module
+
+    a, b, c = (zips[n] for n in sorted(zips)[:3])
+    market = open_market(tmp_path, database_url)
+    id_a, id_b = add(market, a), add(market, b)
+    assert market.update_learnware(id_a, zip_path=str(c), semantic_spec=read_semantic_spec(c)) == 1
+    organizer = market.learnware_organizer
+    current = Path(organizer.learnware_folder_list[id_a]).parent
+    pool = tmp_path / "store-test/learnware_pool/learnwares"
+    shutil.copytree(current, pool / id_a / "died-mid-update")  # placed, but the row was never switched to it
+    assert organizer.store.discard(id_b)  # a delete that died after its row went, before its files did
+    time.sleep(2.5)
+    shutil.copytree(current, pool / id_a / "being-placed-now")  # too young to judge: another process's update
+
+    monkeypatch.setattr(organizer_module, "STALE_AFTER_S", 2.0)
+    reopened = open_market(tmp_path, database_url)
+    assert sorted(p.relative_to(pool).as_posix() for p in pool.glob("*/*")) \
+        == sorted([f"{id_a}/{current.name}", f"{id_a}/being-placed-now"])
+    assert_holds_exactly(reopened, {id_a: c})

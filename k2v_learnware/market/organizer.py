@@ -287,7 +287,9 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
 
     # ------------------------------------------------------------ housekeeping
     def _remove_abandoned_adds(self) -> None:
+        """What writes that died left: pending rows, staging folders, versions no row points to (all stale)."""
         for learnware_id in self.store.stale_pending(STALE_AFTER_S):
             self.store.discard(learnware_id)
             self.files.remove_all_of(learnware_id)
         self.files.remove_stale_staging(STALE_AFTER_S)
+        self.files.remove_orphan_versions(*self.store.folders_in_use(), STALE_AFTER_S)  # rows read first

@@ -243,6 +243,14 @@ class MarketStore:
                 t.c.market_id == self.market_id, t.c.state == PENDING,
                 t.c.created < time.time() - older_than_s)).scalars())
 
+    def folders_in_use(self) -> tuple[set[str], set[str]]:
+        """Ids with a pending row (an add under way) and the folders ready rows point to: what a clean-up keeps."""
+        t = learnware_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.learnware_id, t.c.state, t.c.folder)
+                                .where(t.c.market_id == self.market_id)).all()
+        return {r[0] for r in rows if r[1] != READY}, {r[2] for r in rows if r[1] == READY and r[2]}
+
     def import_legacy_rows(self) -> list[tuple[str, dict, str, str, int]]:
         """Move the stock organizer's ``tb_learnware`` rows (same database) into our table, once
         (:mod:`.legacy_rows`)."""
