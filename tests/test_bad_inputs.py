@@ -557,6 +557,51 @@ bad("instantiate_market: id with a slash", ValueError, "market_id must be")(lamb
 bad("instantiate_market: id not a str", TypeError, "market_id must be a str")(lambda t: _market(market_id=7))
 bad("instantiate_market: bad database URL", ValueError, "database")(
     lambda t: _market(market_id="x", database_url="mysql://nowhere/db"))
+bad("K2VOrganizer: market_id escaping the root", ValueError, "market_id must be")(
+    lambda t: __import__("k2v_learnware.market", fromlist=["x"]).K2VOrganizer(market_id="../escaped", root=t / "r"))
+bad("K2VOrganizer: market_id None", TypeError, "market_id must be a str")(
+    lambda t: __import__("k2v_learnware.market", fromlist=["x"]).K2VOrganizer(market_id=None, root=t / "r"))
+bad("MarketStore: market_id with a quote", ValueError, "market_id must be")(
+    lambda t: __import__("k2v_learnware.market.store", fromlist=["x"]).MarketStore(
+        __import__("k2v_learnware.market.database", fromlist=["x"]).open_engine(f"sqlite:///{t / 'm.db'}"), "a'b"))
+bad("instantiate_market: SQLite file in a missing folder", ValueError, "in a folder that does not exist")(
+    lambda t: _market(market_id="x", database_url=f"sqlite:///{t / 'absent' / 'm.db'}"))
+bad("instantiate_market: SQLite URL naming a directory", ValueError, "is a directory")(
+    lambda t: _market(market_id="x", database_url=f"sqlite:///{t}"))
+bad("list_market: a market that is not there", ValueError, "market 'typo' does not exist")(
+    lambda t: __import__("k2v_learnware.market.listing", fromlist=["x"]).list_market("typo", t))
+def _organizer():
+    return market().learnware_organizer
+
+
+bad("organizer add: check_status 7", ValueError, "check_status must be None, BaseChecker.NONUSABLE_LEARNWARE")(
+    lambda t: _organizer().add_learnware(str(good_zip()), {}, check_status=7))
+bad("organizer add: check_status 2.9", ValueError, "check_status must be None")(
+    lambda t: _organizer().add_learnware(str(good_zip()), {}, check_status=2.9))
+bad("organizer add: check_status True", ValueError, "got True")(
+    lambda t: _organizer().add_learnware(str(good_zip()), {}, check_status=True))
+bad("organizer update: check_status 'abc'", ValueError, "got 'abc'")(
+    lambda t: _organizer().update_learnware("00000001", check_status="abc"))
+bad("organizer update: an int id", TypeError, "learnware id must be a str")(
+    lambda t: _organizer().update_learnware(1, check_status=1))
+bad("organizer delete: an int id", TypeError, "learnware id must be a str")(lambda t: _organizer().delete_learnware(1))
+bad("organizer add: owner of 321 characters", ValueError, "owner must be at most 320 characters, got 321")(
+    lambda t: _organizer().add_learnware(str(good_zip()), {}, check_status=1, owner="x" * 321))
+bad("organizer add: owner not a str", TypeError, "owner must be a str or None")(
+    lambda t: _organizer().add_learnware(str(good_zip()), {}, check_status=1, owner=123))
+bad("instantiate_market: an empty probe set file", FormatError, "probe.npy is not a probe set: EOFError")(
+    lambda t: (t.joinpath("m/p/know2vec").mkdir(parents=True), t.joinpath("m/p/know2vec/probe.npy").write_bytes(b""),
+               _market(market_id="p", root=t / "m")))
+bad("instantiate_market: rebuild as a string", TypeError, "rebuild must be True or False")(
+    lambda t: _market(market_id="x", rebuild="False"))
+bad("instantiate_market: strict as a number", TypeError, "strict must be True or False")(
+    lambda t: _market(market_id="x", strict=0))
+bad("instantiate_market: know2vec_options not a dict", TypeError, "know2vec_options must be a dict")(
+    lambda t: _market(market_id="x", know2vec_options=[("seed", 1)]))
+bad("instantiate_market: unknown Know2Vec option", ValueError, "unknown option(s) ['bogus']")(
+    lambda t: _market(market_id="x", know2vec_options={"bogus": 1}))
+bad("instantiate_market: Know2Vec max_queries 0", ValueError, "know2vec_options['max_queries'] must be >= 1")(
+    lambda t: _market(market_id="x", know2vec_options={"max_queries": 0}))
 
 
 # ------------------------------------------------------------------ command line
@@ -676,6 +721,26 @@ bad("searcher: negative weight_threshold", ValueError, "weight_threshold must be
 bad("searcher: top_k 0", ValueError, "top_k must be >= 1")(lambda t: _searcher(top_k=0))
 bad("searcher: max_rounds 0", ValueError, "max_rounds must be >= 1")(lambda t: _searcher(max_rounds=0))
 bad("searcher: unknown solver", ValueError, "solver must be")(lambda t: _searcher(solver="magic"))
+def _k2v_learnware():
+    from learnware.learnware import Learnware
+    from learnware.specification import Specification
+
+    return Learnware("k2v", model(), Specification(stat_spec={"Know2VecSpecification": know2vec()}), "")
+
+
+def _search(searcher, learnwares, stat_info, max_search_num):
+    from learnware.market.base import BaseUserInfo
+
+    return searcher(learnwares, BaseUserInfo(stat_info=stat_info), max_search_num=max_search_num)
+
+
+bad("searcher: max_search_num -1", ValueError, "max_search_num must be >= 1")(
+    lambda t: _search(_searcher(), [learnware(), learnware()], {"LANESpecification": lane()}, -1))
+bad("searcher: max_search_num 2.5", TypeError, "max_search_num must be an integer")(
+    lambda t: _search(_searcher(), [learnware(), learnware()], {"LANESpecification": lane()}, 2.5))
+bad("Know2Vec searcher: max_search_num '3'", TypeError, "max_search_num must be an integer")(
+    lambda t: _search(__import__("k2v_learnware.market", fromlist=["x"]).Know2VecSearcher(None),
+                      [_k2v_learnware()], {"Know2VecQuery": _query(*digits())}, "3"))
 bad("datasets: per_class 0", ValueError, "per_class must be >= 1")(
     lambda t: _datasets().stratified_subset(np.zeros((4, 2)), np.array([0, 0, 1, 1]), 0))
 bad("datasets: pooling factor 0", ValueError, "factor must be >= 1")(

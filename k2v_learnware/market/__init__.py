@@ -20,7 +20,7 @@ _LAZY = {
     "user_info": "k2v_market",
     "user_semantic_spec": "k2v_market",
     "K2VOrganizer": "organizer",
-    "MarketReloadError": "organizer",
+    "MarketReloadError": "store",
     "Know2VecSearcher": "searchers",
     "LANEMultipleSearchItem": "searchers",
     "LANEStatSearcher": "searchers",

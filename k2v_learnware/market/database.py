@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 from sqlalchemy import MetaData, create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
@@ -38,7 +39,18 @@ def normalise_url(database_url: str) -> URL:
     if url.drivername.startswith("sqlite") and url.database in (None, "", ":memory:"):
         raise ValueError("database_url must name a SQLite file (sqlite:///path/market.db): an in-memory "
                          "database is private to one connection and would lose the market")
+    if url.drivername.startswith("sqlite") and not url.database.startswith("file:"):
+        path = Path(url.database).expanduser()
+        if not path.parent.is_dir():
+            raise ValueError(f"database_url names a SQLite file in a folder that does not exist: {path.parent} "
+                             "(create the folder first)")
+        if path.is_dir():
+            raise ValueError(f"database_url must name a SQLite file, but {path} is a directory")
     return url
+
+
+class MissingDatabase(ValueError):
+    """The URL's database is not there, and the caller asked not to create it (a read must not make a market)."""
 
 
 def _create_postgres_database(url: URL) -> None:
@@ -71,17 +83,24 @@ def create_tables(tables: MetaData, engine: Engine) -> None:
             time.sleep(0.2 * (attempt + 1))
 
 
-def open_engine(database_url: str) -> Engine:
-    """An engine for the URL, with SQLite set up for several writing processes (WAL, long busy wait)."""
+def open_engine(database_url: str, create: bool = True) -> Engine:
+    """An engine for the URL, with SQLite set up for several writing processes (WAL, long busy wait).
+
+    ``create=False`` (a reader: ``k2v-learnware list``) opens only a database
+    that is there, a :class:`MissingDatabase` otherwise, and changes nothing in it.
+    """
     url = normalise_url(database_url)
     if url.drivername.startswith("sqlite"):
+        if not create and not Path(url.database).expanduser().is_file():
+            raise MissingDatabase(f"there is no SQLite database {url.database}")
         engine = create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA busy_timeout = 60000")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            if create:  # a market's database is in WAL mode from its first open on
+                cursor.execute("PRAGMA journal_mode = WAL")
             cursor.close()
 
         return engine
@@ -89,6 +108,10 @@ def open_engine(database_url: str) -> Engine:
     try:
         engine.connect().close()
     except OperationalError as err:
+        if url.database and "does not exist" in str(err) and not create:
+            engine.dispose()
+            raise MissingDatabase(f"there is no database {url.database!r} on "
+                                  f"{url.set(database=None).render_as_string(hide_password=True)}") from None
         if url.database and "does not exist" in str(err):
             _create_postgres_database(url)
         else:

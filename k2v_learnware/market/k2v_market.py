@@ -27,6 +27,7 @@ from .checker import K2VStatChecker
 from .organizer import K2VOrganizer
 from .searchers import KNOW2VEC, Know2VecSearcher, LANEStatSearcher
 from .database import normalise_url
+from .market_checks import check_flag, check_know2vec_options
 from .store import check_market_id
 from .submission_checks import extract_checked
 
@@ -76,19 +77,21 @@ class K2VMarket(LearnwareMarket):
         """Check the new version, then switch the learnware to it; ``rejection_message`` says why not."""
         self.last_check = []
         organizer = self.learnware_organizer
-        current = organizer.get_learnware_by_ids(id)
-        if current is None:
+        # The revision, semantic spec and zip all come from one read of the row: the update is refused when
+        # anyone changed the learnware since, so it never reverts a change that landed between two reads.
+        stored = organizer.stored_version(id)
+        if stored is None:
             return self._reject("organizer", f"market {self.market_id!r} has no learnware {id!r}")
-        revision = organizer.row_revision(id)  # what this update is based on; a change meanwhile refuses it
-        zip_for_check = organizer.get_learnware_zip_path_by_ids(id) if zip_path is None else zip_path
+        row, stored_zip = stored
+        zip_for_check = stored_zip if zip_path is None else zip_path
         if semantic_spec is None:
-            semantic_spec = current.get_specification().get_semantic_spec()
+            semantic_spec = row.semantic_spec
         names = list(self.learnware_checker) if checker_names is None else checker_names
         checked = self.check_learnware(zip_for_check, semantic_spec, names)
         if check_status is None or checked == BaseChecker.INVALID_LEARNWARE:
             check_status = checked
         status = organizer.update_learnware(id, zip_path=zip_path, semantic_spec=semantic_spec,
-                                            check_status=check_status, expected_revision=revision, **kwargs)
+                                            check_status=check_status, expected_revision=row.row_revision, **kwargs)
         self._note_organizer_refusal(status)
         return status
 
@@ -194,6 +197,8 @@ def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None,
     set's fingerprint, and a probe set given anew without labels drops them.
     """
     market_id = check_market_id(market_id)
+    rebuild, strict = check_flag(rebuild, "rebuild"), check_flag(strict, "strict")
+    know2vec_options = check_know2vec_options(know2vec_options)
     if database_url is not None:
         normalise_url(database_url)  # a clear ValueError before anything is created
     if root is not None:
@@ -201,8 +206,8 @@ def instantiate_market(market_id: str = "k2v", rebuild: bool = False, root=None,
         root.mkdir(parents=True, exist_ok=True)
         C.market_root_path = str(root)
     root = Path(C.market_root_path)
-    organizer = K2VOrganizer(market_id=market_id, rebuild=bool(rebuild), root=root, database_url=database_url,
-                             probe_X=probe_X, know2vec_options=know2vec_options, strict=bool(strict),
+    organizer = K2VOrganizer(market_id=market_id, rebuild=rebuild, root=root, database_url=database_url,
+                             probe_X=probe_X, know2vec_options=know2vec_options, strict=strict,
                              probe_y=probe_y)
     know2vec_searcher = Know2VecSearcher(organizer, proxy_dir=organizer.know2vec_path / "proxy")
     searcher = SeqCombinedSearcher(

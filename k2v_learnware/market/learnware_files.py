@@ -120,6 +120,56 @@ class LearnwareFiles:
         """Staging folders of adds that died long ago (a live add finishes in seconds)."""
         remove_older_than(self.staging.iterdir(), older_than_s)
 
+    def remove_orphan_versions(self, adding: set[str], in_use: set[str], older_than_s: float) -> None:
+        """Version folders no row points to, left by an update or a delete that died, once they are stale.
+
+        ``adding`` (ids with a pending row) and ``in_use`` (folders of ready
+        rows) must be read before this looks at the folders: a version placed
+        since is younger than ``older_than_s`` and stays, as does every folder
+        of an add under way; no write ever points a row at an existing folder,
+        so an old folder no row points to stays unused. Age is the later of
+        the folder's mtime and ctime (a rename moves the ctime on).
+        """
+        keep = {self._relative(folder) for folder in in_use}
+        cutoff = time.time() - older_than_s
+        for id_folder in _subfolders(self.learnwares):
+            if id_folder.name in adding:
+                continue
+            stale = _changed_before(id_folder, cutoff)  # before its versions go: removing them touches it
+            for version in _subfolders(id_folder):
+                if version.relative_to(self.market_path).as_posix() not in keep and _changed_before(version, cutoff):
+                    shutil.rmtree(version, ignore_errors=True)
+            if stale:  # a fresh one may be about to receive an add's version
+                try:
+                    id_folder.rmdir()
+                except OSError:
+                    pass  # not empty: a version a row points to (or one too young to judge)
+
+    def _relative(self, folder: str) -> str:
+        """A row's folder as the path relative to the market folder, whichever way the row holds it."""
+        path = Path(folder)
+        if path.is_absolute():
+            try:
+                return path.relative_to(self.market_path).as_posix()
+            except ValueError:
+                return folder  # an earlier version's folder, outside learnwares/
+        return path.as_posix()
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()]
+    except FileNotFoundError:  # removed by another process meanwhile
+        return []
+
+
+def _changed_before(path: Path, cutoff: float) -> bool:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return False
+    return max(info.st_mtime, info.st_ctime) < cutoff
+
 
 def remove_older_than(paths, seconds: float) -> None:
     """Files or folders not modified for ``seconds``; another process removing one first is fine."""

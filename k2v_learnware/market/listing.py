@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .learnware_files import LearnwareFiles
-from .database import open_engine
+from .database import MissingDatabase, open_engine
 from .store import MarketStore, check_market_id
 from .submission_checks import check_inside, read_learnware_yaml
 
@@ -35,9 +35,13 @@ def default_market_root() -> Path:
     return Path.home().joinpath(*parts)
 
 
-def default_database_url(root: Path, market_id: str) -> str:
+def default_database_file(root: Path, market_id: str) -> Path:
     """The SQLite index a market under ``root`` uses unless it was given a database URL."""
-    return f"sqlite:///{Path(root) / 'database' / f'market_{market_id}.db'}"
+    return Path(root) / "database" / f"market_{market_id}.db"
+
+
+def default_database_url(root: Path, market_id: str) -> str:
+    return f"sqlite:///{default_database_file(root, market_id)}"
 
 
 @dataclass(frozen=True)
@@ -55,14 +59,22 @@ def list_market(market_id: str, root, database_url: str | None = None) -> list[L
     """The ``ready`` learnwares of the market ``market_id`` under ``root``, by id.
 
     A learnware whose stored files cannot be read is an error naming it (a
-    ``ValueError``), as opening the market would be.
+    ``ValueError``), as opening the market would be. Listing writes nothing: a
+    market that is not there (no database, or none of that name in it) is a
+    ``ValueError`` saying so, not a new empty market.
     """
     market_id = check_market_id(market_id)
     root = Path(root)
     files = LearnwareFiles(root / market_id, create=False)
-    engine = open_engine(database_url or default_database_url(root, market_id))
+    default_file = default_database_file(root, market_id)
+    if database_url is None and not default_file.is_file():
+        raise ValueError(f"market {market_id!r} does not exist under {root}: there is no {default_file}")
     try:
-        rows = MarketStore(engine, market_id).ready_rows()
+        engine = open_engine(database_url or default_database_url(root, market_id), create=False)
+    except MissingDatabase as err:
+        raise ValueError(f"market {market_id!r} does not exist: {err}") from None
+    try:
+        rows = MarketStore(engine, market_id, create=False).ready_rows()
     finally:
         engine.dispose()
     listed = []

@@ -40,8 +40,9 @@ def probe_set(probe_file: Path, probe_X=None):
             return None
         try:
             return as_data_array(np.load(probe_file, allow_pickle=False), "the stored probe set")
-        except (TypeError, ValueError) as err:
-            raise SpecificationFormatError(f"{probe_file}: {err}") from None
+        except (TypeError, ValueError, EOFError) as err:  # EOFError: an empty or cut file
+            raise SpecificationFormatError(f"{probe_file} is not a probe set: {type(err).__name__}: "
+                                           f"{err or 'the file ends early'}") from None
     probe_X = as_data_array(probe_X, "probe_X")
     partial = probe_file.with_name(f".probe-{os.getpid()}-{threading.get_ident()}.npy")
     np.save(partial, probe_X, allow_pickle=False)
@@ -131,7 +132,8 @@ def build_missing_know2vec_specs(organizer, verbose: bool = False) -> dict:
     update (refused when another process changed the learnware meanwhile; its
     semantic specification and status stay). Returns ``{"built": [ids],
     "failed": {id: reason}}``; a learnware whose model takes another input
-    shape than the probe set's gets none and is named in ``failed``.
+    shape than the probe set's gets none and is named in ``failed``, as is
+    one another process deleted or changed meanwhile (its new version is kept).
     """
     import shutil
     import tempfile
@@ -146,10 +148,22 @@ def build_missing_know2vec_specs(organizer, verbose: bool = False) -> dict:
     built, failed = [], {}
     for learnware_id in progress(without_probe_spec(organizer), verbose=verbose, desc="Know2Vec specifications",
                                  unit="lw", leave=False):
-        with tempfile.TemporaryDirectory(prefix="k2v_respec_") as folder:
-            again = Path(folder) / "learnware.zip"  # another path: the update stages the zip anew
-            shutil.copyfile(organizer.get_learnware_zip_path_by_ids(learnware_id), again)
-            status = organizer.update_learnware(learnware_id, zip_path=str(again))
+        # The revision is read before the zip: a change after it refuses the update, so another process's new
+        # version is never replaced by a copy of the old one. A learnware deleted or changed meanwhile (its
+        # row or its files gone) is named in ``failed`` and the others go on.
+        revision = organizer.row_revision(learnware_id)
+        stored = organizer.get_learnware_zip_path_by_ids(learnware_id)
+        if revision is None or stored is None:
+            failed[learnware_id] = "it was deleted by another process meanwhile"
+            continue
+        try:
+            with tempfile.TemporaryDirectory(prefix="k2v_respec_") as folder:
+                again = Path(folder) / "learnware.zip"  # another path: the update stages the zip anew
+                shutil.copyfile(stored, again)
+                status = organizer.update_learnware(learnware_id, zip_path=str(again), expected_revision=revision)
+        except OSError as err:  # its files went with an update or a delete by another process
+            failed[learnware_id] = f"its stored zip could not be read (changed by another process?): {err}"
+            continue
         spec = know2vec_spec_of(organizer.get_learnware_by_ids(learnware_id))
         if status == BaseChecker.INVALID_LEARNWARE:
             failed[learnware_id] = organizer.last_error or "the update was refused"

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from learnware.config import C
@@ -40,19 +41,16 @@ from ..specification.formats import SpecificationFormatError
 from ..specification.know2vec import Know2VecSpecification, probe_fingerprint
 from .lane_means import attach_lane_means
 from .learnware_files import LearnwareFiles
+from .market_checks import check_flag, check_know2vec_options, check_learnware_id
 from .market_know2vec import checked_probe_labels, probe_labels, probe_set
 from .database import open_engine
 from .organizer_writes import OrganizerWrites
-from .store import MarketStore, StoredRow
+from .store import MarketReloadError, MarketStore, StoredRow, check_market_id
 
 logger = module_logger("k2v_learnware.market")
 
 #: A pending row or staging folder older than this belongs to an add that died (a live add takes seconds).
 STALE_AFTER_S = 3600.0
-
-
-class MarketReloadError(RuntimeError):
-    """A stored learnware could not be rebuilt when the market reloaded."""
 
 
 class K2VOrganizer(OrganizerWrites, EasyOrganizer):
@@ -65,10 +63,14 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         With ``strict=False`` such learnwares are left out (``unloadable`` says
         why), so an operator can open the market and delete them.
         """
+        # before anything changes; the market id names a folder under the root and a key in the database
+        self.market_id = check_market_id(getattr(self, "market_id", None))
+        rebuild, strict = check_flag(rebuild, "rebuild"), check_flag(strict, "strict")
         # market.reload_market() passes no settings: keep the ones this organizer was opened with
         root = root if root is not None else getattr(self, "root", None) or C.market_root_path
         database_url = database_url or getattr(self, "database_url", None)
         know2vec_options = know2vec_options if know2vec_options is not None else getattr(self, "know2vec_options", None)
+        know2vec_options = check_know2vec_options(know2vec_options)
         self._lock = threading.RLock()
         self.root = Path(root)
         self.market_store_path = str(self.root / self.market_id)
@@ -95,7 +97,7 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
             self.files.remove_proxy()
         self._remove_abandoned_adds()
         self.know2vec_path = self.files.know2vec
-        self.know2vec_options = dict(know2vec_options or {})
+        self.know2vec_options = know2vec_options
         self.probe_X = probe_set(probe_file, probe_X) if replaced else probe_X
         self.probe_sha256 = None if probe_X is None else probe_fingerprint(probe_X)  # hashed once per probe set
         self.probe_y = probe_labels(self.files.know2vec / "probe_labels.json", self.probe_X, self.probe_sha256,
@@ -239,9 +241,29 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         self.refresh()
 
     def stored_rows(self) -> list[StoredRow]:
-        """Every stored learnware's row (id, semantic spec, status, owner), oldest first."""
-        self.refresh()
-        return list(self._rows.values())
+        """Every stored learnware's row (id, semantic spec, status, owner), oldest first.
+
+        Each row carries its own copy of the semantic spec: the cached one is
+        what the next update keeps, so a caller's edit must not reach it.
+        """
+        with self._lock:
+            self.refresh()
+            return [replace(row, semantic_spec=copy.deepcopy(row.semantic_spec)) for row in self._rows.values()]
+
+    def stored_version(self, learnware_id: str) -> tuple[StoredRow, str] | None:
+        """A learnware's row (its own copy of the semantic spec) and its stored zip, as of one refresh, or None.
+
+        An update based on what a caller read must take the revision it passes
+        as ``expected_revision`` from the same read as the semantic spec and zip
+        it keeps, or a change landing between two reads would be reverted.
+        """
+        check_learnware_id(learnware_id)
+        with self._lock:
+            self.refresh()
+            row = self._rows.get(learnware_id)
+            if row is None:
+                return None
+            return replace(row, semantic_spec=copy.deepcopy(row.semantic_spec)), self.learnware_zip_list[learnware_id]
 
     def owner_of(self, learnware_id: str) -> str | None:
         self.refresh()
@@ -249,12 +271,15 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         return None if row is None else row.owner
 
     def get_learnware_info_from_storage(self, learnware_id: str):
-        self.refresh()
-        row = self._rows.get(learnware_id)
-        if row is None:
-            return None
-        return {"semantic_spec": row.semantic_spec, "zip_path": self.learnware_zip_list[learnware_id],
-                "folder_path": self.learnware_folder_list[learnware_id], "use_flag": row.use_flag}
+        """The stock organizer's view of a stored learnware, with a copy of its semantic spec (see stored_rows)."""
+        with self._lock:
+            self.refresh()
+            row = self._rows.get(learnware_id)
+            if row is None:
+                return None
+            return {"semantic_spec": copy.deepcopy(row.semantic_spec),
+                    "zip_path": self.learnware_zip_list[learnware_id],
+                    "folder_path": self.learnware_folder_list[learnware_id], "use_flag": row.use_flag}
 
     def __len__(self):
         self.refresh()
@@ -262,7 +287,9 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
 
     # ------------------------------------------------------------ housekeeping
     def _remove_abandoned_adds(self) -> None:
+        """What writes that died left: pending rows, staging folders, versions no row points to (all stale)."""
         for learnware_id in self.store.stale_pending(STALE_AFTER_S):
             self.store.discard(learnware_id)
             self.files.remove_all_of(learnware_id)
         self.files.remove_stale_staging(STALE_AFTER_S)
+        self.files.remove_orphan_versions(*self.store.folders_in_use(), STALE_AFTER_S)  # rows read first

@@ -13,6 +13,7 @@ the row first, so no reader finds a row whose files are gone.
 from __future__ import annotations
 
 import copy
+import numbers
 import os
 from pathlib import Path
 
@@ -21,10 +22,18 @@ from learnware.market.base import BaseChecker
 
 from .._logging import module_logger
 from .lane_means import write_lane_means
+from .._checks import positive_int
 from .learnware_files import KNOW2VEC_FILE
+from .market_checks import check_learnware_id, check_owner, stored_status
 from .market_know2vec import write_know2vec_spec
 
 logger = module_logger("k2v_learnware.market")
+
+
+def _refused(check_status) -> bool:
+    """Whether a checker's status is the refusal (INVALID_LEARNWARE, -1): nothing is stored then."""
+    return isinstance(check_status, numbers.Integral) and not isinstance(check_status, bool) \
+        and check_status == BaseChecker.INVALID_LEARNWARE
 
 
 class OrganizerWrites:
@@ -41,10 +50,11 @@ class OrganizerWrites:
         self.last_error = None
         if learnware_id is not None:
             raise ValueError("learnware_id cannot be chosen: the market's database allocates ids")
-        if check_status == BaseChecker.INVALID_LEARNWARE:
+        owner = check_owner(owner)
+        if _refused(check_status):
             self.last_error = "the learnware failed the market's checks"
             return None, BaseChecker.INVALID_LEARNWARE
-        status = BaseChecker.NONUSABLE_LEARNWARE if check_status is None else int(check_status)
+        status = BaseChecker.NONUSABLE_LEARNWARE if check_status is None else stored_status(check_status)
         semantic_spec = copy.deepcopy(semantic_spec)
         staged = new_id = placed = None
         try:
@@ -85,6 +95,7 @@ class OrganizerWrites:
 
     def delete_learnware(self, id: str) -> bool:
         """Remove a learnware's row, then its files; False when the market has no such learnware."""
+        check_learnware_id(id)
         self.refresh()
         row = self._rows.get(id) or self.store.row(id)  # an unloadable learnware can be deleted too
         if row is None:
@@ -98,6 +109,7 @@ class OrganizerWrites:
 
     def row_revision(self, learnware_id: str) -> int | None:
         """The revision of a learnware's row as this process last read it (for optimistic updates)."""
+        check_learnware_id(learnware_id)
         self.refresh()
         row = self._rows.get(learnware_id)
         return None if row is None else row.row_revision
@@ -110,20 +122,25 @@ class OrganizerWrites:
         the learnware) refuses the update when anyone changed it since.
         """
         self.last_error = None
+        check_learnware_id(id)
+        if expected_revision is not None:
+            expected_revision = positive_int(expected_revision, "expected_revision", minimum=0)
+        if check_status is not None and not _refused(check_status):
+            stored_status(check_status)
         self.refresh()
         row = self._rows.get(id)
         if row is None:
             self.last_error = f"market {self.market_id!r} has no learnware {id!r}"
             return BaseChecker.INVALID_LEARNWARE
-        expected_revision = row.row_revision if expected_revision is None else int(expected_revision)
-        if check_status == BaseChecker.INVALID_LEARNWARE:
+        expected_revision = row.row_revision if expected_revision is None else expected_revision
+        if _refused(check_status):
             self.last_error = "the update failed the market's checks"
             return BaseChecker.INVALID_LEARNWARE
         if zip_path is None and semantic_spec is None and check_status is None:
             self.last_error = "nothing to update: give zip_path, semantic_spec or check_status"
             return BaseChecker.INVALID_LEARNWARE
         semantic_spec = copy.deepcopy(row.semantic_spec if semantic_spec is None else semantic_spec)
-        status = row.use_flag if check_status is None else int(check_status)
+        status = row.use_flag if check_status is None else stored_status(check_status)
         folder, zip_file, staged, placed = row.folder, row.zip_path, None, None
         try:
             if zip_path is not None and os.path.abspath(zip_path) != self.learnware_zip_list[id]:

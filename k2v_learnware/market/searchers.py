@@ -140,6 +140,7 @@ class LANEStatSearcher(AtomicSearcher):
         return index
 
     def __call__(self, learnware_list, user_info, max_search_num: int = 5, search_method: str = "greedy"):
+        max_search_num = positive_int(max_search_num, "max_search_num")  # -1 or 2.5 broke deep in numpy
         user = user_info.stat_info[LANE]
         kept, specs = self._applicable(learnware_list, math.prod(user.input_shape),
                                        f"the requirement's {user.input_shape}")
@@ -258,6 +259,7 @@ class Know2VecSearcher(AtomicSearcher):
         return matrix
 
     def __call__(self, learnware_list, user_info, max_search_num: int = 5, search_method: str = "greedy"):
+        max_search_num = positive_int(max_search_num, "max_search_num")
         query = user_info.stat_info[Know2VecQuery.type]
         kept, specs = self._applicable(learnware_list, query.means.shape[1],
                                        f"the query's {query.means.shape[1]} features")

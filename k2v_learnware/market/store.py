@@ -38,13 +38,13 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from .database import create_tables
+from .market_checks import check_learnware_id, check_owner
 
 PENDING, READY = "pending", "ready"
 
@@ -86,6 +86,11 @@ def check_market_id(market_id) -> str:
     return market_id
 
 
+class MarketReloadError(RuntimeError):
+    """A stored learnware could not be rebuilt (or moved from an earlier version's table) when the market
+    reloaded."""
+
+
 @dataclass(frozen=True)
 class StoredRow:
     """One ``ready`` learnware as the database knows it."""
@@ -110,8 +115,12 @@ def _dumps(semantic_spec: dict) -> str:
 class MarketStore:
     """The rows of one market in one database; every method is one short transaction."""
 
-    def __init__(self, engine: Engine, market_id: str):
-        self.engine, self.market_id = engine, market_id
+    def __init__(self, engine: Engine, market_id: str, create: bool = True):
+        """``create=False`` (a reader) makes nothing: a ValueError unless the market is registered here."""
+        self.engine, self.market_id = engine, check_market_id(market_id)
+        if not create:
+            self._check_exists()
+            return
         create_tables(metadata, engine)
         try:
             with self.engine.begin() as conn:
@@ -120,6 +129,16 @@ class MarketStore:
                     conn.execute(insert(market_table).values(market_id=market_id, revision=0))
         except IntegrityError:
             pass  # another process registered the market first
+
+    def _check_exists(self) -> None:
+        where = self.engine.url.render_as_string(hide_password=True)
+        tables = set(inspect(self.engine).get_table_names())
+        if {learnware_table.name, market_table.name} <= tables:
+            with self.engine.connect() as conn:
+                if conn.execute(select(market_table.c.revision)
+                                .where(market_table.c.market_id == self.market_id)).first() is not None:
+                    return
+        raise ValueError(f"market {self.market_id!r} does not exist in {where}")
 
     # ------------------------------------------------------------ plumbing
     def _bump(self, conn) -> int:
@@ -139,7 +158,7 @@ class MarketStore:
         t = learnware_table
         where = [t.c.market_id == self.market_id, t.c.state == READY]
         if learnware_id is not None:
-            where.append(t.c.learnware_id == learnware_id)
+            where.append(t.c.learnware_id == check_learnware_id(learnware_id))
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.c.learnware_id, t.c.semantic_spec, t.c.folder, t.c.zip_path, t.c.use_flag,
                                        t.c.row_revision, t.c.owner).where(*where).order_by(t.c.seq)).all()
@@ -153,6 +172,7 @@ class MarketStore:
     def allocate(self, semantic_spec: dict, use_flag: int, owner: str | None = None) -> str:
         """Insert a ``pending`` row; the database's key becomes the learnware id."""
         t = learnware_table
+        owner = check_owner(owner)
         with self.engine.begin() as conn:
             seq = conn.execute(insert(t).values(
                 market_id=self.market_id, learnware_id=f"pending-{uuid.uuid4().hex}"[:40],
@@ -170,6 +190,7 @@ class MarketStore:
     def discard(self, learnware_id: str) -> bool:
         """Delete a row (pending or ready); True when there was one."""
         t = learnware_table
+        check_learnware_id(learnware_id)
         try:
             with self.engine.begin() as conn:
                 self._bump(conn)
@@ -222,42 +243,20 @@ class MarketStore:
                 t.c.market_id == self.market_id, t.c.state == PENDING,
                 t.c.created < time.time() - older_than_s)).scalars())
 
-    def import_legacy_rows(self) -> list[tuple[str, dict, str, str, int]]:
-        """Move the stock organizer's ``tb_learnware`` rows (same database) into our table, once.
-
-        A market written by an earlier version (the stock ``EasyOrganizer``
-        schema) keeps every learnware: ids stay as they were and the
-        autoincrement key continues after the largest numeric one.
-        """
-        if "tb_learnware" not in inspect(self.engine).get_table_names():
-            return []
-        try:
-            return self._move_legacy_rows()
-        except IntegrityError:
-            return []  # another process moved them first
-
-    def _move_legacy_rows(self):
+    def folders_in_use(self) -> tuple[set[str], set[str]]:
+        """Ids with a pending row (an add under way) and the folders ready rows point to: what a clean-up keeps."""
         t = learnware_table
-        with self.engine.begin() as conn:
-            rows = conn.execute(text("SELECT id, semantic_spec, zip_path, folder_path, use_flag FROM tb_learnware"))\
-                .all()
-            moved = []
-            for learnware_id, semantic, zip_path, folder, use_flag in rows:
-                learnware_id = learnware_id.strip()
-                values = dict(market_id=self.market_id, learnware_id=learnware_id, semantic_spec=semantic,
-                              folder=folder, zip_path=zip_path, use_flag=int(use_flag), state=READY,
-                              row_revision=0, created=time.time())
-                if learnware_id.isdigit():
-                    values["seq"] = int(learnware_id) + 1  # keys start at 1; legacy ids at 0
-                conn.execute(insert(t).values(**values))
-                moved.append((learnware_id, json.loads(semantic), folder, zip_path, int(use_flag)))
-            conn.execute(text("DELETE FROM tb_learnware"))
-            if moved:
-                self._bump(conn)
-                if self.engine.dialect.name == "postgresql":  # explicit keys do not advance the sequence
-                    conn.execute(text("SELECT setval(pg_get_serial_sequence('k2v_learnware', 'seq'), "
-                                      "(SELECT max(seq) FROM k2v_learnware))"))
-        return moved
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.learnware_id, t.c.state, t.c.folder)
+                                .where(t.c.market_id == self.market_id)).all()
+        return {r[0] for r in rows if r[1] != READY}, {r[2] for r in rows if r[1] == READY and r[2]}
+
+    def import_legacy_rows(self) -> list[tuple[str, dict, str, str, int]]:
+        """Move the stock organizer's ``tb_learnware`` rows (same database) into our table, once
+        (:mod:`.legacy_rows`)."""
+        from .legacy_rows import import_legacy_rows
+
+        return import_legacy_rows(self)
 
 
 class _NoSuchRow(Exception):
