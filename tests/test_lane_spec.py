@@ -81,6 +81,22 @@ def test_private_inits_copy_no_real_sample(small, init):
     assert not any(tuple(r) in rows for r in spec.get_z())
 
 
+def test_kmeans_starts_copy_no_row_even_from_one_row_clusters(small):
+    # An outlier is a k-means cluster of its own, and a class of exactly num_per_class rows is nothing but
+    # one-row clusters: with no condensation step their centres would be stored as the rows themselves.
+    X, y = small
+    X = X.copy()
+    X[0] = 40.0
+    keep = np.r_[np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:4]]
+    spec = generate_lane_spec(X[keep], y[keep], num_per_class=4, iterations=0, verbose=False)
+    rows = {tuple(r) for r in X}
+    z = spec.get_z()
+    assert not any(tuple(r) in rows for r in z)
+    assert len({tuple(r) for r in z}) == len(z)  # no two starting points at one place
+    with pytest.raises(ValueError, match="init='kmeans' starts from averages of at least 2"):
+        generate_lane_spec(X[:30], np.r_[np.zeros(29), 1], num_per_class=1, iterations=0, verbose=False)
+
+
 def test_same_seed_same_spec_other_seed_differs(small):
     a = generate_lane_spec(*small, num_per_class=3, seed=7, **FAST)
     b = generate_lane_spec(*small, num_per_class=3, seed=7, **FAST)

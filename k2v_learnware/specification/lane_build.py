@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import as_data_array, as_labels, one_of, positive_float, positive_int, seed_int
-from .class_mixtures import MAX_COMPONENTS, MAX_RANK
+from .class_mixtures import MAX_COMPONENTS, MAX_RANK, MIN_COMPONENT_ROWS
 from .condensation import INITS, OPTIMIZERS
 from .lane_file import LIMITS
 from .networks import EMBEDDING_KINDS, NORMALIZATIONS, EmbeddingConfig
@@ -65,6 +65,7 @@ class BuildPlan:
     mixture_components: int
     mixture_rank: int
     labelled: bool
+    fits_mixtures: bool  # fit class mixtures: labelled, asked for, and every class has MIN_COMPONENT_ROWS rows
 
 
 def plan_build(X, y, num_per_class, *, iterations, batch_real, lr, optimizer, init, embedding, width, depth,
@@ -110,6 +111,10 @@ def plan_build(X, y, num_per_class, *, iterations, batch_real, lr, optimizer, in
             f"class(es) {', '.join(f'{c!r} ({n} samples)' for c, n in short)} have fewer than "
             f"num_per_class={num_per_class} samples to initialise from; lower num_per_class or use init='noise'"
         )
+    if init == "kmeans" and int(counts.min()) < 2:  # a k-means centre averages two rows or more, never copies one
+        lone = [c for c, n in zip(classes, counts) if n < 2]
+        raise ValueError(f"class(es) {', '.join(repr(c) for c in lone)} have 1 sample: init='kmeans' starts from "
+                         "averages of at least 2 samples per class; use init='noise' (or 'real')")
 
     # When the spec keeps its rows' class means the search reads those, and a few steps only shape the
     # points; otherwise the points carry the search, and the condensation runs as long as it did before.
@@ -132,4 +137,7 @@ def plan_build(X, y, num_per_class, *, iterations, batch_real, lr, optimizer, in
         lr=lr, optimizer=optimizer, init=init, seed=int(seed), family_seed=int(family_seed), num_nets=num_nets,
         keeps_means=keeps_means, mixture_components=mixture_components, mixture_rank=mixture_rank,
         labelled=y is not None,
+        # A file holds one mixture per class or none, and a mixture of fewer rows would describe those rows:
+        # one class under the minimum leaves the whole spec without mixtures (mimic data from the points).
+        fits_mixtures=bool(mixture_components) and y is not None and int(counts.min()) >= MIN_COMPONENT_ROWS,
     )
