@@ -93,7 +93,7 @@ def test_kmeans_starts_copy_no_row_even_from_one_row_clusters(small):
     z = spec.get_z()
     assert not any(tuple(r) in rows for r in z)
     assert len({tuple(r) for r in z}) == len(z)  # no two starting points at one place
-    with pytest.raises(ValueError, match="init='kmeans' starts from averages of at least 2"):
+    with pytest.raises(ValueError, match="init='kmeans' needs at least 2 samples per class"):
         generate_lane_spec(X[:30], np.r_[np.zeros(29), 1], num_per_class=1, iterations=0, verbose=False)
 
 

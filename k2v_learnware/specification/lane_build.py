@@ -113,8 +113,8 @@ def plan_build(X, y, num_per_class, *, iterations, batch_real, lr, optimizer, in
         )
     if init == "kmeans" and int(counts.min()) < 2:  # a k-means centre averages two rows or more, never copies one
         lone = [c for c, n in zip(classes, counts) if n < 2]
-        raise ValueError(f"class(es) {', '.join(repr(c) for c in lone)} have 1 sample: init='kmeans' starts from "
-                         "averages of at least 2 samples per class; use init='noise' (or 'real')")
+        raise ValueError(f"init='kmeans' needs at least 2 samples per class (it starts from averages of 2 or "
+                         f"more); class(es) {', '.join(repr(c) for c in lone)} have 1: use init='noise' or 'real'")
 
     # When the spec keeps its rows' class means the search reads those, and a few steps only shape the
     # points; otherwise the points carry the search, and the condensation runs as long as it did before.
