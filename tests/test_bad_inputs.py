@@ -299,7 +299,8 @@ _spec_case("z row of strings", "at z/0/0", lambda d: d["z"][0].__setitem__(0, "x
 _spec_case("z row too short", "z rows must have 64 values", lambda d: d["z"][0].pop())
 _spec_case("labels too few", "labels for", lambda d: d["labels"].pop())
 _spec_case("label not in classes", "not in classes", lambda d: d["labels"].__setitem__(0, 99))
-_spec_case("duplicate classes", "classes must be distinct", lambda d: d.update(classes=[0, 0, 1], class_counts=[1, 1, 1]))
+_spec_case("duplicate classes", "classes must be distinct",
+           lambda d: d.update(classes=[0, 0, 1], class_counts=[1, 1, 1]))
 _spec_case("classes mixing bool and int", "classes mix JSON types",
            lambda d: d.update(classes=[True, 1, 2], class_counts=[1, 1, 1]))
 _spec_case("classes mixing str and int", "classes mix JSON types",
@@ -444,6 +445,42 @@ bad("query: labels of another length", ValueError, "labels but X has")(lambda t:
 bad("query: X with NaN", ValueError, "NaN or infinite")(lambda t: _query(np.full((4, 64), np.nan), [0, 0, 1, 1]))
 
 
+def _query_doc(means):
+    from k2v_learnware.retrieval.tasks import Know2VecQuery
+
+    return Know2VecQuery.from_dict({"type": "Know2VecQuery", "classes": [0, 1], "means": means})
+
+
+def _query_by_hand(classes, means):
+    from k2v_learnware.retrieval.tasks import Know2VecQuery
+
+    return Know2VecQuery(classes, means)
+
+
+@functools.cache
+def fitted_proxy():
+    return _proxy(epochs=1, batch_size=2, verbose=False).fit([know2vec(), know2vec()], [model(), model()],
+                                                             probe_X=digits()[0][:60])
+
+
+bad("query document: a mean beyond float32", ValueError, "beyond the range of float32")(
+    lambda t: _query_doc([[1e300] + [0.0] * 63, [0.0] * 64]))
+bad("query by hand: NaN means", ValueError, "NaN or infinite")(
+    lambda t: _query_by_hand([0, 1], np.full((2, 64), np.nan)))
+bad("query by hand: one mean row for two classes", ValueError, "one finite mean row per class")(
+    lambda t: _query_by_hand([0, 1], np.zeros((1, 64))))
+bad("query by hand: classes not a sequence", TypeError, "must be a sequence of labels")(
+    lambda t: _query_by_hand(3, np.zeros((2, 64))))
+bad("proxy scores: a NaN query array", ValueError, "NaN or infinite")(
+    lambda t: fitted_proxy().scores(np.full((2, 64), np.nan), [know2vec()]))
+bad("proxy scores: a 1-D query array", ValueError, "query means must have shape 2-D")(
+    lambda t: fitted_proxy().embed_query(np.zeros(64)))
+bad("proxy scores: a query array with no class", ValueError, "query means is empty")(
+    lambda t: fitted_proxy().embed_query(np.zeros((0, 64))))
+bad("proxy scores: query means beyond the proxy's scaling", ValueError, "beyond the range the proxy's scaling")(
+    lambda t: fitted_proxy().embed_query(np.full((2, 64), 3e38, np.float32)))
+
+
 # ------------------------------------------------------------------ search: weights, residuals, index, QP
 def _weights(user, specs, **options):
     from k2v_learnware.search import mixture_weights
@@ -476,7 +513,8 @@ def _index(blocks):
 
 
 bad("index: no blocks", ValueError, "at least one learnware")(lambda t: _index([]))
-bad("index: blocks of two widths", ValueError, "expected (K, 4)")(lambda t: _index([np.zeros((2, 4)), np.zeros((2, 5))]))
+bad("index: blocks of two widths", ValueError, "expected (K, 4)")(
+    lambda t: _index([np.zeros((2, 4)), np.zeros((2, 5))]))
 bad("index: max_rounds 0", ValueError, "max_rounds must be at least 1")(
     lambda t: _index([np.eye(4)]).mixture(np.ones(4), max_rounds=0))
 
@@ -527,7 +565,8 @@ bad("market: not a zip", MarketRefusal, "is not a zip file")(
 bad("market: zip bomb", MarketRefusal, "expands")(lambda t: submit(rezip(t, add={"padding.bin": b"\0" * 50 * 2**20})))
 bad("market: too many files", MarketRefusal, "files; a learnware may have at most 1000")(
     lambda t: submit(rezip(t, add={f"f{i}.txt": b"x" for i in range(1000)})))
-bad("market: no learnware.yaml", MarketRefusal, "no learnware.yaml")(lambda t: submit(rezip(t, drop={"learnware.yaml"})))
+bad("market: no learnware.yaml", MarketRefusal, "no learnware.yaml")(
+    lambda t: submit(rezip(t, drop={"learnware.yaml"})))
 bad("market: learnware.yaml not YAML", MarketRefusal, "not valid YAML")(
     lambda t: submit(rezip(t, replace={"learnware.yaml": b"model: [unclosed"})))
 bad("market: learnware.yaml building an object", MarketRefusal, "could not determine a constructor")(
@@ -584,7 +623,8 @@ bad("cli: no command", CLIRefusal, "a command is required")(lambda t: _cli())
 bad("cli: unknown command", CLIRefusal, "invalid choice")(lambda t: _cli("frobnicate"))
 bad("cli: --per-class abc", CLIRefusal, "--per-class")(lambda t: _cli("generate", "data.npz", "-o", "o.json",
                                                                      "--per-class", "abc"))
-bad("cli: generate from a missing file", CLIRefusal, "not found")(lambda t: _cli("generate", "absent.npz", "-o", "o.json"))
+bad("cli: generate from a missing file", CLIRefusal, "not found")(
+    lambda t: _cli("generate", "absent.npz", "-o", "o.json"))
 bad("cli: generate from NaN data", CLIRefusal, "NaN or infinite")(lambda t: _cli("generate", "nan.npz", "-o", "o.json"))
 bad("cli: generate into a directory", CLIRefusal, "is a directory")(
     lambda t: _cli("-q", "generate", "data.npz", "-o", str(cli_files()), "--iterations", "1", "--per-class", "2"))

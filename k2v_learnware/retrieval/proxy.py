@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from .._progress import progress
 
-from .._checks import count_range, positive_float, positive_int, real_in, seed_int
+from .._checks import as_data_array, count_range, positive_float, positive_int, real_in, seed_int
 from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import LANESpecification
 from .encoders import ModelEncoder, ProxyNetwork, QueryEncoder
@@ -91,7 +91,12 @@ class Know2VecProxy:
         if means.shape[1] != self.in_features:
             raise ValueError(f"feature dimensions differ: the query has {means.shape[1]} features, "
                              f"the proxy {self.in_features}")
-        return torch.from_numpy(((means - self.shift_) / self.scale_).astype(np.float32))
+        with np.errstate(over="ignore"):
+            normed = ((means.astype(np.float64) - self.shift_) / self.scale_).astype(np.float32)
+        if not np.isfinite(normed).all():  # finite means far beyond the probe nodes the proxy was scaled on
+            raise ValueError(f"the query means (largest magnitude {float(np.abs(means).max()):.3g}) lie beyond the "
+                             "range the proxy's scaling maps into float32; rescale them as the probe set")
+        return torch.from_numpy(normed)
 
     def _require_fitted(self):
         if not hasattr(self, "network"):
@@ -225,9 +230,9 @@ class Know2VecProxy:
 
     @torch.no_grad()
     def embed_query(self, query) -> np.ndarray:
-        """Unit vector of a query (a :class:`Know2VecQuery` or its ``(C, D)`` class means)."""
+        """Unit vector of a query (a :class:`Know2VecQuery` or its ``(C, D)`` class means, C >= 1)."""
         self._require_fitted()
-        means = query.means if isinstance(query, Know2VecQuery) else query
+        means = query.means if isinstance(query, Know2VecQuery) else as_data_array(query, "query means", (2,))
         return self.query_encoder([self._query_tensor(means)])[0].numpy()
 
     def scores(self, query, specs=None, model_embeddings=None) -> np.ndarray:
