@@ -429,6 +429,12 @@ bad("proxy file: weights missing", SpecificationFileNotFound, "proxy weights not
     lambda t: _load_proxy((_proxy_folder(t) / "proxy.pt").unlink() or t / "proxy"))
 bad("proxy file: shift of the wrong length", FormatError, "shift must be")(
     lambda t: _load_proxy(_proxy_folder(t, lambda m: m["shift"].pop())))
+bad("proxy file: scale 0", FormatError, "at scale/0")(
+    lambda t: _load_proxy(_proxy_folder(t, lambda m: m["scale"].__setitem__(0, 0.0))))
+bad("proxy file: scale negative", FormatError, "at scale/0")(
+    lambda t: _load_proxy(_proxy_folder(t, lambda m: m["scale"].__setitem__(0, -1.0))))
+bad("proxy file: scale 0 in float32", FormatError, "scale must be > 0")(
+    lambda t: _load_proxy(_proxy_folder(t, lambda m: m["scale"].__setitem__(0, 1e-50))))
 bad("proxy file: margin beyond a cosine", FormatError, "margin must be a finite number in")(
     lambda t: _load_proxy(_proxy_folder(t, _set(["margin"], 2.0))))
 bad("proxy file: hidden huge", FormatError, "at hidden")(

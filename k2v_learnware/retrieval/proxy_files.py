@@ -74,6 +74,9 @@ def load_proxy(cls, folder, verbose: bool = False):
             raise SpecificationFormatError(f"{folder / META_FILE}: {name} must be {meta['in_features']} finite "
                                            "float32 numbers (one per input feature)")
         setattr(proxy, f"{name}_", values)
+    if not (proxy.scale_ > 0).all():  # inputs are divided by it: 0 would score every model NaN
+        raise SpecificationFormatError(f"{folder / META_FILE}: scale must be > 0 for every feature (inputs are "
+                                       "divided by it)")
     proxy._build(meta["in_features"], meta["num_models"])
     proxy.training_ = meta.get("training")
     weights = folder / WEIGHTS_FILE
