@@ -388,13 +388,20 @@ def _proxy_folder(t, meta_mutate=None, weights: bytes | None = None) -> Path:
     proxy = Know2VecProxy(epochs=1, batch_size=2, verbose=False).fit([know2vec(), know2vec()], [model(), model()],
                                                                     probe_X=digits()[0][:60])
     proxy.save(t / "proxy")
+    meta = json.loads((t / "proxy" / "proxy.json").read_text())
     if meta_mutate is not None:
-        meta = json.loads((t / "proxy" / "proxy.json").read_text())
         meta_mutate(meta)
         (t / "proxy" / "proxy.json").write_text(json.dumps(meta))
-    if weights is not None:
-        (t / "proxy" / "proxy.pt").write_bytes(weights)
+    if weights is not None:  # in place of the weights the settings name
+        (t / "proxy" / _weights_file(t / "proxy")).unlink()
+        (t / "proxy" / f"proxy-{meta['weights_sha256']}.pt").write_bytes(weights)
     return t / "proxy"
+
+
+def _weights_file(folder: Path) -> str:
+    """The name of the weights file a saved proxy folder holds (proxy-<sha256>.pt)."""
+    (name,) = [p.name for p in folder.iterdir() if p.name != "proxy.json"]
+    return name
 
 
 def _load_proxy(path):
@@ -426,7 +433,7 @@ bad("proxy file: weights of another save", FormatError, "is not the weights")(
 bad("proxy file: weights hash not hex", FormatError, "at weights_sha256")(
     lambda t: _load_proxy(_proxy_folder(t, _set(["weights_sha256"], "x" * 64))))
 bad("proxy file: weights missing", SpecificationFileNotFound, "proxy weights not found")(
-    lambda t: _load_proxy((_proxy_folder(t) / "proxy.pt").unlink() or t / "proxy"))
+    lambda t: _load_proxy((_proxy_folder(t) / _weights_file(t / "proxy")).unlink() or t / "proxy"))
 bad("proxy file: shift of the wrong length", FormatError, "shift must be")(
     lambda t: _load_proxy(_proxy_folder(t, lambda m: m["shift"].pop())))
 bad("proxy file: scale 0", FormatError, "at scale/0")(

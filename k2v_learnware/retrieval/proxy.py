@@ -243,7 +243,8 @@ class Know2VecProxy:
 
     # ------------------------------------------------------------------- I/O
     def save(self, folder) -> None:
-        """Weights to ``proxy.pt`` (a plain state dict), settings to ``proxy.json``; see :mod:`.proxy_files`."""
+        """Weights to ``proxy-<sha256>.pt`` (a plain state dict), settings to ``proxy.json`` (checked first, swapped in
+        last: a failed save leaves the previous proxy loadable); see :mod:`.proxy_files`."""
         from .proxy_files import save_proxy
 
         self._require_fitted()
