@@ -307,6 +307,13 @@ _spec_case("classes mixing str and int", "classes mix JSON types",
            lambda d: d.update(classes=["0", 1, 2], class_counts=[1, 1, 1]))
 _spec_case("class_counts length", "class_counts and classes differ", lambda d: d["class_counts"].pop())
 _spec_case("class count 0", "at class_counts/0", lambda d: d["class_counts"].__setitem__(0, 0))
+_spec_case("class count beyond a float", "at class_counts/0", lambda d: d["class_counts"].__setitem__(0, 10**400))
+_spec_case("a class without points", "classes [1, 2] have no points", lambda d: d.update(labels=[0] * len(d["labels"])))
+_spec_case("convnet family over vectors", "embedding family cannot be built: a 'convnet' embedding takes images",
+           _set(["embedding", "kind"], "convnet"))
+_spec_case("convnet deeper than the image", "embedding family cannot be built: depth 5 halves a 8x8 image",
+           lambda d: d.update(input_shape=[1, 8, 8], embedding=dict(d["embedding"], kind="convnet",
+                                                                    input_shape=[1, 8, 8], depth=5)))
 _spec_case("input_shape 4-D", "at input_shape", _set(["input_shape"], [1, 2, 4, 8]))
 _spec_case("input_shape too many features", "features per sample", _set(["input_shape"], [1000, 1000, 1000]))
 _spec_case("embedding input_shape mismatch", "embedding input_shape does not match",
