@@ -238,6 +238,14 @@ bad("generate: width huge", ValueError, "width must be <= 4096")(lambda t: gen(w
 bad("generate: depth 0", ValueError, "depth must be >= 1")(lambda t: gen(depth=0))
 bad("generate: depth huge", ValueError, "depth must be <= 16")(lambda t: gen(depth=1000))
 bad("LANESpecification(num_nets=-3)", ValueError, "num_nets must be >= 1")(lambda t: LANESpecification(num_nets=-3))
+bad("generate: more points than a file holds", ValueError, "would be 110000 points, more than the 100000")(
+    lambda t: gen(X=np.arange(11.0).reshape(11, 1), y=np.arange(11), num_per_class=10000, init="noise"))
+bad("generate: more classes than a file holds", ValueError, "10001 classes, more than the 10000")(
+    lambda t: gen(X=np.zeros((10001, 1)), y=np.arange(10001), num_per_class=1, init="noise"))
+bad("generate: more features than a file holds", ValueError, "1000001 features per sample, more than")(
+    lambda t: gen(X=np.zeros((2, 1_000_001), np.float32), y=None, num_per_class=1))
+bad("generate: points x features over a file's size", ValueError, "would make a file over the 67108864 bytes")(
+    lambda t: gen(X=np.zeros((2, 400_000), np.float32), y=[0, 1], num_per_class=50, init="noise"))
 
 # ------------------------------------------------------------------ LANESpecification methods
 bad("empty spec: get_z", ValueError, "is empty")(lambda t: LANESpecification().get_z())
@@ -333,6 +341,13 @@ bad("LANE file: over the size limit", FormatError, "more than the")(
 
 
 # ------------------------------------------------------------------ Know2Vec: API and files
+def _with_settings(spec, **settings):
+    """A copy of ``spec`` with extra ``settings`` (the schema allows any there)."""
+    spec = copy.deepcopy(spec)
+    spec.settings.update(settings)
+    return spec
+
+
 def _fake_model(predict):
     class Model:
         def predict(self, X):
@@ -349,6 +364,19 @@ bad("know2vec: one-class model", ValueError, "class")(
 bad("know2vec: max_queries 0", ValueError, "max_queries must be >= 1")(
     lambda t: generate_know2vec_spec(model(), digits()[0][:30], max_queries=0))
 bad("know2vec: tol negative", ValueError, "tol")(lambda t: generate_know2vec_spec(model(), digits()[0][:30], tol=-1.0))
+bad("know2vec: seed beyond 2**32", ValueError, "seed must be <= 4294967295")(
+    lambda t: generate_know2vec_spec(model(), digits()[0][:30], seed=2**40))
+bad("know2vec: seed a float", TypeError, "seed must be an integer")(
+    lambda t: generate_know2vec_spec(model(), digits()[0][:30], seed=0.5))
+bad("know2vec: classes mixing bool and int", ValueError, "classes mix JSON types")(
+    lambda t: generate_know2vec_spec(model(), digits()[0][:30], classes=np.array([True, 2], dtype=object)))
+bad("know2vec: more classes than a file holds", ValueError, "at most 1000 classes")(
+    lambda t: generate_know2vec_spec(model(), digits()[0][:30], classes=list(range(1001))))
+bad("know2vec: a grid over a file's node values", ValueError, "50000000 node values")(
+    lambda t: generate_know2vec_spec(_fake_model(lambda X: np.arange(len(X)) % 2), np.zeros((2, 20_000), np.float32),
+                                     classes=list(range(60))))
+bad("know2vec: save over a file's size", ValueError, "more than the 67108864 a specification file may have")(
+    lambda t: _with_settings(know2vec(), note="x" * (64 * 2**20)).save(t / "k2v.json"))
 bad("Know2Vec file: missing", SpecificationFileNotFound, "not found")(lambda t: load_k2v(t / "absent.json"))
 bad("Know2Vec file: grid too large", FormatError, "values a Know2Vec file may hold")(
     lambda t: load_k2v(k2v_file(t, _set(["input_shape"], [1000, 1000, 10]))))
@@ -424,6 +452,11 @@ def _proxy(**options):
 
 
 bad("proxy: hidden 0", ValueError, "hidden must be >= 1")(lambda t: _proxy(hidden=0))
+bad("proxy: hidden above a file's maximum", ValueError, "hidden must be <= 4096")(lambda t: _proxy(hidden=4097))
+bad("proxy: embedding_dim above a file's maximum", ValueError, "embedding_dim must be <= 4096")(
+    lambda t: _proxy(embedding_dim=4097))
+bad("proxy: epochs above a file's maximum", ValueError, "epochs must be <= 1000000")(
+    lambda t: _proxy(epochs=10**7))
 bad("proxy: lr negative", ValueError, "lr must be a finite number > 0")(lambda t: _proxy(lr=-1.0))
 bad("proxy: epochs a string", TypeError, "epochs must be an integer")(lambda t: _proxy(epochs="many"))
 bad("proxy: seed beyond 2**32", ValueError, "seed must be <=")(lambda t: _proxy(seed=2**40))

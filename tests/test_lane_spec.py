@@ -135,6 +135,18 @@ def test_bad_input_raises_clear_error(X, y, options, error, match):
         generate_lane_spec(X, y, verbose=False, iterations=1, **options)
 
 
+def test_rows_class_means_are_kept_only_when_a_file_row_holds_them():
+    # a row of data_class_means is the family's whole output; the schema allows at most LIMITS["family_output"]
+    from k2v_learnware.specification.lane_build import plan_build
+
+    X, y = np.zeros((200, 1, 64, 64), np.float32), np.repeat([0, 1], 100)
+    options = dict(iterations=1, batch_real=None, lr=0.05, optimizer="adam", init="noise", embedding=None, depth=1,
+                   num_nets=8, normalization="none", seed=0, family_seed=None, mixture_components=0,
+                   mixture_rank=1, data_means=True, data_means_min_rows=100)
+    assert plan_build(X, y, 2, width=16, **options).keeps_means  # 16 x 32 x 32 x 8 numbers a row
+    assert not plan_build(X, y, 2, width=128, **options).keeps_means  # 128 x 32 x 32 x 8 > 10**6
+
+
 def test_one_class_with_too_few_samples_names_the_class(small):
     X, y = small
     y = y.copy()

@@ -27,7 +27,7 @@ from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import LANESpecification
 from .encoders import ModelEncoder, ProxyNetwork, QueryEncoder
 from .task_streams import TaskStream
-from .proxy_files import FORMAT_VERSION
+from .proxy_files import FORMAT_VERSION, LIMITS
 from .tasks import Know2VecQuery, LabelledTaskSampler, TaskSampler, probe_fingerprint_for
 
 __all__ = ["FORMAT_VERSION", "Know2VecProxy", "Know2VecQuery", "LabelledTaskSampler", "ModelEncoder",
@@ -50,23 +50,24 @@ class Know2VecProxy:
                  lr: float = 3e-3, epochs: int = 1500, samples_per_class=(5, 30),
                  batch_size: int = 32, seed: int = 0, verbose: bool = True, *, validation: float = 0.2,
                  eval_every: int = 20, patience: int = 5, validation_tasks: int = 200):
-        self.hidden = positive_int(hidden, "hidden")
-        self.embedding_dim = positive_int(embedding_dim, "embedding_dim")
+        # the maxima are proxy.json's (LIMITS): a proxy that trains is one that saves and loads again
+        self.hidden = positive_int(hidden, "hidden", maximum=LIMITS["hidden"])
+        self.embedding_dim = positive_int(embedding_dim, "embedding_dim", maximum=LIMITS["embedding_dim"])
         self.margin = real_in(margin, "margin", -1.0, 1.0)  # a cosine
         self.alpha = real_in(alpha, "alpha", 0.0, float("inf"))  # 0: L_MKC alone
         self.lr = positive_float(lr, "lr")
-        self.epochs = positive_int(epochs, "epochs")
+        self.epochs = positive_int(epochs, "epochs", maximum=LIMITS["epochs"])
         self.samples_per_class = count_range(samples_per_class, "samples_per_class")
-        self.batch_size = positive_int(batch_size, "batch_size")
+        self.batch_size = positive_int(batch_size, "batch_size", maximum=LIMITS["batch_size"])
         self.seed, self.verbose = seed_int(seed), verbose
         validation = float(validation) if isinstance(validation, (int, float)) and not isinstance(validation, bool) \
             else None
         if validation is None or not 0 <= validation < 1:
             raise ValueError(f"validation must be a share in [0, 1), got {validation!r}")
         self.validation = validation
-        self.eval_every = positive_int(eval_every, "eval_every")
-        self.patience = positive_int(patience, "patience")
-        self.validation_tasks = positive_int(validation_tasks, "validation_tasks")
+        self.eval_every = positive_int(eval_every, "eval_every", maximum=LIMITS["eval_every"])
+        self.patience = positive_int(patience, "patience", maximum=LIMITS["patience"])
+        self.validation_tasks = positive_int(validation_tasks, "validation_tasks", maximum=LIMITS["validation_tasks"])
         self.losses_: list[float] = []
         self.history_: list[dict] = []
 
@@ -122,8 +123,9 @@ class Know2VecProxy:
         if (task_groups is not None or task_class_sets is not None) and probe_y is None:
             raise ValueError("task_groups and task_class_sets only apply to tasks cut from a labelled probe set: "
                              "give probe_y too")
-        if len(specs) < 2:
-            raise ValueError("fit needs at least 2 models to tell apart")
+        if not 2 <= len(specs) <= LIMITS["num_models"]:
+            raise ValueError(f"fit needs at least 2 models to tell apart (and at most {LIMITS['num_models']}), "
+                             f"got {len(specs)}")
         if len(task_sources) != len(specs):
             raise ValueError(f"{len(task_sources)} task sources for {len(specs)} specifications; give one per model")
         for i, s in enumerate(specs):
@@ -149,6 +151,9 @@ class Know2VecProxy:
             raise ValueError(f"the specifications have different input sizes {sorted(dims)}; one proxy needs one")
 
         in_features = dims.pop()
+        if in_features > LIMITS["in_features"]:
+            raise ValueError(f"the specifications have {in_features} input features; a proxy takes at most "
+                             f"{LIMITS['in_features']}")
         all_nodes = np.concatenate([nodes[mask] for nodes, mask in (s.graph() for s in specs)])
         self.shift_ = all_nodes.mean(axis=0).astype(np.float32)
         self.scale_ = np.maximum(all_nodes.std(axis=0), 1e-3 * max(all_nodes.std(axis=0).max(), 1e-6)).astype(

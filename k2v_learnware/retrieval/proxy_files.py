@@ -27,13 +27,26 @@ from pathlib import Path
 
 import torch
 
-from ..specification.formats import SpecificationFileNotFound, SpecificationFormatError, finite_float32, read_json, \
-    validator_for, write_json
+from ..specification.formats import SpecificationFileNotFound, SpecificationFormatError, finite_float32, json_text, \
+    read_json, validator_for, write_json
 
 FORMAT_VERSION = 1
 #: Where proxies saved before their weights were named by hash keep them (still read).
 WEIGHTS_FILE = "proxy.pt"
 META_FILE = "proxy.json"
+#: Bounds on a proxy's sizes, the maxima of ``specs/know2vec-proxy.schema.json`` (a test keeps them equal): the
+#: constructor and fit refuse what a saved proxy.json could not hold.
+LIMITS = {
+    "in_features": 1_000_000,
+    "num_models": 1_000_000,
+    "hidden": 4096,
+    "embedding_dim": 4096,
+    "epochs": 1_000_000,
+    "batch_size": 1_000_000,
+    "eval_every": 1_000_000,
+    "patience": 1_000_000,
+    "validation_tasks": 1_000_000,
+}
 
 
 def weights_name(sha256: str) -> str:
@@ -41,7 +54,7 @@ def weights_name(sha256: str) -> str:
     return f"proxy-{sha256}.pt"
 
 
-def _metadata(proxy, sha256: str) -> dict:
+def _metadata(proxy, sha256: str, name) -> dict:
     """``proxy.json``'s content, checked against its schema before any file is touched (ValueError naming
     the field otherwise)."""
     meta = {
@@ -68,6 +81,7 @@ def _metadata(proxy, sha256: str) -> dict:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
         raise ValueError(f"cannot save this proxy: its {META_FILE} would not match the Know2VecProxy schema at "
                          f"{where}: {error.message}; nothing was written")
+    json_text(meta, name)  # and not over the size a file may have
     return meta
 
 
@@ -84,7 +98,7 @@ def save_proxy(proxy, folder) -> None:
     torch.save(proxy.network.state_dict(), buffer)
     weights = buffer.getvalue()
     sha256 = hashlib.sha256(weights).hexdigest()
-    meta = _metadata(proxy, sha256)
+    meta = _metadata(proxy, sha256, folder / META_FILE)
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f".{weights_name(sha256)}.{uuid.uuid4().hex}.tmp"
     try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from learnware.specification.system.base import SystemStatSpecification
 
-from .._checks import as_data_array, canonical_label, positive_float, positive_int
+from .._checks import as_data_array, canonical_label, positive_float, positive_int, seed_int
 from .boundary import bisect_segments
 from .formats import classes_problem, finite_float32, read_json, write_json
 
@@ -30,6 +30,9 @@ BOUNDARY_QUERIES = 20000
 FORMAT_VERSION = 2  # 2: + probe_predictions and settings.probe_sha256 (format 1 files still load, without them)
 #: The most node values (classes x classes x features) a Know2Vec file may hold, checked before allocating.
 MAX_GRID_VALUES = 50_000_000
+#: The most classes, and the largest size of one input dimension, a Know2Vec file may hold (its schema's maxima).
+MAX_CLASSES = 1000
+MAX_DIMENSION = 1_000_000
 
 
 class Know2VecSpecification(SystemStatSpecification):
@@ -62,6 +65,10 @@ class Know2VecSpecification(SystemStatSpecification):
             raise ValueError("probe_X needs at least 2 samples")
         max_retries = positive_int(max_retries, "max_retries")
         max_queries = positive_int(max_queries, "max_queries")
+        seed = seed_int(seed, "seed")
+        if max(X.shape[1:]) > MAX_DIMENSION:
+            raise ValueError(f"probe_X has samples of shape {X.shape[1:]}; a Know2Vec file holds no dimension over "
+                             f"{MAX_DIMENSION}")
         if tol is not None:
             tol = positive_float(tol, "tol")
         if len(X) > max_queries:
@@ -81,6 +88,12 @@ class Know2VecSpecification(SystemStatSpecification):
         K = len(classes)
         if K < 2:
             raise ValueError(f"the model knows one class only ({classes}); a boundary graph needs two")
+        if classes_problem(classes):  # what the loader would refuse, e.g. [True, 2]
+            raise ValueError(f"the model's {classes_problem(classes)}")
+        if K > MAX_CLASSES or K * K * int(np.prod(X.shape[1:])) > MAX_GRID_VALUES:
+            raise ValueError(f"a boundary graph of {K} classes x {K} of {int(np.prod(X.shape[1:]))}-value nodes is "
+                             f"more than a Know2Vec file holds (at most {MAX_CLASSES} classes and "
+                             f"{MAX_GRID_VALUES} node values)")
 
         members = [np.flatnonzero(predicted == c) for c in classes]
         present = [len(m) > 0 for m in members]

@@ -116,12 +116,12 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
         """
         plan = plan_build(
             X, y, num_per_class, iterations=iterations, batch_real=batch_real, lr=lr, optimizer=optimizer,
-            init=init, embedding=embedding, width=width, depth=depth, num_nets=num_nets,
-            normalization=normalization, seed=seed, family_seed=family_seed, mixture_components=mixture_components,
-            mixture_rank=mixture_rank, data_means=data_means, data_means_min_rows=data_means_min_rows,
+            init=init, embedding=embedding, width=width, depth=depth,
+            num_nets=self.num_nets if num_nets is None else num_nets, normalization=normalization, seed=seed,
+            family_seed=family_seed, mixture_components=mixture_components, mixture_rank=mixture_rank,
+            data_means=data_means, data_means_min_rows=data_means_min_rows,
         )
-        if plan.num_nets is not None:
-            self.num_nets = plan.num_nets
+        self.num_nets = plan.num_nets
         X, classes, class_index = plan.X, plan.classes, plan.class_index
         start = time.perf_counter()
         result = condense(

@@ -37,6 +37,7 @@ LIMITS = {
     "batch_real": 1_000_000,
     # real samples of one class: the largest integer a float64 holds exactly, so that class shares are finite
     "class_count": 2**53 - 1,
+    "family_output": 1_000_000,  # numbers in a row of data_class_means (the family's output)
 }
 
 
