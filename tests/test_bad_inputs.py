@@ -364,6 +364,8 @@ bad("know2vec: one-class model", ValueError, "class")(
 bad("know2vec: max_queries 0", ValueError, "max_queries must be >= 1")(
     lambda t: generate_know2vec_spec(model(), digits()[0][:30], max_queries=0))
 bad("know2vec: tol negative", ValueError, "tol")(lambda t: generate_know2vec_spec(model(), digits()[0][:30], tol=-1.0))
+bad("know2vec: classes the model never answers", ValueError, "labels no probe row with any of its classes [5, 6]")(
+    lambda t: generate_know2vec_spec(model(), digits()[0][:30], classes=[5, 6]))
 bad("know2vec: seed beyond 2**32", ValueError, "seed must be <= 4294967295")(
     lambda t: generate_know2vec_spec(model(), digits()[0][:30], seed=2**40))
 bad("know2vec: seed a float", TypeError, "seed must be an integer")(
@@ -386,6 +388,8 @@ bad("Know2Vec file: node too short", FormatError, "input_shape needs 64")(
     lambda t: load_k2v(k2v_file(t, lambda d: d["nodes"][0].__setitem__(0, [0.0]))))
 bad("Know2Vec file: node beyond float32", FormatError, "beyond the float32 range")(
     lambda t: load_k2v(k2v_file(t, lambda d: d["nodes"][0].__setitem__(0, [1e300] * 64))))
+bad("Know2Vec file: no centroid node", FormatError, "no class has a centroid node")(
+    lambda t: load_k2v(k2v_file(t, lambda d: d.update(nodes=[[None] * 3] * 3, present=[False] * 3))))
 bad("Know2Vec file: grid not square", FormatError, "must be a 3 x 3 grid")(
     lambda t: load_k2v(k2v_file(t, lambda d: d["nodes"].pop())))
 bad("Know2Vec file: negative queries", FormatError, "at queries")(
@@ -510,6 +514,13 @@ def _query_by_hand(classes, means):
     return Know2VecQuery(classes, means)
 
 
+def _without_nodes(spec):
+    """A copy of ``spec`` whose graph lost every node (built by hand: a file like it is refused)."""
+    spec = copy.deepcopy(spec)
+    spec.nodes[:] = np.nan
+    return spec
+
+
 @functools.cache
 def fitted_proxy():
     return _proxy(epochs=1, batch_size=2, verbose=False).fit([know2vec(), know2vec()], [model(), model()],
@@ -524,6 +535,8 @@ bad("query by hand: one mean row for two classes", ValueError, "one finite mean 
     lambda t: _query_by_hand([0, 1], np.zeros((1, 64))))
 bad("query by hand: classes not a sequence", TypeError, "must be a sequence of labels")(
     lambda t: _query_by_hand(3, np.zeros((2, 64))))
+bad("proxy: a graph reaching no class", ValueError, "boundary graph 0 has no centroid node")(
+    lambda t: fitted_proxy().embed_models([_without_nodes(know2vec())]))
 bad("proxy scores: a NaN query array", ValueError, "NaN or infinite")(
     lambda t: fitted_proxy().scores(np.full((2, 64), np.nan), [know2vec()]))
 bad("proxy scores: a 1-D query array", ValueError, "query means must have shape 2-D")(

@@ -317,6 +317,30 @@ def test_a_failed_proxy_save_leaves_the_previous_proxy_loadable(tmp_path):
     assert np.allclose(Know2VecProxy.load(tmp_path / "p").scores(query, specs), broken.scores(query, specs))
 
 
+class _Scaled:
+    """A model of rows scaled by ``factor``: it answers as ``model`` on the rows divided back."""
+
+    def __init__(self, model, factor):
+        self.model, self.factor = model, factor
+
+    def predict(self, X):
+        return self.model.predict(np.asarray(X, dtype=np.float64) / self.factor)
+
+
+def test_rows_near_1e20_give_finite_graphs_and_a_finite_proxy():
+    # squared distances of rows near 1e19 overflow float32: tol became inf and its step count NaN; the spread of
+    # nodes near 1e20 overflowed float32 too, and an infinite scale zeroed every input of the proxy
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4)).astype(np.float32)
+    models = [LogisticRegression().fit(X, (X[:, i] > 0).astype(int)) for i in range(3)]
+    for factor in (1e19, 1e20):
+        scaled = [_Scaled(m, factor) for m in models]
+        specs = [generate_know2vec_spec(m, X * np.float32(factor)) for m in scaled]
+        assert all(np.isfinite(s.settings["tol"]) and s.settings["missing_pairs"] == 0 for s in specs)
+        proxy = Know2VecProxy(epochs=2, verbose=False, validation=0).fit(specs, scaled, probe_X=X * np.float32(factor))
+        assert np.isfinite(proxy.scale_).all() and np.isfinite(proxy.losses_).all()
+
+
 def test_proxy_validates_input():
     X, y, subsets, models, specs = _tiny_zoo()
     with pytest.raises(ValueError, match="at least 2 models"):

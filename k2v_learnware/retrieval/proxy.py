@@ -154,7 +154,8 @@ class Know2VecProxy:
         if in_features > LIMITS["in_features"]:
             raise ValueError(f"the specifications have {in_features} input features; a proxy takes at most "
                              f"{LIMITS['in_features']}")
-        all_nodes = np.concatenate([nodes[mask] for nodes, mask in (s.graph() for s in specs)])
+        # float64: probe rows near 1e20 have a spread beyond float32 (an infinite scale zeroes every input)
+        all_nodes = np.concatenate([nodes[mask] for nodes, mask in (s.graph() for s in specs)]).astype(np.float64)
         self.shift_ = all_nodes.mean(axis=0).astype(np.float32)
         self.scale_ = np.maximum(all_nodes.std(axis=0), 1e-3 * max(all_nodes.std(axis=0).max(), 1e-6)).astype(
             np.float32)

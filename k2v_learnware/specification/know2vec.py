@@ -108,11 +108,15 @@ class Know2VecSpecification(SystemStatSpecification):
                 mean = X[m].mean(axis=0)
                 centroids[k] = m[np.argmin(((X[m] - mean) ** 2).reshape(len(m), -1).sum(axis=1))]
 
+        if not centroids:
+            raise ValueError(f"the model labels no probe row with any of its classes {classes[:10]}: a boundary "
+                             "graph needs at least one class the probe set reaches (check classes, or the probe set)")
         nodes = np.full((K, K) + X.shape[1:], np.nan, dtype=np.float32)
         for k, row in centroids.items():
             nodes[k, k] = X[row]
+        # distances in float64: rows near 1e19 square beyond float32 (an infinite tol, then NaN step counts)
         if tol is None:
-            pts = np.stack([X[r].ravel() for r in centroids.values()])
+            pts = np.stack([X[r].ravel() for r in centroids.values()]).astype(np.float64)
             dists = np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1))[np.triu_indices(len(pts), 1)]
             tol = 1e-3 * float(np.median(dists)) if dists.size and np.median(dists) > 0 else 1e-3
 
@@ -122,7 +126,7 @@ class Know2VecSpecification(SystemStatSpecification):
         candidates = {}
         for i, j in pairs:
             others = members[j][members[j] != centroids[j]]
-            d = ((X[others] - X[centroids[i]]) ** 2).reshape(len(others), -1).sum(axis=1)
+            d = ((X[others].astype(np.float64) - X[centroids[i]]) ** 2).reshape(len(others), -1).sum(axis=1)
             order = others[np.argsort(d + 1e-12 * rng.random(len(d)), kind="stable")]
             candidates[(i, j)] = [centroids[j]] + order[: max_retries - 1].tolist()
 
@@ -135,7 +139,7 @@ class Know2VecSpecification(SystemStatSpecification):
             for i, j in pending:
                 if attempt >= len(candidates[(i, j)]):
                     continue
-                length = float(np.linalg.norm(X[candidates[(i, j)][attempt]] - X[centroids[i]]))
+                length = float(np.linalg.norm(X[candidates[(i, j)][attempt]].astype(np.float64) - X[centroids[i]]))
                 steps = max(0, int(np.ceil(np.log2(max(length, tol) / tol))))
                 if queries + cost + steps > max_queries:
                     break
@@ -257,6 +261,9 @@ class Know2VecSpecification(SystemStatSpecification):
                         raise SpecificationFormatError(f"{filepath}: node ({i}, {j}) holds values beyond the "
                                                        "float32 range")
                     nodes[i, j] = values
+        if not any(np.isfinite(nodes[k, k]).all() for k in range(K)):
+            raise SpecificationFormatError(f"{filepath} is inconsistent: no class has a centroid node (nodes[k][k]): "
+                                           "a boundary graph needs at least one class the probe set reached")
         predictions = data.get("probe_predictions")
         if predictions is not None:
             predictions = np.asarray(predictions, dtype=np.int64)
