@@ -23,16 +23,14 @@ from learnware.specification.system.base import SystemStatSpecification
 
 from .._checks import as_data_array, canonical_label, positive_float, positive_int, seed_int
 from .boundary import bisect_segments
-from .formats import classes_problem, finite_float32, read_json, write_json
+from .formats import classes_problem, read_json, write_json
+from .know2vec_file import (  # noqa: F401  (the format's constants are part of this module's interface)
+    FORMAT_VERSION, MAX_CLASSES, MAX_DIMENSION, MAX_GRID_VALUES, READABLE_VERSIONS, know2vec_fields_from_dict,
+    know2vec_to_dict,
+)
 
 #: Model calls a boundary search may add to the probe set's own: what a market allows each learnware by default.
 BOUNDARY_QUERIES = 20000
-FORMAT_VERSION = 2  # 2: + probe_predictions and settings.probe_sha256 (format 1 files still load, without them)
-#: The most node values (classes x classes x features) a Know2Vec file may hold, checked before allocating.
-MAX_GRID_VALUES = 50_000_000
-#: The most classes, and the largest size of one input dimension, a Know2Vec file may hold (its schema's maxima).
-MAX_CLASSES = 1000
-MAX_DIMENSION = 1_000_000
 
 
 class Know2VecSpecification(SystemStatSpecification):
@@ -222,62 +220,16 @@ class Know2VecSpecification(SystemStatSpecification):
     # ------------------------------------------------------------------- I/O
     def to_dict(self) -> dict:
         self._require_content()
-        K = len(self.classes)
-        flat = self.nodes.reshape(K, K, -1)
-        nodes = [[None if np.isnan(flat[i, j]).any() else [float(f"{v:.9g}") for v in flat[i, j].tolist()]
-                  for j in range(K)] for i in range(K)]
-        doc = {"type": self.type, "format_version": FORMAT_VERSION, "input_shape": list(self.input_shape),
-               "classes": list(self.classes), "present": list(self.present), "nodes": nodes,
-               "queries": self.queries, "settings": dict(self.settings)}
-        if self.probe_predictions is not None:
-            doc["probe_predictions"] = self.probe_predictions.tolist()
-        return doc
+        return know2vec_to_dict(self)
 
     def save(self, filepath) -> None:
         write_json(filepath, self.to_dict())
 
     def load(self, filepath) -> bool:
-        from .formats import SpecificationFormatError
-
-        data = read_json(filepath, self.type, supported_versions=(1, FORMAT_VERSION))
-        K, shape = len(data["classes"]), tuple(data["input_shape"])
-        D = int(np.prod(shape))
-        if K * K * D > MAX_GRID_VALUES:
-            raise SpecificationFormatError(f"{filepath}: a {K} x {K} grid of {D}-value nodes is more than the "
-                                           f"{MAX_GRID_VALUES} values a Know2Vec file may hold")
-        if classes_problem(data["classes"]):
-            raise SpecificationFormatError(f"{filepath}: {classes_problem(data['classes'])}")
-        if len(data["present"]) != K or len(data["nodes"]) != K or any(len(r) != K for r in data["nodes"]):
-            raise SpecificationFormatError(f"{filepath} is inconsistent: nodes must be a {K} x {K} grid")
-        nodes = np.full((K, K, D), np.nan, dtype=np.float32)
-        for i, row in enumerate(data["nodes"]):
-            for j, node in enumerate(row):
-                if node is not None:
-                    if len(node) != D:
-                        raise SpecificationFormatError(f"{filepath} is inconsistent: node ({i}, {j}) has "
-                                                       f"{len(node)} values, input_shape needs {D}")
-                    values = finite_float32(node)
-                    if values is None:
-                        raise SpecificationFormatError(f"{filepath}: node ({i}, {j}) holds values beyond the "
-                                                       "float32 range")
-                    nodes[i, j] = values
-        if not any(np.isfinite(nodes[k, k]).all() for k in range(K)):
-            raise SpecificationFormatError(f"{filepath} is inconsistent: no class has a centroid node (nodes[k][k]): "
-                                           "a boundary graph needs at least one class the probe set reached")
-        predictions = data.get("probe_predictions")
-        if predictions is not None:
-            predictions = np.asarray(predictions, dtype=np.int64)
-            size = data["settings"]["probe_size"]
-            if len(predictions) != size or (predictions >= K).any() or (predictions < -1).any():
-                raise SpecificationFormatError(f"{filepath} is inconsistent: probe_predictions needs one class index "
-                                               f"below {K} (or -1) per probe row ({size})")
-            if "probe_sha256" not in data["settings"]:
-                raise SpecificationFormatError(f"{filepath} is inconsistent: probe_predictions without "
-                                               "settings.probe_sha256 (which probe set they answer)")
-        self.classes, self.present = list(data["classes"]), [bool(p) for p in data["present"]]
-        self.nodes = nodes.reshape((K, K) + shape)
-        self.queries, self.settings = int(data["queries"]), dict(data["settings"])
-        self.probe_predictions = predictions
+        """Read a file written by :meth:`save` (format 1 or 2), checking schema, version and consistency."""
+        data = read_json(filepath, self.type, supported_versions=READABLE_VERSIONS)
+        for name, value in know2vec_fields_from_dict(data, str(filepath)).items():
+            setattr(self, name, value)
         return True
 
 
