@@ -254,6 +254,10 @@ bad("sample_class: unknown label", ValueError, "not a class of this specificatio
     lambda t: lane().sample_class(7, 5))
 bad("sample_class: n negative", ValueError, "n must be >= 0")(lambda t: lane().sample_class(0, -1))
 bad("sample_class: n a float", TypeError, "n must be an integer")(lambda t: lane().sample_class(0, 2.5))
+bad("sample_class: random_state None", TypeError, "random_state must be an integer")(
+    lambda t: lane().sample_class(0, 5, random_state=None))
+bad("sample_class: random_state negative", ValueError, "random_state must be >= 0")(
+    lambda t: lane().sample_class(0, 5, random_state=-1))
 bad("dist: against an RKME spec", TypeError, "can only compare a LANESpecification")(
     lambda t: lane().dist(know2vec()))
 bad("dist: other feature size", ValueError, "feature dimensions differ")(

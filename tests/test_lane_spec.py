@@ -97,6 +97,16 @@ def test_kmeans_starts_copy_no_row_even_from_one_row_clusters(small):
         generate_lane_spec(X[:30], np.r_[np.zeros(29), 1], num_per_class=1, iterations=0, verbose=False)
 
 
+def test_mimic_samples_are_reproducible_by_default(vector_spec):
+    # sample_class drew from fresh OS entropy unless given a seed; like every seed of the API it defaults to 0
+    label = vector_spec.classes[0]
+    assert np.array_equal(vector_spec.sample_class(label, 20), vector_spec.sample_class(label, 20))
+    assert np.array_equal(vector_spec.sample_class(label, 20), vector_spec.sample_class(label, 20, random_state=0))
+    rng = np.random.default_rng(5)
+    assert np.array_equal(vector_spec.sample_class(label, 20, random_state=rng),
+                          vector_spec.sample_class(label, 20, random_state=np.random.default_rng(5)))
+
+
 def test_same_seed_same_spec_other_seed_differs(small):
     a = generate_lane_spec(*small, num_per_class=3, seed=7, **FAST)
     b = generate_lane_spec(*small, num_per_class=3, seed=7, **FAST)
