@@ -327,6 +327,7 @@ class _Scaled:
         return self.model.predict(np.asarray(X, dtype=np.float64) / self.factor)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # an overflow anywhere on the way is a failure
 def test_rows_near_1e20_give_finite_graphs_and_a_finite_proxy():
     # squared distances of rows near 1e19 overflow float32: tol became inf and its step count NaN; the spread of
     # nodes near 1e20 overflowed float32 too, and an infinite scale zeroed every input of the proxy

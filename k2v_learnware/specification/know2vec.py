@@ -103,8 +103,8 @@ class Know2VecSpecification(SystemStatSpecification):
                 column = list(np.asarray(model.classes_).tolist()).index(c)
                 centroids[k] = m[np.argmax(proba[m, column])]
             else:
-                mean = X[m].mean(axis=0)
-                centroids[k] = m[np.argmin(((X[m] - mean) ** 2).reshape(len(m), -1).sum(axis=1))]
+                rows = X[m].astype(np.float64)  # squares of rows near 1e19 overflow float32
+                centroids[k] = m[np.argmin(((rows - rows.mean(axis=0)) ** 2).reshape(len(m), -1).sum(axis=1))]
 
         if not centroids:
             raise ValueError(f"the model labels no probe row with any of its classes {classes[:10]}: a boundary "
