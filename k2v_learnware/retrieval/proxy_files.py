@@ -143,8 +143,11 @@ def load_proxy(cls, folder, verbose: bool = False):
     if expected is not None and (folder / weights_name(expected)).is_file():
         weights = folder / weights_name(expected)
     if not weights.is_file():
-        named = f"{weights_name(expected)} (or {WEIGHTS_FILE})" if expected else WEIGHTS_FILE
-        raise SpecificationFileNotFound(f"proxy weights not found: {folder / named}")
+        if expected is None:
+            raise SpecificationFileNotFound(f"proxy weights not found: {weights}")
+        raise SpecificationFileNotFound(f"proxy weights not found: {folder / weights_name(expected)} (or "
+                                        f"{WEIGHTS_FILE}); another save of the proxy may have replaced them: read "
+                                        "it again")
     data = weights.read_bytes()
     if expected is not None and hashlib.sha256(data).hexdigest() != expected:
         raise SpecificationFormatError(f"{weights} is not the weights {folder / META_FILE} was saved with (another "
