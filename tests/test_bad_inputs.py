@@ -238,6 +238,14 @@ bad("generate: width huge", ValueError, "width must be <= 4096")(lambda t: gen(w
 bad("generate: depth 0", ValueError, "depth must be >= 1")(lambda t: gen(depth=0))
 bad("generate: depth huge", ValueError, "depth must be <= 16")(lambda t: gen(depth=1000))
 bad("LANESpecification(num_nets=-3)", ValueError, "num_nets must be >= 1")(lambda t: LANESpecification(num_nets=-3))
+bad("generate: more points than a file holds", ValueError, "would be 110000 points, more than the 100000")(
+    lambda t: gen(X=np.arange(11.0).reshape(11, 1), y=np.arange(11), num_per_class=10000, init="noise"))
+bad("generate: more classes than a file holds", ValueError, "10001 classes, more than the 10000")(
+    lambda t: gen(X=np.zeros((10001, 1)), y=np.arange(10001), num_per_class=1, init="noise"))
+bad("generate: more features than a file holds", ValueError, "1000001 features per sample, more than")(
+    lambda t: gen(X=np.zeros((2, 1_000_001), np.float32), y=None, num_per_class=1))
+bad("generate: points x features over a file's size", ValueError, "would make a file over the 67108864 bytes")(
+    lambda t: gen(X=np.zeros((2, 400_000), np.float32), y=[0, 1], num_per_class=50, init="noise"))
 
 # ------------------------------------------------------------------ LANESpecification methods
 bad("empty spec: get_z", ValueError, "is empty")(lambda t: LANESpecification().get_z())
@@ -246,6 +254,10 @@ bad("sample_class: unknown label", ValueError, "not a class of this specificatio
     lambda t: lane().sample_class(7, 5))
 bad("sample_class: n negative", ValueError, "n must be >= 0")(lambda t: lane().sample_class(0, -1))
 bad("sample_class: n a float", TypeError, "n must be an integer")(lambda t: lane().sample_class(0, 2.5))
+bad("sample_class: random_state None", TypeError, "random_state must be an integer")(
+    lambda t: lane().sample_class(0, 5, random_state=None))
+bad("sample_class: random_state negative", ValueError, "random_state must be >= 0")(
+    lambda t: lane().sample_class(0, 5, random_state=-1))
 bad("dist: against an RKME spec", TypeError, "can only compare a LANESpecification")(
     lambda t: lane().dist(know2vec()))
 bad("dist: other feature size", ValueError, "feature dimensions differ")(
@@ -299,13 +311,21 @@ _spec_case("z row of strings", "at z/0/0", lambda d: d["z"][0].__setitem__(0, "x
 _spec_case("z row too short", "z rows must have 64 values", lambda d: d["z"][0].pop())
 _spec_case("labels too few", "labels for", lambda d: d["labels"].pop())
 _spec_case("label not in classes", "not in classes", lambda d: d["labels"].__setitem__(0, 99))
-_spec_case("duplicate classes", "classes must be distinct", lambda d: d.update(classes=[0, 0, 1], class_counts=[1, 1, 1]))
+_spec_case("duplicate classes", "classes must be distinct",
+           lambda d: d.update(classes=[0, 0, 1], class_counts=[1, 1, 1]))
 _spec_case("classes mixing bool and int", "classes mix JSON types",
            lambda d: d.update(classes=[True, 1, 2], class_counts=[1, 1, 1]))
 _spec_case("classes mixing str and int", "classes mix JSON types",
            lambda d: d.update(classes=["0", 1, 2], class_counts=[1, 1, 1]))
 _spec_case("class_counts length", "class_counts and classes differ", lambda d: d["class_counts"].pop())
 _spec_case("class count 0", "at class_counts/0", lambda d: d["class_counts"].__setitem__(0, 0))
+_spec_case("class count beyond a float", "at class_counts/0", lambda d: d["class_counts"].__setitem__(0, 10**400))
+_spec_case("a class without points", "classes [1, 2] have no points", lambda d: d.update(labels=[0] * len(d["labels"])))
+_spec_case("convnet family over vectors", "embedding family cannot be built: a 'convnet' embedding takes images",
+           _set(["embedding", "kind"], "convnet"))
+_spec_case("convnet deeper than the image", "embedding family cannot be built: depth 5 halves a 8x8 image",
+           lambda d: d.update(input_shape=[1, 8, 8], embedding=dict(d["embedding"], kind="convnet",
+                                                                    input_shape=[1, 8, 8], depth=5)))
 _spec_case("input_shape 4-D", "at input_shape", _set(["input_shape"], [1, 2, 4, 8]))
 _spec_case("input_shape too many features", "features per sample", _set(["input_shape"], [1000, 1000, 1000]))
 _spec_case("embedding input_shape mismatch", "embedding input_shape does not match",
@@ -325,6 +345,13 @@ bad("LANE file: over the size limit", FormatError, "more than the")(
 
 
 # ------------------------------------------------------------------ Know2Vec: API and files
+def _with_settings(spec, **settings):
+    """A copy of ``spec`` with extra ``settings`` (the schema allows any there)."""
+    spec = copy.deepcopy(spec)
+    spec.settings.update(settings)
+    return spec
+
+
 def _fake_model(predict):
     class Model:
         def predict(self, X):
@@ -341,6 +368,21 @@ bad("know2vec: one-class model", ValueError, "class")(
 bad("know2vec: max_queries 0", ValueError, "max_queries must be >= 1")(
     lambda t: generate_know2vec_spec(model(), digits()[0][:30], max_queries=0))
 bad("know2vec: tol negative", ValueError, "tol")(lambda t: generate_know2vec_spec(model(), digits()[0][:30], tol=-1.0))
+bad("know2vec: classes the model never answers", ValueError, "labels no probe row with any of its classes [5, 6]")(
+    lambda t: generate_know2vec_spec(model(), digits()[0][:30], classes=[5, 6]))
+bad("know2vec: seed beyond 2**32", ValueError, "seed must be <= 4294967295")(
+    lambda t: generate_know2vec_spec(model(), digits()[0][:30], seed=2**40))
+bad("know2vec: seed a float", TypeError, "seed must be an integer")(
+    lambda t: generate_know2vec_spec(model(), digits()[0][:30], seed=0.5))
+bad("know2vec: classes mixing bool and int", ValueError, "classes mix JSON types")(
+    lambda t: generate_know2vec_spec(model(), digits()[0][:30], classes=np.array([True, 2], dtype=object)))
+bad("know2vec: more classes than a file holds", ValueError, "at most 1000 classes")(
+    lambda t: generate_know2vec_spec(model(), digits()[0][:30], classes=list(range(1001))))
+bad("know2vec: a grid over a file's node values", ValueError, "50000000 node values")(
+    lambda t: generate_know2vec_spec(_fake_model(lambda X: np.arange(len(X)) % 2), np.zeros((2, 20_000), np.float32),
+                                     classes=list(range(60))))
+bad("know2vec: save over a file's size", ValueError, "more than the 67108864 a specification file may have")(
+    lambda t: _with_settings(know2vec(), note="x" * (64 * 2**20)).save(t / "k2v.json"))
 bad("Know2Vec file: missing", SpecificationFileNotFound, "not found")(lambda t: load_k2v(t / "absent.json"))
 bad("Know2Vec file: grid too large", FormatError, "values a Know2Vec file may hold")(
     lambda t: load_k2v(k2v_file(t, _set(["input_shape"], [1000, 1000, 10]))))
@@ -350,6 +392,8 @@ bad("Know2Vec file: node too short", FormatError, "input_shape needs 64")(
     lambda t: load_k2v(k2v_file(t, lambda d: d["nodes"][0].__setitem__(0, [0.0]))))
 bad("Know2Vec file: node beyond float32", FormatError, "beyond the float32 range")(
     lambda t: load_k2v(k2v_file(t, lambda d: d["nodes"][0].__setitem__(0, [1e300] * 64))))
+bad("Know2Vec file: no centroid node", FormatError, "no class has a centroid node")(
+    lambda t: load_k2v(k2v_file(t, lambda d: d.update(nodes=[[None] * 3] * 3, present=[False] * 3))))
 bad("Know2Vec file: grid not square", FormatError, "must be a 3 x 3 grid")(
     lambda t: load_k2v(k2v_file(t, lambda d: d["nodes"].pop())))
 bad("Know2Vec file: negative queries", FormatError, "at queries")(
@@ -387,13 +431,20 @@ def _proxy_folder(t, meta_mutate=None, weights: bytes | None = None) -> Path:
     proxy = Know2VecProxy(epochs=1, batch_size=2, verbose=False).fit([know2vec(), know2vec()], [model(), model()],
                                                                     probe_X=digits()[0][:60])
     proxy.save(t / "proxy")
+    meta = json.loads((t / "proxy" / "proxy.json").read_text())
     if meta_mutate is not None:
-        meta = json.loads((t / "proxy" / "proxy.json").read_text())
         meta_mutate(meta)
         (t / "proxy" / "proxy.json").write_text(json.dumps(meta))
-    if weights is not None:
-        (t / "proxy" / "proxy.pt").write_bytes(weights)
+    if weights is not None:  # in place of the weights the settings name
+        (t / "proxy" / _weights_file(t / "proxy")).unlink()
+        (t / "proxy" / f"proxy-{meta['weights_sha256']}.pt").write_bytes(weights)
     return t / "proxy"
+
+
+def _weights_file(folder: Path) -> str:
+    """The name of the weights file a saved proxy folder holds (proxy-<sha256>.pt)."""
+    (name,) = [p.name for p in folder.iterdir() if p.name != "proxy.json"]
+    return name
 
 
 def _load_proxy(path):
@@ -409,6 +460,11 @@ def _proxy(**options):
 
 
 bad("proxy: hidden 0", ValueError, "hidden must be >= 1")(lambda t: _proxy(hidden=0))
+bad("proxy: hidden above a file's maximum", ValueError, "hidden must be <= 4096")(lambda t: _proxy(hidden=4097))
+bad("proxy: embedding_dim above a file's maximum", ValueError, "embedding_dim must be <= 4096")(
+    lambda t: _proxy(embedding_dim=4097))
+bad("proxy: epochs above a file's maximum", ValueError, "epochs must be <= 1000000")(
+    lambda t: _proxy(epochs=10**7))
 bad("proxy: lr negative", ValueError, "lr must be a finite number > 0")(lambda t: _proxy(lr=-1.0))
 bad("proxy: epochs a string", TypeError, "epochs must be an integer")(lambda t: _proxy(epochs="many"))
 bad("proxy: seed beyond 2**32", ValueError, "seed must be <=")(lambda t: _proxy(seed=2**40))
@@ -425,9 +481,15 @@ bad("proxy file: weights of another save", FormatError, "is not the weights")(
 bad("proxy file: weights hash not hex", FormatError, "at weights_sha256")(
     lambda t: _load_proxy(_proxy_folder(t, _set(["weights_sha256"], "x" * 64))))
 bad("proxy file: weights missing", SpecificationFileNotFound, "proxy weights not found")(
-    lambda t: _load_proxy((_proxy_folder(t) / "proxy.pt").unlink() or t / "proxy"))
+    lambda t: _load_proxy((_proxy_folder(t) / _weights_file(t / "proxy")).unlink() or t / "proxy"))
 bad("proxy file: shift of the wrong length", FormatError, "shift must be")(
     lambda t: _load_proxy(_proxy_folder(t, lambda m: m["shift"].pop())))
+bad("proxy file: scale 0", FormatError, "at scale/0")(
+    lambda t: _load_proxy(_proxy_folder(t, lambda m: m["scale"].__setitem__(0, 0.0))))
+bad("proxy file: scale negative", FormatError, "at scale/0")(
+    lambda t: _load_proxy(_proxy_folder(t, lambda m: m["scale"].__setitem__(0, -1.0))))
+bad("proxy file: scale 0 in float32", FormatError, "scale must be > 0")(
+    lambda t: _load_proxy(_proxy_folder(t, lambda m: m["scale"].__setitem__(0, 1e-50))))
 bad("proxy file: margin beyond a cosine", FormatError, "margin must be a finite number in")(
     lambda t: _load_proxy(_proxy_folder(t, _set(["margin"], 2.0))))
 bad("proxy file: hidden huge", FormatError, "at hidden")(
@@ -442,6 +504,51 @@ def _query(X, y):
 
 bad("query: labels of another length", ValueError, "labels but X has")(lambda t: _query(digits()[0], [0, 1]))
 bad("query: X with NaN", ValueError, "NaN or infinite")(lambda t: _query(np.full((4, 64), np.nan), [0, 0, 1, 1]))
+
+
+def _query_doc(means):
+    from k2v_learnware.retrieval.tasks import Know2VecQuery
+
+    return Know2VecQuery.from_dict({"type": "Know2VecQuery", "classes": [0, 1], "means": means})
+
+
+def _query_by_hand(classes, means):
+    from k2v_learnware.retrieval.tasks import Know2VecQuery
+
+    return Know2VecQuery(classes, means)
+
+
+def _without_nodes(spec):
+    """A copy of ``spec`` whose graph lost every node (built by hand: a file like it is refused)."""
+    spec = copy.deepcopy(spec)
+    spec.nodes[:] = np.nan
+    return spec
+
+
+@functools.cache
+def fitted_proxy():
+    return _proxy(epochs=1, batch_size=2, verbose=False).fit([know2vec(), know2vec()], [model(), model()],
+                                                             probe_X=digits()[0][:60])
+
+
+bad("query document: a mean beyond float32", ValueError, "beyond the range of float32")(
+    lambda t: _query_doc([[1e300] + [0.0] * 63, [0.0] * 64]))
+bad("query by hand: NaN means", ValueError, "NaN or infinite")(
+    lambda t: _query_by_hand([0, 1], np.full((2, 64), np.nan)))
+bad("query by hand: one mean row for two classes", ValueError, "one finite mean row per class")(
+    lambda t: _query_by_hand([0, 1], np.zeros((1, 64))))
+bad("query by hand: classes not a sequence", TypeError, "must be a sequence of labels")(
+    lambda t: _query_by_hand(3, np.zeros((2, 64))))
+bad("proxy: a graph reaching no class", ValueError, "boundary graph 0 has no centroid node")(
+    lambda t: fitted_proxy().embed_models([_without_nodes(know2vec())]))
+bad("proxy scores: a NaN query array", ValueError, "NaN or infinite")(
+    lambda t: fitted_proxy().scores(np.full((2, 64), np.nan), [know2vec()]))
+bad("proxy scores: a 1-D query array", ValueError, "query means must have shape 2-D")(
+    lambda t: fitted_proxy().embed_query(np.zeros(64)))
+bad("proxy scores: a query array with no class", ValueError, "query means is empty")(
+    lambda t: fitted_proxy().embed_query(np.zeros((0, 64))))
+bad("proxy scores: query means beyond the proxy's scaling", ValueError, "beyond the range the proxy's scaling")(
+    lambda t: fitted_proxy().embed_query(np.full((2, 64), 3e38, np.float32)))
 
 
 # ------------------------------------------------------------------ search: weights, residuals, index, QP
@@ -476,7 +583,8 @@ def _index(blocks):
 
 
 bad("index: no blocks", ValueError, "at least one learnware")(lambda t: _index([]))
-bad("index: blocks of two widths", ValueError, "expected (K, 4)")(lambda t: _index([np.zeros((2, 4)), np.zeros((2, 5))]))
+bad("index: blocks of two widths", ValueError, "expected (K, 4)")(
+    lambda t: _index([np.zeros((2, 4)), np.zeros((2, 5))]))
 bad("index: max_rounds 0", ValueError, "max_rounds must be at least 1")(
     lambda t: _index([np.eye(4)]).mixture(np.ones(4), max_rounds=0))
 
@@ -527,7 +635,8 @@ bad("market: not a zip", MarketRefusal, "is not a zip file")(
 bad("market: zip bomb", MarketRefusal, "expands")(lambda t: submit(rezip(t, add={"padding.bin": b"\0" * 50 * 2**20})))
 bad("market: too many files", MarketRefusal, "files; a learnware may have at most 1000")(
     lambda t: submit(rezip(t, add={f"f{i}.txt": b"x" for i in range(1000)})))
-bad("market: no learnware.yaml", MarketRefusal, "no learnware.yaml")(lambda t: submit(rezip(t, drop={"learnware.yaml"})))
+bad("market: no learnware.yaml", MarketRefusal, "no learnware.yaml")(
+    lambda t: submit(rezip(t, drop={"learnware.yaml"})))
 bad("market: learnware.yaml not YAML", MarketRefusal, "not valid YAML")(
     lambda t: submit(rezip(t, replace={"learnware.yaml": b"model: [unclosed"})))
 bad("market: learnware.yaml building an object", MarketRefusal, "could not determine a constructor")(
@@ -629,7 +738,8 @@ bad("cli: no command", CLIRefusal, "a command is required")(lambda t: _cli())
 bad("cli: unknown command", CLIRefusal, "invalid choice")(lambda t: _cli("frobnicate"))
 bad("cli: --per-class abc", CLIRefusal, "--per-class")(lambda t: _cli("generate", "data.npz", "-o", "o.json",
                                                                      "--per-class", "abc"))
-bad("cli: generate from a missing file", CLIRefusal, "not found")(lambda t: _cli("generate", "absent.npz", "-o", "o.json"))
+bad("cli: generate from a missing file", CLIRefusal, "not found")(
+    lambda t: _cli("generate", "absent.npz", "-o", "o.json"))
 bad("cli: generate from NaN data", CLIRefusal, "NaN or infinite")(lambda t: _cli("generate", "nan.npz", "-o", "o.json"))
 bad("cli: generate into a directory", CLIRefusal, "is a directory")(
     lambda t: _cli("-q", "generate", "data.npz", "-o", str(cli_files()), "--iterations", "1", "--per-class", "2"))

@@ -104,6 +104,18 @@ def test_lane_lane_self_zero_same_distribution_closer_and_matches_spec_dist(spec
     assert compare_specifications(b, a).distance == pytest.approx(same.distance, rel=1e-4)
 
 
+def test_lane_lane_reads_the_rows_class_means_a_spec_keeps_as_dist_does():
+    # specs of >= 100 rows a class keep their rows' class means (format 4), which dist and the search read;
+    # the comparison embedded the condensed points instead (1442 against dist's 1383 on these two)
+    X, y = load_digits()
+    a = generate_lane_spec(X[y < 2], y[y < 2], num_per_class=5, iterations=5, verbose=False)
+    b = generate_lane_spec(X[(y >= 2) & (y < 4)], y[(y >= 2) & (y < 4)], num_per_class=5, iterations=5, verbose=False)
+    assert a.data_class_means is not None and b.data_class_means is not None
+    result = compare_specifications(a, b)
+    assert result.details["mmd2"] == pytest.approx(a.dist(b), rel=1e-6)
+    assert compare_specifications(b, a).details["mmd2"] == pytest.approx(b.dist(a), rel=1e-6)
+
+
 def test_rkme_rkme_uses_the_package_distance(specs, data):
     a, b, c = specs["rkme_a"], specs["rkme_b"], specs["rkme_c"]
     assert compare_specifications(a, a).distance == pytest.approx(0.0, abs=1e-9)
@@ -231,7 +243,8 @@ def halves():
 def condensed_and_raw(halves):
     Xtr, ytr, _, _ = halves
     condensed = generate_lane_spec(Xtr, ytr, init="kmeans", **LANE_SMALL)
-    raw = generate_lane_spec(Xtr, ytr, num_per_class=5, iterations=0, init="real", verbose=False)  # copies of training rows
+    # copies of training rows
+    raw = generate_lane_spec(Xtr, ytr, num_per_class=5, iterations=0, init="real", verbose=False)
     return condensed, raw
 
 

@@ -12,6 +12,7 @@ from k2v_learnware.datasets import load_digits
 from k2v_learnware.specification.formats import SpecificationFormatError
 from k2v_learnware.know2vec import Know2VecSpecification, generate_know2vec_spec
 from k2v_learnware.proxy import Know2VecProxy, Know2VecQuery, ModelEncoder, QueryEncoder
+from k2v_learnware.retrieval.proxy_files import weights_name
 
 W, B = np.array([1.0, -2.0, 0.5]), 0.3
 
@@ -273,18 +274,72 @@ def test_proxy_files_of_two_saves_never_load_as_one(tmp_path):
     for proxy, folder in ((first, "a"), (second, "b")):
         proxy.fit(specs, models, probe_X=X[1::5])
         proxy.save(tmp_path / folder)
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["proxy.json", "proxy.pt"]  # no partial files
-    shutil.copy(tmp_path / "b" / "proxy.pt", tmp_path / "a" / "proxy.pt")  # b's weights, a's settings
+    weights = {f: weights_name(json.loads((tmp_path / f / "proxy.json").read_text())["weights_sha256"])
+               for f in "ab"}
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [weights["a"], "proxy.json"]  # no partial files
+    shutil.copy(tmp_path / "b" / weights["b"], tmp_path / "a" / weights["a"])  # b's weights, a's settings
     with pytest.raises(SpecificationFormatError, match="is not the weights .* was saved with"):
         Know2VecProxy.load(tmp_path / "a")
 
     legacy = json.loads((tmp_path / "b" / "proxy.json").read_text())  # saved before the hash existed: loads
     del legacy["weights_sha256"]
     (tmp_path / "b" / "proxy.json").write_text(json.dumps(legacy))
+    (tmp_path / "b" / weights["b"]).rename(tmp_path / "b" / "proxy.pt")  # where such a save kept its weights
     query = Know2VecQuery.from_data(X[np.isin(y, subsets[1])], y[np.isin(y, subsets[1])])
     assert np.allclose(Know2VecProxy.load(tmp_path / "b").scores(query, specs), second.scores(query, specs))
     with pytest.raises(ValueError, match="is not a folder"):
         first.save(tmp_path / "a" / "proxy.json")
+
+
+def test_a_failed_proxy_save_leaves_the_previous_proxy_loadable(tmp_path):
+    """A save checks proxy.json's content before it touches a file and swaps proxy.json last: a proxy whose
+    settings cannot be written (a NaN loss here) leaves the folder's previous pair as it was."""
+    X, y, subsets, models, specs = _tiny_zoo()
+    query = Know2VecQuery.from_data(X[np.isin(y, subsets[1])], y[np.isin(y, subsets[1])])
+    good = Know2VecProxy(hidden=16, embedding_dim=32, epochs=5, batch_size=16, seed=0, verbose=False)
+    good.fit(specs, models, probe_X=X[1::5]).save(tmp_path / "p")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "p").iterdir()}
+    broken = Know2VecProxy(hidden=16, embedding_dim=32, epochs=5, batch_size=16, seed=1, verbose=False)
+    broken.fit(specs, models, probe_X=X[1::5])
+    broken.losses_[-1] = float("nan")
+    with pytest.raises(ValueError, match="final_loss hold.* NaN or infinite number.*nothing was written"):
+        broken.save(tmp_path / "p")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "p").iterdir()} == before
+    assert np.allclose(Know2VecProxy.load(tmp_path / "p").scores(query, specs), good.scores(query, specs))
+
+    # a proxy saved before weights were named by their hash (proxy.pt) loads, and a new save replaces it whole
+    (name,) = [n for n in before if n != "proxy.json"]
+    (tmp_path / "p" / name).rename(tmp_path / "p" / "proxy.pt")
+    assert np.allclose(Know2VecProxy.load(tmp_path / "p").scores(query, specs), good.scores(query, specs))
+    broken.losses_[-1] = 1.0
+    broken.save(tmp_path / "p")
+    assert len(list((tmp_path / "p").iterdir())) == 2 and not (tmp_path / "p" / "proxy.pt").exists()
+    assert np.allclose(Know2VecProxy.load(tmp_path / "p").scores(query, specs), broken.scores(query, specs))
+
+
+class _Scaled:
+    """A model of rows scaled by ``factor``: it answers as ``model`` on the rows divided back."""
+
+    def __init__(self, model, factor):
+        self.model, self.factor = model, factor
+
+    def predict(self, X):
+        return self.model.predict(np.asarray(X, dtype=np.float64) / self.factor)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # an overflow anywhere on the way is a failure
+def test_rows_near_1e20_give_finite_graphs_and_a_finite_proxy():
+    # squared distances of rows near 1e19 overflow float32: tol became inf and its step count NaN; the spread of
+    # nodes near 1e20 overflowed float32 too, and an infinite scale zeroed every input of the proxy
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4)).astype(np.float32)
+    models = [LogisticRegression().fit(X, (X[:, i] > 0).astype(int)) for i in range(3)]
+    for factor in (1e19, 1e20):
+        scaled = [_Scaled(m, factor) for m in models]
+        specs = [generate_know2vec_spec(m, X * np.float32(factor)) for m in scaled]
+        assert all(np.isfinite(s.settings["tol"]) and s.settings["missing_pairs"] == 0 for s in specs)
+        proxy = Know2VecProxy(epochs=2, verbose=False, validation=0).fit(specs, scaled, probe_X=X * np.float32(factor))
+        assert np.isfinite(proxy.scale_).all() and np.isfinite(proxy.losses_).all()
 
 
 def test_proxy_validates_input():

@@ -154,6 +154,29 @@ def test_class_mixture_components_cover_enough_rows():
     assert np.allclose(draws.mean(axis=0), 0.5, atol=0.05)  # uniform rows: mean 0.5 in every feature
 
 
+def test_an_outlier_joins_a_component_instead_of_being_stored_as_one():
+    # k-means makes an outlier a cluster of its own: a one-row component whose mean is the row verbatim.
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(80, 5))
+    rows[0] = 50.0
+    mixture = fit_class_mixture(rows)
+    assert np.all(np.round(mixture.weights * 80) >= MIN_COMPONENT_ROWS)
+    assert not np.any(np.all(np.abs(mixture.means - rows[0]) < 1e-3, axis=1))
+    with pytest.raises(ValueError, match="at least MIN_COMPONENT_ROWS=20 rows, got 19"):
+        fit_class_mixture(rows[:19])
+
+
+def test_a_class_under_the_minimum_leaves_the_spec_without_mixtures(digits):
+    # One mixture per class or none: a 5-row class's mixture would be little more than its 5 rows.
+    Xtr, _, ytr, _ = digits
+    rows = np.r_[np.flatnonzero(ytr == 0), np.flatnonzero(ytr == 1)[:MIN_COMPONENT_ROWS - 1]]
+    spec = generate_lane_spec(Xtr[rows], ytr[rows], num_per_class=5, iterations=2, verbose=False)
+    assert spec.class_mixtures is None
+    rows = np.r_[np.flatnonzero(ytr == 0), np.flatnonzero(ytr == 1)[:MIN_COMPONENT_ROWS]]
+    spec = generate_lane_spec(Xtr[rows], ytr[rows], num_per_class=5, iterations=2, verbose=False)
+    assert len(spec.class_mixtures) == 2 and len(spec.class_mixtures[1].weights) == 1
+
+
 def test_spec_round_trips_its_mixtures_and_samples_from_them(digits, tmp_path):
     Xtr, _, ytr, _ = digits
     rows = np.isin(ytr, (0, 1))

@@ -81,6 +81,32 @@ def test_private_inits_copy_no_real_sample(small, init):
     assert not any(tuple(r) in rows for r in spec.get_z())
 
 
+def test_kmeans_starts_copy_no_row_even_from_one_row_clusters(small):
+    # An outlier is a k-means cluster of its own, and a class of exactly num_per_class rows is nothing but
+    # one-row clusters: with no condensation step their centres would be stored as the rows themselves.
+    X, y = small
+    X = X.copy()
+    X[0] = 40.0
+    keep = np.r_[np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:4]]
+    spec = generate_lane_spec(X[keep], y[keep], num_per_class=4, iterations=0, verbose=False)
+    rows = {tuple(r) for r in X}
+    z = spec.get_z()
+    assert not any(tuple(r) in rows for r in z)
+    assert len({tuple(r) for r in z}) == len(z)  # no two starting points at one place
+    with pytest.raises(ValueError, match="init='kmeans' needs at least 2 samples per class"):
+        generate_lane_spec(X[:30], np.r_[np.zeros(29), 1], num_per_class=1, iterations=0, verbose=False)
+
+
+def test_mimic_samples_are_reproducible_by_default(vector_spec):
+    # sample_class drew from fresh OS entropy unless given a seed; like every seed of the API it defaults to 0
+    label = vector_spec.classes[0]
+    assert np.array_equal(vector_spec.sample_class(label, 20), vector_spec.sample_class(label, 20))
+    assert np.array_equal(vector_spec.sample_class(label, 20), vector_spec.sample_class(label, 20, random_state=0))
+    rng = np.random.default_rng(5)
+    assert np.array_equal(vector_spec.sample_class(label, 20, random_state=rng),
+                          vector_spec.sample_class(label, 20, random_state=np.random.default_rng(5)))
+
+
 def test_same_seed_same_spec_other_seed_differs(small):
     a = generate_lane_spec(*small, num_per_class=3, seed=7, **FAST)
     b = generate_lane_spec(*small, num_per_class=3, seed=7, **FAST)
@@ -117,6 +143,18 @@ def test_same_seed_same_spec_other_seed_differs(small):
 def test_bad_input_raises_clear_error(X, y, options, error, match):
     with pytest.raises(error, match=match):
         generate_lane_spec(X, y, verbose=False, iterations=1, **options)
+
+
+def test_rows_class_means_are_kept_only_when_a_file_row_holds_them():
+    # a row of data_class_means is the family's whole output; the schema allows at most LIMITS["family_output"]
+    from k2v_learnware.specification.lane_build import plan_build
+
+    X, y = np.zeros((200, 1, 64, 64), np.float32), np.repeat([0, 1], 100)
+    options = dict(iterations=1, batch_real=None, lr=0.05, optimizer="adam", init="noise", embedding=None, depth=1,
+                   num_nets=8, normalization="none", seed=0, family_seed=None, mixture_components=0,
+                   mixture_rank=1, data_means=True, data_means_min_rows=100)
+    assert plan_build(X, y, 2, width=16, **options).keeps_means  # 16 x 32 x 32 x 8 numbers a row
+    assert not plan_build(X, y, 2, width=128, **options).keeps_means  # 128 x 32 x 32 x 8 > 10**6
 
 
 def test_one_class_with_too_few_samples_names_the_class(small):

@@ -120,6 +120,48 @@ def test_column_generation_reaches_the_exact_optimum_of_the_full_qp(seed):
     assert set(planted) <= set(index.owner[small.rows[small.weights > 0.05]])
 
 
+def _reference_simplex_least_squares(M, u):
+    """argmin |M^T w - u|^2 over the simplex by cvxpy + Clarabel, independently of simplex_qp: the problem
+    divided by the classes' mean |m|^2, which moves no optimum."""
+    import cvxpy as cp
+
+    size = np.sqrt(float(np.sum(M * M)) / len(M))
+    w = cp.Variable(len(M))
+    cp.Problem(cp.Minimize(cp.sum_squares((M / size).T @ w - u / size)), [w >= 0, cp.sum(w) == 1]).solve(
+        solver=cp.CLARABEL)
+    return np.asarray(w.value)
+
+
+@pytest.mark.parametrize("factor", [1.0, 1e-2, 1e-6, 1e-10, 0.0])
+@pytest.mark.parametrize("solver", ["daqp", "clarabel", "cvxpy"])
+def test_the_qp_finds_the_optimum_of_a_requirement_near_zero(factor, solver):
+    # scaled by |u|^2 alone, a requirement near 0 made the Hessian huge: DAQP returned a wrong optimum
+    # (1e-6) and both solvers failed on u = 0; the optimum is unique here (6 independent class means)
+    rng = np.random.default_rng(3)
+    M = rng.standard_normal((6, 40)) + 0.5
+    u = factor * (0.6 * M[0] + 0.4 * M[3] + 0.3 * rng.standard_normal(40))
+    w = simplex_qp(M @ M.T, M @ u, float(u @ u), solver)
+    assert np.abs(w - _reference_simplex_least_squares(M, u)).max() < 1e-4
+
+
+def test_an_all_zero_requirement_is_weighed_and_ranked(digits_specs):
+    specs, _ = digits_specs
+    zeros = np.zeros((20, 64), np.float32)
+    result = mixture_weights(zeros, specs)
+    assert result.learnware_weights.sum() == pytest.approx(1.0) and np.isfinite(result.mmd2)
+    assert np.isfinite(single_residuals(zeros, specs)).all()
+    blocks, u, _ = _random_market(1, learnwares=100)
+    index = ClassMeanIndex.from_blocks(blocks)
+    M = index.matrix.astype(np.float64)
+    for tiny in (1e-8 * u, 0 * u):  # column generation proves the optimum of a requirement near 0 too
+        solution = index.mixture(tiny, max_classes=40, max_rounds=30)
+        dense = np.zeros(len(M))
+        dense[solution.rows] = solution.weights
+        assert solution.exact
+        assert np.abs(dense - _reference_simplex_least_squares(M, tiny)).max() < 1e-3
+    assert simplex_qp(np.zeros((3, 3)), np.zeros(3), 0.0).tolist() == [1 / 3] * 3  # every weighting is optimal
+
+
 def test_with_few_classes_the_qp_runs_over_all_of_them_as_before():
     blocks, u, _ = _random_market(0, learnwares=20)
     index = ClassMeanIndex.from_blocks(blocks)

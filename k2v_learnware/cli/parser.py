@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("generate", cmd_generate, "condense a .npz/.npy/.csv data file into a LANE specification", [data_opts])
     p.add_argument("data", metavar="DATA", help="data file (.npz, .npy or .csv)")
     p.add_argument("-o", "--output", required=True, metavar="SPEC.json", help="specification file to write")
-    p.add_argument("--per-class", type=_count(1), default=10, metavar="K", help="synthetic points per class (default 10)")
+    p.add_argument("--per-class", type=_count(1), default=10, metavar="K",
+                   help="synthetic points per class (default 10)")
     p.add_argument("--iterations", type=_count(0), metavar="N",
                    help="condensation iterations (default 20 labelled, 600 unlabelled)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("a", metavar="A.json")
     p.add_argument("b", metavar="B.json")
     p.add_argument("--proxy", metavar="DIR",
-                   help="a fitted Know2Vec proxy folder (proxy.json + proxy.pt), to compare two Know2Vec specs")
+                   help="a fitted Know2Vec proxy folder (proxy.json + its weights), to compare two Know2Vec specs")
 
     p = add("inspect", cmd_inspect, "validate a specification file and summarise it")
     p.add_argument("spec", metavar="SPEC.json", help="a LANE, Know2Vec or RKME file, or a proxy folder")
@@ -184,7 +185,8 @@ def _requirement_options() -> argparse.ArgumentParser:
     group.add_argument("--iterations", type=_count(0), metavar="N",
                        help="condensation iterations (default 600 for a requirement)")
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    group.add_argument("--max", type=_count(1), default=5, metavar="N", help="at most N learnwares returned (default 5)")
+    group.add_argument("--max", type=_count(1), default=5, metavar="N",
+                       help="at most N learnwares returned (default 5)")
     return search_opts
 
 

@@ -147,10 +147,13 @@ def _from_inner_products(kaa, kab, kbb, mmd2, method, details) -> Comparison:
 
 # ----------------------------------------------------------------- the pairs
 def _lane_lane(a: LANESpecification, b: LANESpecification, embedding) -> Comparison:
-    """MMD in one random-network family, BatchNorm calibrated on both point sets (as ``LANESpecification.dist``)."""
+    """MMD of the two specs' mean embeddings in one random-network family, as ``LANESpecification.dist`` (with
+    the default family, the square root of ``a.dist(b)``): ``mean_embedding``, so the rows' class means a spec
+    keeps (format 4) stand for it in its own family, as in the search; a calibrated family takes BatchNorm from
+    both point sets."""
     family = _lane_family(embedding, a)
     reference = np.concatenate([_as_family_input(a.get_z(), family), _as_family_input(b.get_z(), family)])
-    mu_a, mu_b = _lane_mean(a, family, reference), _lane_mean(b, family, reference)
+    mu_a, mu_b = (np.asarray(s.mean_embedding(family, reference), dtype=np.float64) for s in (a, b))
     return _from_mean_embeddings(mu_a, mu_b, "lane-mmd", {"embedding": _family_description(family)})
 
 

@@ -65,8 +65,10 @@ class ModelEncoder(nn.Module):
         """The nodes of every class row the probe set reached, row after row and graph after graph: built once
         for the fixed graphs of a proxy's training, not again at every step."""
         nodes, row_lengths, rows_per_graph = [], [], []
-        for grid, mask in graphs:
+        for g, (grid, mask) in enumerate(graphs):
             reached = torch.diagonal(mask)  # the classes the probe set reached
+            if not reached.any():  # no sequence to encode (the LSTM would fail on an empty one)
+                raise ValueError(f"boundary graph {g} has no centroid node: the probe set reached none of its classes")
             nodes.append(grid[mask & reached[:, None]])  # their rows' nodes, row by row
             row_lengths += mask[reached].sum(1).tolist()
             rows_per_graph.append(int(reached.sum()))

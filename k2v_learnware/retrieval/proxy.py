@@ -22,12 +22,12 @@ import torch
 from torch import nn
 from .._progress import progress
 
-from .._checks import count_range, positive_float, positive_int, real_in, seed_int
+from .._checks import as_data_array, count_range, positive_float, positive_int, real_in, seed_int
 from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import LANESpecification
 from .encoders import ModelEncoder, ProxyNetwork, QueryEncoder
 from .task_streams import TaskStream
-from .proxy_files import FORMAT_VERSION
+from .proxy_files import FORMAT_VERSION, LIMITS
 from .tasks import Know2VecQuery, LabelledTaskSampler, TaskSampler, probe_fingerprint_for
 
 __all__ = ["FORMAT_VERSION", "Know2VecProxy", "Know2VecQuery", "LabelledTaskSampler", "ModelEncoder",
@@ -50,23 +50,24 @@ class Know2VecProxy:
                  lr: float = 3e-3, epochs: int = 1500, samples_per_class=(5, 30),
                  batch_size: int = 32, seed: int = 0, verbose: bool = True, *, validation: float = 0.2,
                  eval_every: int = 20, patience: int = 5, validation_tasks: int = 200):
-        self.hidden = positive_int(hidden, "hidden")
-        self.embedding_dim = positive_int(embedding_dim, "embedding_dim")
+        # the maxima are proxy.json's (LIMITS): a proxy that trains is one that saves and loads again
+        self.hidden = positive_int(hidden, "hidden", maximum=LIMITS["hidden"])
+        self.embedding_dim = positive_int(embedding_dim, "embedding_dim", maximum=LIMITS["embedding_dim"])
         self.margin = real_in(margin, "margin", -1.0, 1.0)  # a cosine
         self.alpha = real_in(alpha, "alpha", 0.0, float("inf"))  # 0: L_MKC alone
         self.lr = positive_float(lr, "lr")
-        self.epochs = positive_int(epochs, "epochs")
+        self.epochs = positive_int(epochs, "epochs", maximum=LIMITS["epochs"])
         self.samples_per_class = count_range(samples_per_class, "samples_per_class")
-        self.batch_size = positive_int(batch_size, "batch_size")
+        self.batch_size = positive_int(batch_size, "batch_size", maximum=LIMITS["batch_size"])
         self.seed, self.verbose = seed_int(seed), verbose
         validation = float(validation) if isinstance(validation, (int, float)) and not isinstance(validation, bool) \
             else None
         if validation is None or not 0 <= validation < 1:
             raise ValueError(f"validation must be a share in [0, 1), got {validation!r}")
         self.validation = validation
-        self.eval_every = positive_int(eval_every, "eval_every")
-        self.patience = positive_int(patience, "patience")
-        self.validation_tasks = positive_int(validation_tasks, "validation_tasks")
+        self.eval_every = positive_int(eval_every, "eval_every", maximum=LIMITS["eval_every"])
+        self.patience = positive_int(patience, "patience", maximum=LIMITS["patience"])
+        self.validation_tasks = positive_int(validation_tasks, "validation_tasks", maximum=LIMITS["validation_tasks"])
         self.losses_: list[float] = []
         self.history_: list[dict] = []
 
@@ -91,7 +92,12 @@ class Know2VecProxy:
         if means.shape[1] != self.in_features:
             raise ValueError(f"feature dimensions differ: the query has {means.shape[1]} features, "
                              f"the proxy {self.in_features}")
-        return torch.from_numpy(((means - self.shift_) / self.scale_).astype(np.float32))
+        with np.errstate(over="ignore"):
+            normed = ((means.astype(np.float64) - self.shift_) / self.scale_).astype(np.float32)
+        if not np.isfinite(normed).all():  # finite means far beyond the probe nodes the proxy was scaled on
+            raise ValueError(f"the query means (largest magnitude {float(np.abs(means).max()):.3g}) lie beyond the "
+                             "range the proxy's scaling maps into float32; rescale them as the probe set")
+        return torch.from_numpy(normed)
 
     def _require_fitted(self):
         if not hasattr(self, "network"):
@@ -117,8 +123,9 @@ class Know2VecProxy:
         if (task_groups is not None or task_class_sets is not None) and probe_y is None:
             raise ValueError("task_groups and task_class_sets only apply to tasks cut from a labelled probe set: "
                              "give probe_y too")
-        if len(specs) < 2:
-            raise ValueError("fit needs at least 2 models to tell apart")
+        if not 2 <= len(specs) <= LIMITS["num_models"]:
+            raise ValueError(f"fit needs at least 2 models to tell apart (and at most {LIMITS['num_models']}), "
+                             f"got {len(specs)}")
         if len(task_sources) != len(specs):
             raise ValueError(f"{len(task_sources)} task sources for {len(specs)} specifications; give one per model")
         for i, s in enumerate(specs):
@@ -144,7 +151,11 @@ class Know2VecProxy:
             raise ValueError(f"the specifications have different input sizes {sorted(dims)}; one proxy needs one")
 
         in_features = dims.pop()
-        all_nodes = np.concatenate([nodes[mask] for nodes, mask in (s.graph() for s in specs)])
+        if in_features > LIMITS["in_features"]:
+            raise ValueError(f"the specifications have {in_features} input features; a proxy takes at most "
+                             f"{LIMITS['in_features']}")
+        # float64: probe rows near 1e20 have a spread beyond float32 (an infinite scale zeroes every input)
+        all_nodes = np.concatenate([nodes[mask] for nodes, mask in (s.graph() for s in specs)]).astype(np.float64)
         self.shift_ = all_nodes.mean(axis=0).astype(np.float32)
         self.scale_ = np.maximum(all_nodes.std(axis=0), 1e-3 * max(all_nodes.std(axis=0).max(), 1e-6)).astype(
             np.float32)
@@ -225,9 +236,9 @@ class Know2VecProxy:
 
     @torch.no_grad()
     def embed_query(self, query) -> np.ndarray:
-        """Unit vector of a query (a :class:`Know2VecQuery` or its ``(C, D)`` class means)."""
+        """Unit vector of a query (a :class:`Know2VecQuery` or its ``(C, D)`` class means, C >= 1)."""
         self._require_fitted()
-        means = query.means if isinstance(query, Know2VecQuery) else query
+        means = query.means if isinstance(query, Know2VecQuery) else as_data_array(query, "query means", (2,))
         return self.query_encoder([self._query_tensor(means)])[0].numpy()
 
     def scores(self, query, specs=None, model_embeddings=None) -> np.ndarray:
@@ -238,7 +249,8 @@ class Know2VecProxy:
 
     # ------------------------------------------------------------------- I/O
     def save(self, folder) -> None:
-        """Weights to ``proxy.pt`` (a plain state dict), settings to ``proxy.json``; see :mod:`.proxy_files`."""
+        """Weights to ``proxy-<sha256>.pt`` (a plain state dict), settings to ``proxy.json`` (checked first, swapped in
+        last: a failed save leaves the previous proxy loadable); see :mod:`.proxy_files`."""
         from .proxy_files import save_proxy
 
         self._require_fitted()

@@ -1,12 +1,18 @@
-"""A Know2Vec proxy on disk: ``proxy.json`` (settings, normalisation) beside ``proxy.pt`` (weights).
+"""A Know2Vec proxy on disk: ``proxy.json`` (settings, normalisation) beside its weights.
 
 A market's proxy is saved again each time it is retrained, while other
-processes (service workers, command-line searches) may be reading it. So both
-files are written under fresh names and moved into place, weights first, and
-``proxy.json`` names the SHA-256 of the weights it belongs to: a reader never
-sees half a file, and never pairs the settings of one save with the weights of
-another (it gets a :class:`SpecificationFormatError` instead and can try
-again). The weights load from the very bytes that were hashed, as plain
+processes (service workers, command-line searches) may be reading it. So a
+save first builds and checks ``proxy.json``'s content (a setting the schema
+refuses, a NaN final loss: nothing is written), then writes the weights under
+a name of their own, ``proxy-<sha256>.pt``, and only then swaps ``proxy.json``
+(written under a fresh name and moved into place), which names that hash;
+the previous save's weights are removed after the swap. Until the swap the
+folder holds the previous pair, whole: a failed save never leaves a proxy that
+no longer loads, a reader never sees half a file, and never pairs the settings
+of one save with the weights of another (it gets a
+:class:`SpecificationFormatError` instead and can try again). Proxies saved
+before the weights were named by their hash keep theirs in ``proxy.pt``, which
+still loads. The weights load from the very bytes that were hashed, as plain
 tensors (``weights_only=True``).
 """
 
@@ -14,36 +20,44 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import uuid
 from pathlib import Path
 
 import torch
 
-from ..specification.formats import SpecificationFileNotFound, SpecificationFormatError, finite_float32, read_json, \
-    write_json
+from ..specification.formats import SpecificationFileNotFound, SpecificationFormatError, finite_float32, json_text, \
+    read_json, validator_for, write_json
 
 FORMAT_VERSION = 1
+#: Where proxies saved before their weights were named by hash keep them (still read).
 WEIGHTS_FILE = "proxy.pt"
 META_FILE = "proxy.json"
+#: Bounds on a proxy's sizes, the maxima of ``specs/know2vec-proxy.schema.json`` (a test keeps them equal): the
+#: constructor and fit refuse what a saved proxy.json could not hold.
+LIMITS = {
+    "in_features": 1_000_000,
+    "num_models": 1_000_000,
+    "hidden": 4096,
+    "embedding_dim": 4096,
+    "epochs": 1_000_000,
+    "batch_size": 1_000_000,
+    "eval_every": 1_000_000,
+    "patience": 1_000_000,
+    "validation_tasks": 1_000_000,
+}
 
 
-def save_proxy(proxy, folder) -> None:
-    """Write a fitted proxy's weights, then its settings naming their hash; each file moved into place whole."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{folder} is not a folder; a proxy is saved as a folder of {META_FILE} and {WEIGHTS_FILE}")
-    folder.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    torch.save(proxy.network.state_dict(), buffer)
-    weights = buffer.getvalue()
-    partial = folder / f".{WEIGHTS_FILE}.{uuid.uuid4().hex}.tmp"
-    try:
-        partial.write_bytes(weights)
-        os.replace(partial, folder / WEIGHTS_FILE)
-    finally:
-        partial.unlink(missing_ok=True)
-    write_json(folder / META_FILE, {
+def weights_name(sha256: str) -> str:
+    """The file a save writes its weights to: named by their hash, so two saves never write the same name."""
+    return f"proxy-{sha256}.pt"
+
+
+def _metadata(proxy, sha256: str, name) -> dict:
+    """``proxy.json``'s content, checked against its schema before any file is touched (ValueError naming
+    the field otherwise)."""
+    meta = {
         "type": "Know2VecProxy", "format_version": FORMAT_VERSION, "in_features": proxy.in_features,
         "num_models": proxy.identity_head.out_features, "hidden": proxy.hidden,
         "embedding_dim": proxy.embedding_dim, "margin": proxy.margin, "alpha": proxy.alpha, "lr": proxy.lr,
@@ -52,8 +66,53 @@ def save_proxy(proxy, folder) -> None:
         "patience": proxy.patience, "validation_tasks": proxy.validation_tasks, "steps_run": len(proxy.losses_),
         "shift": [float(v) for v in proxy.shift_], "scale": [float(v) for v in proxy.scale_],
         "final_loss": proxy.losses_[-1] if proxy.losses_ else None, "training": getattr(proxy, "training_", None),
-        "weights_sha256": hashlib.sha256(weights).hexdigest(),
-    })
+        "weights_sha256": sha256,
+    }
+    try:
+        json.dumps(meta, allow_nan=False)
+    except ValueError:
+        bad = [k for k, v in meta.items() if not all(map(_finite, v if isinstance(v, list) else [v]))]
+        raise ValueError(f"cannot save this proxy: {', '.join(bad)} hold(s) a NaN or infinite number (did the "
+                         "training diverge?); nothing was written") from None
+    from jsonschema.exceptions import best_match
+
+    error = best_match(validator_for("Know2VecProxy").iter_errors(meta))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ValueError(f"cannot save this proxy: its {META_FILE} would not match the Know2VecProxy schema at "
+                         f"{where}: {error.message}; nothing was written")
+    json_text(meta, name)  # and not over the size a file may have
+    return meta
+
+
+def _finite(value) -> bool:
+    return not isinstance(value, float) or value == value and abs(value) != float("inf")
+
+
+def save_proxy(proxy, folder) -> None:
+    """Check the settings, write the weights under their hash's name, swap in ``proxy.json``, drop old weights."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder; a proxy is saved as a folder of {META_FILE} and its weights")
+    buffer = io.BytesIO()
+    torch.save(proxy.network.state_dict(), buffer)
+    weights = buffer.getvalue()
+    sha256 = hashlib.sha256(weights).hexdigest()
+    meta = _metadata(proxy, sha256, folder / META_FILE)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{weights_name(sha256)}.{uuid.uuid4().hex}.tmp"
+    try:
+        partial.write_bytes(weights)
+        os.replace(partial, folder / weights_name(sha256))
+    finally:
+        partial.unlink(missing_ok=True)
+    write_json(folder / META_FILE, meta)  # the swap: until here the previous pair is whole
+    for old in [folder / WEIGHTS_FILE, *folder.glob("proxy-*.pt")]:
+        if old.name != weights_name(sha256):
+            try:
+                old.unlink(missing_ok=True)
+            except OSError:  # a stale file does no harm: proxy.json names the weights it belongs to
+                pass
 
 
 def load_proxy(cls, folder, verbose: bool = False):
@@ -74,13 +133,22 @@ def load_proxy(cls, folder, verbose: bool = False):
             raise SpecificationFormatError(f"{folder / META_FILE}: {name} must be {meta['in_features']} finite "
                                            "float32 numbers (one per input feature)")
         setattr(proxy, f"{name}_", values)
+    if not (proxy.scale_ > 0).all():  # inputs are divided by it: 0 would score every model NaN
+        raise SpecificationFormatError(f"{folder / META_FILE}: scale must be > 0 for every feature (inputs are "
+                                       "divided by it)")
     proxy._build(meta["in_features"], meta["num_models"])
     proxy.training_ = meta.get("training")
-    weights = folder / WEIGHTS_FILE
-    if not weights.is_file():
-        raise SpecificationFileNotFound(f"proxy weights not found: {weights}")
-    data = weights.read_bytes()
     expected = meta.get("weights_sha256")  # absent in proxies saved before it existed
+    weights = folder / WEIGHTS_FILE  # a save before the weights were named by their hash
+    if expected is not None and (folder / weights_name(expected)).is_file():
+        weights = folder / weights_name(expected)
+    if not weights.is_file():
+        if expected is None:
+            raise SpecificationFileNotFound(f"proxy weights not found: {weights}")
+        raise SpecificationFileNotFound(f"proxy weights not found: {folder / weights_name(expected)} (or "
+                                        f"{WEIGHTS_FILE}); another save of the proxy may have replaced them: read "
+                                        "it again")
+    data = weights.read_bytes()
     if expected is not None and hashlib.sha256(data).hexdigest() != expected:
         raise SpecificationFormatError(f"{weights} is not the weights {folder / META_FILE} was saved with (another "
                                        "save of the proxy replaced one of them; read it again)")

@@ -51,6 +51,17 @@ class Know2VecQuery:
 
     type = "Know2VecQuery"
 
+    def __post_init__(self):
+        """Checked where it is made (by :meth:`from_data`, :meth:`from_dict` or by hand): the means reach the
+        proxy as float32, so a NaN or a mean beyond float32 (1e300) would score every model NaN."""
+        n = len(self.classes) if hasattr(self.classes, "__len__") else 0
+        self.classes = as_labels(self.classes, n, "Know2VecQuery classes")
+        self.means = as_data_array(self.means, "Know2VecQuery means", allowed_ndim=(2,))
+        if len(self.means) != len(self.classes) or len(self.classes) < 2 or \
+                len(set(map(repr, self.classes))) != len(self.classes):
+            raise ValueError(f"Know2VecQuery needs >= 2 distinct classes and one finite mean row per class; got "
+                             f"{len(self.classes)} classes and means of shape {self.means.shape}")
+
     @classmethod
     def from_data(cls, X, y) -> "Know2VecQuery":
         X = as_data_array(X)
@@ -75,11 +86,7 @@ class Know2VecQuery:
             means = np.asarray(doc.get("means"), dtype=np.float64)
         except (TypeError, ValueError):
             raise ValueError("Know2VecQuery means must be a list of equally long lists of numbers") from None
-        if means.ndim != 2 or len(means) != len(classes) or len(classes) < 2 or len(set(map(repr, classes))) \
-                != len(classes) or not np.isfinite(means).all():
-            raise ValueError(f"Know2VecQuery needs >= 2 distinct classes and one finite mean row per class; got "
-                             f"{len(classes)} classes and means of shape {means.shape}")
-        return cls(classes, means.astype(np.float32))
+        return cls(classes, means)  # checked, finite in float32 too, by __post_init__
 
     def save(self, path) -> None:
         """JSON, as the stock ``LearnwareClient`` saves a user's specification before a search."""

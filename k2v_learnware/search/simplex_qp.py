@@ -20,15 +20,21 @@ FALLBACK_SOLVER = "clarabel"
 def simplex_qp(gram: np.ndarray, c: np.ndarray, uu: float, solver: str = DEFAULT_SOLVER) -> np.ndarray:
     """argmin_w  w^T G w - 2 c^T w  over the probability simplex (Eq. 9 in Gram form), via qpsolvers.
 
-    ``uu`` (|u|^2) rescales the problem for the solver's tolerances only. A
-    ridge of 1e-10 of the mean diagonal makes the Hessian positive definite
-    (what dense active-set solvers need) and picks one optimum among equal
-    ones (duplicate classes); it moves the objective by less than that.
+    The problem is divided by ``max(uu, trace(G) / n)`` (``uu`` is |u|^2) for
+    the solver's tolerances only (the optimum does not move): by |u|^2 alone a
+    requirement near 0 made the Hessian huge (u = 0: both solvers failed; rows
+    scaled by 1e-6: DAQP returned a wrong optimum). With ``G = 0`` (every class
+    mean 0, so ``c = 0`` too) every weighting is optimal: the uniform one is
+    returned. A ridge of 1e-10 of the mean diagonal makes the Hessian positive
+    definite (what dense active-set solvers need) and picks one optimum among
+    equal ones (duplicate classes); it moves the objective by less than that.
     """
     n = len(c)
     if n == 1:
         return np.ones(1)
-    scale = max(float(uu), 1e-300)
+    scale = max(float(uu), float(np.trace(gram)) / n)
+    if not scale > 1e-300:
+        return np.full(n, 1.0 / n)
     if solver == "cvxpy":
         import cvxpy as cp
 

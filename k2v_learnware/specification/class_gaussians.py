@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import positive_int
+from .._checks import positive_int, seed_int
 
 
 def shrunk_covariance_factors(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -63,15 +63,19 @@ class ClassGaussians:
         _, factor, iso = self._shrunk_covariance_factors(label)
         return factor.T @ factor + iso * np.eye(factor.shape[1])
 
-    def sample_class(self, label, n: int, random_state=None) -> np.ndarray:
+    def sample_class(self, label, n: int, random_state=0) -> np.ndarray:
         """Draw ``n`` mimic samples of one class (Eq. 10).
 
         From the class's mixture of the developer's rows when the spec carries
         one (:mod:`.class_mixtures`), else from N(mean, shrunk covariance) of its
         condensed points, as the paper does. Samples are clipped to the developer
-        data's value range and shaped like it.
+        data's value range and shaped like it. ``random_state`` is a seed (0 by
+        default, like every seed of this API, so that the same call gives the
+        same samples) or a ``numpy.random.Generator`` to draw from.
         """
         n = positive_int(n, "n", minimum=0)
+        if not isinstance(random_state, np.random.Generator):
+            random_state = seed_int(random_state, "random_state")
         rng = np.random.default_rng(random_state)
         if self.class_mixtures is not None:
             draws = self.class_mixtures[self._class_index(label)].sample(n, rng)

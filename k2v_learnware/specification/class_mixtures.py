@@ -9,8 +9,9 @@ of that class: k-means into a few components, each kept as its share, its
 mean, a few principal axes (scaled by their standard deviations) and the
 variance left over, spread evenly over the features. These are aggregates
 (the statistics an RKME or a class-conditional Gaussian also reveals); a
-component must cover at least :data:`MIN_COMPONENT_ROWS` rows, so none
-describes a handful of people. Measured on the reuse benchmark
+component must cover at least :data:`MIN_COMPONENT_ROWS` rows (clusters k-means
+leaves smaller, an outlier's, are merged into their nearest), so none describes a
+handful of people; a spec with a class of fewer rows carries no mixtures at all. Measured on the reuse benchmark
 (``benchmarks/lane_label_shift.py``): weight L1 0.058 on Fashion-MNIST against
 0.107 with the condensed points' Gaussians.
 
@@ -28,7 +29,8 @@ from .formats import SpecificationFormatError, finite_float32
 
 DEFAULT_COMPONENTS = 4
 DEFAULT_RANK = 5
-#: No component stands for fewer rows than this (fewer components are fitted instead).
+#: No component stands for fewer rows than this (smaller k-means clusters are merged; a class of fewer rows
+#: gets no mixture, and then neither does any class of its spec: a file holds one per class or none).
 MIN_COMPONENT_ROWS = 20
 MAX_COMPONENTS = 64
 MAX_RANK = 64
@@ -85,15 +87,40 @@ class ClassMixture:
         return cls(*(a.astype(np.float64) for a in (weights, means, axes, residual)))
 
 
+def _merge_small_clusters(rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Cluster labels ``0..k'-1`` in which every cluster holds at least :data:`MIN_COMPONENT_ROWS` rows.
+
+    k-means bounds no cluster's size: an outlier row becomes a cluster of its own, whose mean would be
+    that row verbatim. The smallest cluster under the minimum is merged into the cluster whose mean is
+    nearest to its own, until none is under it (the caller gives at least the minimum rows in all).
+    """
+    labels = labels.copy()
+    while True:
+        ids, sizes = np.unique(labels, return_counts=True)
+        if len(ids) == 1 or sizes.min() >= MIN_COMPONENT_ROWS:
+            return np.unique(labels, return_inverse=True)[1].reshape(-1)
+        small = ids[np.argmin(sizes)]
+        others = ids[ids != small]
+        centres = np.stack([rows[labels == j].mean(axis=0) for j in others])
+        gaps = ((centres - rows[labels == small].mean(axis=0)) ** 2).sum(axis=1)
+        labels[labels == small] = others[np.argmin(gaps)]
+
+
 def fit_class_mixture(rows: np.ndarray, components: int = DEFAULT_COMPONENTS, rank: int = DEFAULT_RANK,
                       seed: int = 0) -> ClassMixture:
-    """The mixture of one class's ``(n, D)`` rows (at most ``n // MIN_COMPONENT_ROWS`` components, at least one)."""
+    """The mixture of one class's ``(n, D)`` rows: at most ``components`` components, each of at least
+    :data:`MIN_COMPONENT_ROWS` rows (so ``n`` must be at least that: a mixture of fewer rows would
+    describe those few rows, a one-row class its row verbatim)."""
     from sklearn.cluster import KMeans
 
     rows = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
     n, dim = rows.shape
+    if n < MIN_COMPONENT_ROWS:
+        raise ValueError(f"a class mixture needs at least MIN_COMPONENT_ROWS={MIN_COMPONENT_ROWS} rows, got {n}")
     k = max(1, min(int(components), n // MIN_COMPONENT_ROWS))
     labels = np.zeros(n, dtype=int) if k == 1 else KMeans(k, n_init=3, random_state=seed).fit(rows).labels_
+    labels = _merge_small_clusters(rows, labels)
+    k = int(labels.max()) + 1
     rank = max(1, min(int(rank), dim))
     weights, means, axes, residual = [], [], [], []
     for j in range(k):

@@ -55,11 +55,29 @@ def _standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _kmeans_centres(X: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """``k`` k-means centres of one class: averages of real samples, never a sample itself."""
+    """``k`` k-means centres of one class (at least 2 rows), each the average of at least two of its rows.
+
+    k-means leaves an outlier alone in its cluster (and every row, when the class has ``k`` rows), and a
+    one-row cluster's centre is that row: the starting point would copy a real sample into the spec
+    (verbatim with ``iterations=0``). Such a centre becomes the mean of its row and the nearest other
+    row not already paired with it (a mutual pair would otherwise start two points at one place).
+    """
     from sklearn.cluster import KMeans
 
-    flat = X.reshape(len(X), -1)
-    centres = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(flat).cluster_centers_
+    flat = X.reshape(len(X), -1).astype(np.float64)
+    fitted = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(flat)
+    centres = fitted.cluster_centers_.copy()
+    sizes = np.bincount(fitted.labels_, minlength=k)
+    pairs = set()
+    for j in np.flatnonzero(sizes < 2):  # an empty cluster (duplicate rows) takes the row nearest its centre
+        own = np.flatnonzero(fitted.labels_ == j)
+        row = int(own[0]) if len(own) else int(np.argmin(((flat - centres[j]) ** 2).sum(axis=1)))
+        gaps = ((flat - flat[row]) ** 2).sum(axis=1)
+        order = [int(i) for i in np.argsort(gaps, kind="stable") if i != row]
+        order = [i for i in order if gaps[i] > 0] or order  # a duplicate of the row would give the row again
+        partner = next((i for i in order if frozenset((row, i)) not in pairs), order[0])
+        pairs.add(frozenset((row, partner)))
+        centres[j] = (flat[row] + flat[partner]) / 2
     return centres.reshape((k,) + X.shape[1:]).astype(np.float32)
 
 

@@ -128,15 +128,30 @@ def read_json(path, type_name: str, supported_versions=(1,)) -> dict:
     return data
 
 
+def json_text(data: dict, name) -> str:
+    """``data`` as the JSON text of a file that will load again: a non-finite number or a file over
+    ``MAX_FILE_BYTES`` (which :func:`read_json` refuses) is a ValueError naming ``name``; nothing is written."""
+    try:
+        text = json.dumps(data, allow_nan=False)  # ASCII: one byte a character
+    except ValueError:
+        raise ValueError(f"cannot write {name}: it would hold a NaN or infinite number, which no specification "
+                         "file may hold") from None
+    if len(text) > MAX_FILE_BYTES:
+        raise ValueError(f"cannot write {name}: it would be {len(text)} bytes, more than the {MAX_FILE_BYTES} a "
+                         "specification file may have (it would not load again); keep fewer points or features")
+    return text
+
+
 def write_json(path, data: dict) -> None:
-    """Write ``data`` as JSON; floats keep their exact value (Python's repr round-trips)."""
+    """Write ``data`` as JSON; floats keep their exact value (Python's repr round-trips). What would not load
+    again (non-finite numbers, over ``MAX_FILE_BYTES``) is refused before anything is written."""
     import os
     import uuid
 
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a directory; give the name of the file to write")
-    text = json.dumps(data, allow_nan=False)  # a non-finite number is refused before anything is written
+    text = json_text(data, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:

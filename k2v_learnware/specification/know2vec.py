@@ -21,15 +21,16 @@ from __future__ import annotations
 import numpy as np
 from learnware.specification.system.base import SystemStatSpecification
 
-from .._checks import as_data_array, canonical_label, positive_float, positive_int
+from .._checks import as_data_array, canonical_label, positive_float, positive_int, seed_int
 from .boundary import bisect_segments
-from .formats import classes_problem, finite_float32, read_json, write_json
+from .formats import classes_problem, read_json, write_json
+from .know2vec_file import (  # noqa: F401  (the format's constants are part of this module's interface)
+    FORMAT_VERSION, MAX_CLASSES, MAX_DIMENSION, MAX_GRID_VALUES, READABLE_VERSIONS, know2vec_fields_from_dict,
+    know2vec_to_dict,
+)
 
 #: Model calls a boundary search may add to the probe set's own: what a market allows each learnware by default.
 BOUNDARY_QUERIES = 20000
-FORMAT_VERSION = 2  # 2: + probe_predictions and settings.probe_sha256 (format 1 files still load, without them)
-#: The most node values (classes x classes x features) a Know2Vec file may hold, checked before allocating.
-MAX_GRID_VALUES = 50_000_000
 
 
 class Know2VecSpecification(SystemStatSpecification):
@@ -62,6 +63,10 @@ class Know2VecSpecification(SystemStatSpecification):
             raise ValueError("probe_X needs at least 2 samples")
         max_retries = positive_int(max_retries, "max_retries")
         max_queries = positive_int(max_queries, "max_queries")
+        seed = seed_int(seed, "seed")
+        if max(X.shape[1:]) > MAX_DIMENSION:
+            raise ValueError(f"probe_X has samples of shape {X.shape[1:]}; a Know2Vec file holds no dimension over "
+                             f"{MAX_DIMENSION}")
         if tol is not None:
             tol = positive_float(tol, "tol")
         if len(X) > max_queries:
@@ -81,6 +86,12 @@ class Know2VecSpecification(SystemStatSpecification):
         K = len(classes)
         if K < 2:
             raise ValueError(f"the model knows one class only ({classes}); a boundary graph needs two")
+        if classes_problem(classes):  # what the loader would refuse, e.g. [True, 2]
+            raise ValueError(f"the model's {classes_problem(classes)}")
+        if K > MAX_CLASSES or K * K * int(np.prod(X.shape[1:])) > MAX_GRID_VALUES:
+            raise ValueError(f"a boundary graph of {K} classes x {K} of {int(np.prod(X.shape[1:]))}-value nodes is "
+                             f"more than a Know2Vec file holds (at most {MAX_CLASSES} classes and "
+                             f"{MAX_GRID_VALUES} node values)")
 
         members = [np.flatnonzero(predicted == c) for c in classes]
         present = [len(m) > 0 for m in members]
@@ -92,14 +103,18 @@ class Know2VecSpecification(SystemStatSpecification):
                 column = list(np.asarray(model.classes_).tolist()).index(c)
                 centroids[k] = m[np.argmax(proba[m, column])]
             else:
-                mean = X[m].mean(axis=0)
-                centroids[k] = m[np.argmin(((X[m] - mean) ** 2).reshape(len(m), -1).sum(axis=1))]
+                rows = X[m].astype(np.float64)  # squares of rows near 1e19 overflow float32
+                centroids[k] = m[np.argmin(((rows - rows.mean(axis=0)) ** 2).reshape(len(m), -1).sum(axis=1))]
 
+        if not centroids:
+            raise ValueError(f"the model labels no probe row with any of its classes {classes[:10]}: a boundary "
+                             "graph needs at least one class the probe set reaches (check classes, or the probe set)")
         nodes = np.full((K, K) + X.shape[1:], np.nan, dtype=np.float32)
         for k, row in centroids.items():
             nodes[k, k] = X[row]
+        # distances in float64: rows near 1e19 square beyond float32 (an infinite tol, then NaN step counts)
         if tol is None:
-            pts = np.stack([X[r].ravel() for r in centroids.values()])
+            pts = np.stack([X[r].ravel() for r in centroids.values()]).astype(np.float64)
             dists = np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1))[np.triu_indices(len(pts), 1)]
             tol = 1e-3 * float(np.median(dists)) if dists.size and np.median(dists) > 0 else 1e-3
 
@@ -109,7 +124,7 @@ class Know2VecSpecification(SystemStatSpecification):
         candidates = {}
         for i, j in pairs:
             others = members[j][members[j] != centroids[j]]
-            d = ((X[others] - X[centroids[i]]) ** 2).reshape(len(others), -1).sum(axis=1)
+            d = ((X[others].astype(np.float64) - X[centroids[i]]) ** 2).reshape(len(others), -1).sum(axis=1)
             order = others[np.argsort(d + 1e-12 * rng.random(len(d)), kind="stable")]
             candidates[(i, j)] = [centroids[j]] + order[: max_retries - 1].tolist()
 
@@ -122,7 +137,7 @@ class Know2VecSpecification(SystemStatSpecification):
             for i, j in pending:
                 if attempt >= len(candidates[(i, j)]):
                     continue
-                length = float(np.linalg.norm(X[candidates[(i, j)][attempt]] - X[centroids[i]]))
+                length = float(np.linalg.norm(X[candidates[(i, j)][attempt]].astype(np.float64) - X[centroids[i]]))
                 steps = max(0, int(np.ceil(np.log2(max(length, tol) / tol))))
                 if queries + cost + steps > max_queries:
                     break
@@ -205,59 +220,16 @@ class Know2VecSpecification(SystemStatSpecification):
     # ------------------------------------------------------------------- I/O
     def to_dict(self) -> dict:
         self._require_content()
-        K = len(self.classes)
-        flat = self.nodes.reshape(K, K, -1)
-        nodes = [[None if np.isnan(flat[i, j]).any() else [float(f"{v:.9g}") for v in flat[i, j].tolist()]
-                  for j in range(K)] for i in range(K)]
-        doc = {"type": self.type, "format_version": FORMAT_VERSION, "input_shape": list(self.input_shape),
-               "classes": list(self.classes), "present": list(self.present), "nodes": nodes,
-               "queries": self.queries, "settings": dict(self.settings)}
-        if self.probe_predictions is not None:
-            doc["probe_predictions"] = self.probe_predictions.tolist()
-        return doc
+        return know2vec_to_dict(self)
 
     def save(self, filepath) -> None:
         write_json(filepath, self.to_dict())
 
     def load(self, filepath) -> bool:
-        from .formats import SpecificationFormatError
-
-        data = read_json(filepath, self.type, supported_versions=(1, FORMAT_VERSION))
-        K, shape = len(data["classes"]), tuple(data["input_shape"])
-        D = int(np.prod(shape))
-        if K * K * D > MAX_GRID_VALUES:
-            raise SpecificationFormatError(f"{filepath}: a {K} x {K} grid of {D}-value nodes is more than the "
-                                           f"{MAX_GRID_VALUES} values a Know2Vec file may hold")
-        if classes_problem(data["classes"]):
-            raise SpecificationFormatError(f"{filepath}: {classes_problem(data['classes'])}")
-        if len(data["present"]) != K or len(data["nodes"]) != K or any(len(r) != K for r in data["nodes"]):
-            raise SpecificationFormatError(f"{filepath} is inconsistent: nodes must be a {K} x {K} grid")
-        nodes = np.full((K, K, D), np.nan, dtype=np.float32)
-        for i, row in enumerate(data["nodes"]):
-            for j, node in enumerate(row):
-                if node is not None:
-                    if len(node) != D:
-                        raise SpecificationFormatError(f"{filepath} is inconsistent: node ({i}, {j}) has "
-                                                       f"{len(node)} values, input_shape needs {D}")
-                    values = finite_float32(node)
-                    if values is None:
-                        raise SpecificationFormatError(f"{filepath}: node ({i}, {j}) holds values beyond the "
-                                                       "float32 range")
-                    nodes[i, j] = values
-        predictions = data.get("probe_predictions")
-        if predictions is not None:
-            predictions = np.asarray(predictions, dtype=np.int64)
-            size = data["settings"]["probe_size"]
-            if len(predictions) != size or (predictions >= K).any() or (predictions < -1).any():
-                raise SpecificationFormatError(f"{filepath} is inconsistent: probe_predictions needs one class index "
-                                               f"below {K} (or -1) per probe row ({size})")
-            if "probe_sha256" not in data["settings"]:
-                raise SpecificationFormatError(f"{filepath} is inconsistent: probe_predictions without "
-                                               "settings.probe_sha256 (which probe set they answer)")
-        self.classes, self.present = list(data["classes"]), [bool(p) for p in data["present"]]
-        self.nodes = nodes.reshape((K, K) + shape)
-        self.queries, self.settings = int(data["queries"]), dict(data["settings"])
-        self.probe_predictions = predictions
+        """Read a file written by :meth:`save` (format 1 or 2), checking schema, version and consistency."""
+        data = read_json(filepath, self.type, supported_versions=READABLE_VERSIONS)
+        for name, value in know2vec_fields_from_dict(data, str(filepath)).items():
+            setattr(self, name, value)
         return True
 
 

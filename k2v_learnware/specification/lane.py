@@ -92,10 +92,10 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
         for labelled data, 600 and 1024 for an unlabelled requirement (see
         README, "Choosing the defaults").
         ``init`` chooses the starting points: ``"kmeans"`` (per-class k-means
-        centres, the default), ``"real"`` (random real samples, as in the
-        paper) or ``"noise"`` (Gaussian noise around the data mean);
-        ``"kmeans"`` and ``"noise"`` never copy a real sample into the
-        specification. ``normalization="none"`` (the default)
+        centres, each an average of at least two rows: the default; a class
+        needs 2 rows), ``"real"`` (random real samples, as in the paper) or
+        ``"noise"`` (Gaussian noise around the data mean); ``"kmeans"`` and
+        ``"noise"`` never copy a real sample into the specification. ``normalization="none"`` (the default)
         matches in the market's fixed embedding family; ``"calibrated"`` gives
         the format-1 family whose BatchNorm is calibrated on each batch.
         ``seed`` drives the condensation; ``family_seed`` names the search
@@ -104,7 +104,8 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
         format 1 did). ``mixture_components`` / ``mixture_rank`` size the class
         mixtures that mimic data are drawn from (:mod:`.class_mixtures`; beyond the
         paper); ``mixture_components=0`` keeps only the condensed points (Eq. 10
-        then fits its Gaussians to them, as the paper does). An unlabelled
+        then fits its Gaussians to them, as the paper does), and so does a spec
+        with a class of fewer than ``MIN_COMPONENT_ROWS`` (20) rows. An unlabelled
         requirement carries no mixtures. ``data_means`` (the default; beyond the
         paper) keeps each class's mean embedding of ``X`` itself in a fixed
         family, which a search then reads instead of the points' means
@@ -115,12 +116,12 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
         """
         plan = plan_build(
             X, y, num_per_class, iterations=iterations, batch_real=batch_real, lr=lr, optimizer=optimizer,
-            init=init, embedding=embedding, width=width, depth=depth, num_nets=num_nets,
-            normalization=normalization, seed=seed, family_seed=family_seed, mixture_components=mixture_components,
-            mixture_rank=mixture_rank, data_means=data_means, data_means_min_rows=data_means_min_rows,
+            init=init, embedding=embedding, width=width, depth=depth,
+            num_nets=self.num_nets if num_nets is None else num_nets, normalization=normalization, seed=seed,
+            family_seed=family_seed, mixture_components=mixture_components, mixture_rank=mixture_rank,
+            data_means=data_means, data_means_min_rows=data_means_min_rows,
         )
-        if plan.num_nets is not None:
-            self.num_nets = plan.num_nets
+        self.num_nets = plan.num_nets
         X, classes, class_index = plan.X, plan.classes, plan.class_index
         start = time.perf_counter()
         result = condense(
@@ -152,7 +153,7 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
             start = time.perf_counter()
             self.data_class_means = data_class_means(self._family, plan.data, class_index, len(classes))
             self.condensation["data_means_seconds"] = time.perf_counter() - start
-        if plan.mixture_components and plan.labelled:
+        if plan.fits_mixtures:
             flat = X.reshape(len(X), -1)
             start = time.perf_counter()
             self.class_mixtures = [fit_class_mixture(flat[class_index == k], plan.mixture_components,

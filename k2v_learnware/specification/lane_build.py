@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import as_data_array, as_labels, one_of, positive_float, positive_int, seed_int
-from .class_mixtures import MAX_COMPONENTS, MAX_RANK
+from .class_mixtures import MAX_COMPONENTS, MAX_RANK, MIN_COMPONENT_ROWS
 from .condensation import INITS, OPTIMIZERS
-from .lane_file import LIMITS
+from .formats import MAX_FILE_BYTES
+from .lane_file import LIMITS, family_output_width
 from .networks import EMBEDDING_KINDS, NORMALIZATIONS, EmbeddingConfig
 
 #: Defaults measured on digits and Fashion-MNIST (see README, "Choosing the defaults"). 20 steps from k-means
@@ -60,11 +61,12 @@ class BuildPlan:
     init: str
     seed: int
     family_seed: int
-    num_nets: int | None  # None: keep the spec's own
+    num_nets: int | None  # networks in the search family (lane.py passes the spec's own when none is given)
     keeps_means: bool  # keep the rows' class means (format 4)
     mixture_components: int
     mixture_rank: int
     labelled: bool
+    fits_mixtures: bool  # fit class mixtures: labelled, asked for, and every class has MIN_COMPONENT_ROWS rows
 
 
 def plan_build(X, y, num_per_class, *, iterations, batch_real, lr, optimizer, init, embedding, width, depth,
@@ -100,6 +102,7 @@ def plan_build(X, y, num_per_class, *, iterations, batch_real, lr, optimizer, in
 
     labels = [None] * len(X) if y is None else as_labels(y, len(X))
     classes = list(dict.fromkeys(labels))
+    _check_file_limits(X, len(classes), num_per_class)
     index_of = {c: i for i, c in enumerate(classes)}
     class_index = np.array([index_of[v] for v in labels])
     counts = np.bincount(class_index, minlength=len(classes))
@@ -110,6 +113,10 @@ def plan_build(X, y, num_per_class, *, iterations, batch_real, lr, optimizer, in
             f"class(es) {', '.join(f'{c!r} ({n} samples)' for c, n in short)} have fewer than "
             f"num_per_class={num_per_class} samples to initialise from; lower num_per_class or use init='noise'"
         )
+    if init == "kmeans" and int(counts.min()) < 2:  # a k-means centre averages two rows or more, never copies one
+        lone = [c for c, n in zip(classes, counts) if n < 2]
+        raise ValueError(f"init='kmeans' needs at least 2 samples per class (it starts from averages of 2 or "
+                         f"more); class(es) {', '.join(repr(c) for c in lone)} have 1: use init='noise' or 'real'")
 
     # When the spec keeps its rows' class means the search reads those, and a few steps only shape the
     # points; otherwise the points carry the search, and the condensation runs as long as it did before.
@@ -123,6 +130,9 @@ def plan_build(X, y, num_per_class, *, iterations, batch_real, lr, optimizer, in
     if embedding is not None and embedding != config.kind:
         shape = (int(np.prod(X.shape[1:])),) if embedding == "mlp" else X.shape[1:]
         config = EmbeddingConfig(embedding, shape, width or config.width, depth or config.depth, normalization)
+    # a row of data_class_means is the family's whole output; a file holds rows of at most LIMITS["family_output"]
+    keeps_means = keeps_means and family_output_width(
+        {**config.to_dict(), "num_nets": num_nets or DEFAULT_NUM_NETS}) <= LIMITS["family_output"]
     if config.kind == "mlp" and len(X) < 2:
         raise ValueError("X has 1 sample; an MLP-embedded LANE specification needs at least 2 (the condensation "
                          "normalises each real batch, which one row cannot)")
@@ -132,4 +142,25 @@ def plan_build(X, y, num_per_class, *, iterations, batch_real, lr, optimizer, in
         lr=lr, optimizer=optimizer, init=init, seed=int(seed), family_seed=int(family_seed), num_nets=num_nets,
         keeps_means=keeps_means, mixture_components=mixture_components, mixture_rank=mixture_rank,
         labelled=y is not None,
+        # A file holds one mixture per class or none, and a mixture of fewer rows would describe those rows:
+        # one class under the minimum leaves the whole spec without mixtures (mimic data from the points).
+        fits_mixtures=bool(mixture_components) and y is not None and int(counts.min()) >= MIN_COMPONENT_ROWS,
     )
+
+
+def _check_file_limits(X: np.ndarray, num_classes: int, num_per_class: int) -> None:
+    """Refuse, before any work, a spec whose file its loader would refuse (the schema's maxima, ``LIMITS``)."""
+    features = int(np.prod(X.shape[1:]))
+    points = num_classes * num_per_class
+    if features > LIMITS["features"]:
+        raise ValueError(f"X has {features} features per sample, more than the {LIMITS['features']} a LANE "
+                         "specification file may hold")
+    if num_classes > LIMITS["classes"]:
+        raise ValueError(f"y has {num_classes} classes, more than the {LIMITS['classes']} a LANE specification "
+                         "file may hold")
+    if points > LIMITS["points"]:
+        raise ValueError(f"{num_classes} classes x num_per_class={num_per_class} would be {points} points, more "
+                         f"than the {LIMITS['points']} a LANE specification file may hold; lower num_per_class")
+    if 2 * points * features > MAX_FILE_BYTES:  # each number takes at least 2 bytes of JSON ("0,")
+        raise ValueError(f"{points} points of {features} features would make a file over the {MAX_FILE_BYTES} "
+                         "bytes a LANE specification file may have; lower num_per_class")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .class_mixtures import read_class_mixtures
+from .embedding_config import EmbeddingConfig
 from .formats import SpecificationFormatError, classes_problem, finite_float32
 
 FORMAT_VERSION = 4
@@ -34,6 +35,9 @@ LIMITS = {
     "num_per_class": 10_000,
     "iterations": 1_000_000,
     "batch_real": 1_000_000,
+    # real samples of one class: the largest integer a float64 holds exactly, so that class shares are finite
+    "class_count": 2**53 - 1,
+    "family_output": 1_000_000,  # numbers in a row of data_class_means (the family's output)
 }
 
 
@@ -89,8 +93,12 @@ def lane_fields_from_dict(data: dict, where: str) -> dict:
         problems.append(f"{len(data['labels'])} labels for {len(z)} samples")
     if len(data["class_counts"]) != len(data["classes"]):
         problems.append("class_counts and classes differ in length")
-    if not all(v in data["classes"] for v in data["labels"]):
+    labelled, known = set(data["labels"]), set(data["classes"])  # JSON scalars: hashable
+    if not labelled <= known:
         problems.append("labels hold values that are not in classes")
+    pointless = [c for c in data["classes"] if c not in labelled]
+    if pointless:  # a class without points has no class mean: NaN would reach the search
+        problems.append(f"classes {pointless[:10]} have no points (every class needs a label among z's)")
     if tuple(data["embedding"]["input_shape"]) not in (shape, (flat,)):
         problems.append("embedding input_shape does not match input_shape")
     if data["format_version"] >= 2 and "normalization" not in data["embedding"]:
@@ -103,6 +111,10 @@ def lane_fields_from_dict(data: dict, where: str) -> dict:
         raise SpecificationFormatError(f"{where} is inconsistent: " + "; ".join(problems))
     embedding = dict(data["embedding"])
     embedding.setdefault("normalization", "calibrated")  # format 1
+    try:  # a family that cannot be built (a convnet over vectors) is refused now, not at its first use
+        EmbeddingConfig.from_dict(embedding)
+    except ValueError as err:
+        raise SpecificationFormatError(f"{where}: its embedding family cannot be built: {err}") from None
     if not all(np.isfinite(float(v)) for v in data["feature_range"]) or data["feature_range"][0] > \
             data["feature_range"][1]:
         raise SpecificationFormatError(f"{where}: feature_range must be finite [min, max], got {data['feature_range']}")

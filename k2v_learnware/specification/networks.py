@@ -26,7 +26,6 @@ global RNG, so a configuration plus a seed names one network exactly.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 from functools import cached_property, lru_cache
 from typing import Sequence
 
@@ -34,11 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import one_of, positive_int
-
-EMBEDDING_KINDS = ("convnet", "mlp")
-#: "none": a fixed family (format 2); "calibrated": BatchNorm from a reference set (format 1).
-NORMALIZATIONS = ("none", "calibrated")
+from .._checks import positive_int
+from .embedding_config import EMBEDDING_KINDS, NORMALIZATIONS, EmbeddingConfig  # noqa: F401  (this module's API)
 
 # Bounds that keep a single embedding call's memory and time predictable.
 MAX_REFERENCE_SAMPLES = 4096
@@ -86,89 +82,6 @@ class RandomMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x.flatten(1))
-
-
-@dataclass(frozen=True)
-class EmbeddingConfig:
-    """Architecture of one random-network family; with a seed it names a network.
-
-    ``input_shape`` is the shape of one sample: ``(d,)`` for vectors or
-    ``(c, h, w)`` for images. ``normalization`` is ``"none"`` (a fixed family)
-    or ``"calibrated"`` (BatchNorm calibrated on a reference set, format 1).
-    """
-
-    kind: str
-    input_shape: tuple[int, ...]
-    width: int
-    depth: int
-    normalization: str = "none"
-
-    def __post_init__(self):
-        one_of(self.kind, "embedding kind", EMBEDDING_KINDS)
-        one_of(self.normalization, "embedding normalization", NORMALIZATIONS)
-        object.__setattr__(self, "input_shape", tuple(int(s) for s in self.input_shape))
-        positive_int(self.width, "width")
-        positive_int(self.depth, "depth")
-        if self.kind == "mlp" and len(self.input_shape) != 1:
-            raise ValueError(f"an 'mlp' embedding takes vectors (d,), got input shape {self.input_shape}")
-        if self.kind == "convnet":
-            if len(self.input_shape) != 3:
-                raise ValueError(f"a 'convnet' embedding takes images (c, h, w), got input shape {self.input_shape}")
-            smallest = min(self.input_shape[1:])
-            if smallest >> self.depth < 1:
-                raise ValueError(
-                    f"depth {self.depth} halves a {self.input_shape[1]}x{self.input_shape[2]} image "
-                    f"below one pixel; use depth <= {int(math.log2(smallest))}"
-                )
-
-    @classmethod
-    def default_for(cls, input_shape: Sequence[int], width: int | None = None, depth: int | None = None,
-                    normalization: str = "none"):
-        """The family LANE uses for data of this shape: ConvNetBN for images, an MLP for vectors."""
-        input_shape = tuple(int(s) for s in input_shape)
-        if len(input_shape) == 3:
-            max_depth = int(math.log2(min(input_shape[1:])))
-            return cls("convnet", input_shape, width or 32, depth or min(3, max_depth), normalization)
-        return cls("mlp", input_shape, width or 256, depth or 2, normalization)
-
-    @property
-    def fixed(self) -> bool:
-        """True when a network of this family depends on its seed alone (no calibration)."""
-        return self.normalization == "none"
-
-    def build(self, seed: int) -> nn.Module:
-        """A network of this family with He-normal weights drawn from ``seed``."""
-        batchnorm = not self.fixed
-        if self.kind == "convnet":
-            net = ConvNetBN(self.input_shape[0], self.input_shape[1:], self.width, self.depth, batchnorm)
-        else:
-            net = RandomMLP(self.input_shape[0], self.width, self.depth, batchnorm)
-        net.requires_grad_(False)
-        return self.redraw(net, seed).eval()
-
-    @staticmethod
-    def redraw(net: nn.Module, seed: int) -> nn.Module:
-        """Give ``net`` (built by :meth:`build`) the weights of ``seed``, in place: ``build(seed)`` without
-        constructing modules, which is most of a condensation step's cost on small inputs."""
-        generator = torch.Generator().manual_seed(int(seed))
-        with torch.no_grad():
-            for module in net.modules():
-                if isinstance(module, (nn.Linear, nn.Conv2d)):
-                    fan_in = module.weight[0].numel()
-                    module.weight.normal_(0.0, math.sqrt(2.0 / fan_in), generator=generator)
-                    module.bias.zero_()
-        return net
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["input_shape"] = list(self.input_shape)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "EmbeddingConfig":
-        """A config from a spec's ``embedding`` dict; one without ``normalization`` is format 1 (calibrated)."""
-        return cls(d["kind"], tuple(d["input_shape"]), int(d["width"]), int(d["depth"]),
-                   d.get("normalization", "calibrated"))
 
 
 @torch.no_grad()
