@@ -610,6 +610,21 @@ bad("cli: search with a bad database URL", CLIRefusal, "database")(
     lambda t: _cli("search", "data.npz", "--market", "x", "--root", str(t), "--database-url", "mysql://h/db"))
 bad("cli: reuse without -o", CLIRefusal, "-o/--output")(lambda t: _cli("reuse", "data.npz"))
 bad("cli: serve on port 0", CLIRefusal, "--port")(lambda t: _cli("serve", "--port", "0"))
+bad("cli: serve on port 70000", CLIRefusal, "must be <= 65535")(lambda t: _cli("serve", "--port", "70000"))
+bad("cli: serve on a host that does not resolve", CLIRefusal, "does not resolve")(
+    lambda t: _cli("serve", "--root", str(t), "--host", "999.1.1.1", "--port", "8000"))
+
+
+def _serve_on_a_taken_port(t):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        _cli("serve", "--root", str(t), "--port", str(taken.getsockname()[1]))
+
+
+bad("cli: serve on a port in use", CLIRefusal, "Address already in use")(_serve_on_a_taken_port)
 
 
 # ------------------------------------------------------------------ researchers' tools

@@ -341,3 +341,48 @@ def test_npz_and_npy_options(tmp_path):
         load_data(tmp_path / "d.txt")
     with pytest.raises(FileNotFoundError, match="data file not found"):
         load_data(tmp_path / "none.npz")
+
+
+# ----------------------------------------------------------------- serve
+def test_serve_without_root_serves_learnwares_default_market_root(tmp_path):
+    """--help documents the default root ($K2V_MARKET_ROOT, else ~/.learnware): serve takes it like `add`."""
+    import os
+    import requests
+
+    from tests._service_helpers import REPO, free_port
+
+    env = {k: v for k, v in _env().items() if k != "K2V_MARKET_ROOT"}
+    env["HOME"] = str(tmp_path)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "k2v_learnware.cli", "serve", "--port", str(port)], cwd=REPO,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/engine/semantic_specification", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.3)
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        assert (tmp_path / ".learnware" / "k2v" / "learnware_pool").is_dir(), os.listdir(tmp_path)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert f"serving market 'k2v' under {tmp_path / '.learnware'} on http://127.0.0.1:{port}" in err
+
+
+def test_serve_on_a_taken_port_fails_before_announcing_anything(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "k2v_learnware.cli", "--json", "serve", "--root",
+                                 str(tmp_path), "--port", str(port)], capture_output=True, text=True, timeout=300,
+                                env=_env(), cwd=Path(__file__).resolve().parents[1])
+    err = failed(result)
+    assert json.loads(result.stdout) == {"error": f"cannot listen on 127.0.0.1:{port}: Address already in use",
+                                         "exit_code": 2}
+    assert "serving" not in err and err.count("k2v-learnware: error:") == 1

@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("serve", cmd_serve, "serve a market over HTTP for the stock learnware client", [market_opts])
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=_count(1), default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=_count(1, maximum=65535), default=8000, help="port, 1-65535 (default 8000)")
     p.add_argument("--workers", type=_count(1), default=1, metavar="N", help="worker processes (default 1)")
     p.add_argument("--max-upload-mb", type=_count(1), default=200, metavar="MB",
                    help="largest learnware zip accepted (default 200; unpacked at most 5x that)")
@@ -188,8 +188,8 @@ def _requirement_options() -> argparse.ArgumentParser:
     return search_opts
 
 
-def _count(minimum: int):
-    """An argparse type: an integer >= ``minimum`` (a usage error otherwise)."""
+def _count(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer >= ``minimum`` (and <= ``maximum``; a usage error otherwise)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -197,6 +197,8 @@ def _count(minimum: int):
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be <= {maximum}, got {value}")
         return value
 
     parse.__name__ = "integer"

@@ -11,21 +11,26 @@ import tempfile
 from pathlib import Path
 
 from .common import CLIError, Outcome, init_learnware, say
-from .market import name_of, open_market
+from .market import market_root, name_of, open_market
 
 
 def cmd_serve(args) -> Outcome:
     """Serve a market over HTTP for the stock LearnwareClient (Ctrl-C stops it)."""
-    from ..service.server import serve
+    from ..service.server import ServiceStartError, serve
     from ..service.settings import ServiceSettings
 
+    root = market_root(args, must_exist=False)  # --root, $K2V_MARKET_ROOT or learnware's default, as elsewhere
     init_learnware(args.quiet)
-    settings = ServiceSettings(root=args.root, market=args.market, database_url=args.database_url,
+    settings = ServiceSettings(root=root, market=args.market, database_url=args.database_url,
                                max_upload_bytes=args.max_upload_mb * 1024 * 1024,
                                max_unzipped_bytes=5 * args.max_upload_mb * 1024 * 1024)
-    say(args, f"serving market {args.market!r} on http://{args.host}:{args.port} with {args.workers} worker(s)")
-    serve(settings, host=args.host, port=args.port, workers=args.workers, log_level="warning" if args.quiet
-          else "info")
+    try:
+        serve(settings, host=args.host, port=args.port, workers=args.workers,
+              log_level="warning" if args.quiet else "info",
+              on_ready=lambda url: say(args, f"serving market {args.market!r} under {root} on {url} with "
+                                             f"{args.workers} worker(s)"))
+    except ServiceStartError as err:
+        raise CLIError(str(err), code=1) from None
     return Outcome({"served": args.market}, "server stopped")
 
 
