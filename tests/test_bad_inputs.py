@@ -610,6 +610,27 @@ bad("cli: search with a bad database URL", CLIRefusal, "database")(
     lambda t: _cli("search", "data.npz", "--market", "x", "--root", str(t), "--database-url", "mysql://h/db"))
 bad("cli: reuse without -o", CLIRefusal, "-o/--output")(lambda t: _cli("reuse", "data.npz"))
 bad("cli: serve on port 0", CLIRefusal, "--port")(lambda t: _cli("serve", "--port", "0"))
+
+
+def _into_a_fifo(t, name, *argv):
+    """The command with ``-o`` a FIFO (never a real device): refused, and the FIFO is still a FIFO."""
+    import os
+    import stat
+
+    fifo = t / name
+    os.mkfifo(fifo)
+    try:
+        _cli(*argv, "-o", str(fifo))
+    finally:
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode), f"{fifo} was replaced"
+
+
+bad("cli: generate into a FIFO", CLIRefusal, "is a FIFO")(
+    lambda t: _into_a_fifo(t, "spec.json", "-q", "generate", "data.npz", "--iterations", "1", "--per-class", "2"))
+bad("cli: pack into a FIFO", CLIRefusal, "is a FIFO")(
+    lambda t: _into_a_fifo(t, "lw.zip", "-q", "pack", "a.json", "--train", "svm", "data.npz", "--overwrite"))
+bad("cli: reuse into a FIFO", CLIRefusal, "is a FIFO")(
+    lambda t: _into_a_fifo(t, "pred.npy", "-q", "reuse", "data.npz", "--root", str(t)))
 bad("cli: serve on port 70000", CLIRefusal, "must be <= 65535")(lambda t: _cli("serve", "--port", "70000"))
 bad("cli: serve on a host that does not resolve", CLIRefusal, "does not resolve")(
     lambda t: _cli("serve", "--root", str(t), "--host", "999.1.1.1", "--port", "8000"))
