@@ -165,8 +165,12 @@ def test_bad_requests_get_a_clear_4xx_never_a_5xx(tmp_path, learnwares):
         client.login("Carol@Example.org", token)  # addresses are one account however capitalised
         broken = tmp_path / "broken.zip"
         broken.write_bytes(b"not a zip at all")
-        with pytest.raises(Exception, match="not a zip"):
+        with pytest.raises(Exception, match="not a readable zip"):
             client.upload_learnware(str(broken), learnwares[0][1])
+        for name, data in unreadable_zips().items():  # zipfile's NotImplementedError, UnicodeDecodeError: 400
+            (tmp_path / name).write_bytes(data)
+            with pytest.raises(Exception, match="not a readable zip"):
+                client.upload_learnware(str(tmp_path / name), learnwares[0][1])
         assert client.list_learnware() == []
         learnware_id = client.upload_learnware(str(learnwares[0][0]), learnwares[0][1])
 
@@ -203,10 +207,33 @@ def test_bad_requests_get_a_clear_4xx_never_a_5xx(tmp_path, learnwares):
         bomb = bomb.getvalue()
         too_big = upload_then_add(bomb, hashlib.md5(bomb).hexdigest())
         assert too_big.status_code == 413 and "more than the market's limit" in too_big.json()["msg"], too_big.text
+        for name, data in unreadable_zips().items():
+            update = requests.post(f"{url}/user/update_learnware", headers={"Authorization": f"Bearer {token}"},
+                                   data={"learnware_id": learnware_id,
+                                         "semantic_specification": json.dumps(learnwares[0][1])},
+                                   files={"learnware_file": data}, timeout=60)
+            assert update.status_code == 400 and "not a readable zip" in update.json()["msg"], (name, update.text)
         assert [row["learnware_id"] for row in client.list_learnware()] == [learnware_id]  # nothing else landed
         client.delete_learnware(learnware_id)
         gone = requests.get(f"{url}/engine/download_learnware", params={"learnware_id": learnware_id}, timeout=60)
         assert gone.status_code == 404 and learnware_id in gone.json()["msg"]
+
+
+def unreadable_zips() -> dict:
+    """Zips whose directory ``zipfile`` cannot read: one needing zip version 12.2 (NotImplementedError), one
+    whose name is flagged UTF-8 but is not (UnicodeDecodeError)."""
+    import struct
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("ab.txt", b"hello")
+    good = buf.getvalue()
+    at = good.index(b"PK\x01\x02")  # the central directory's entry
+    version, name = bytearray(good), bytearray(good)
+    version[at + 6:at + 8] = struct.pack("<H", 122)
+    name[at + 8:at + 10] = struct.pack("<H", struct.unpack("<H", good[at + 8:at + 10])[0] | 0x800)
+    name[at + 46:at + 48] = b"\xc4\x28"
+    return {"version-12.2.zip": bytes(version), "bad-utf8-name.zip": bytes(name)}
 
 
 @pytest.fixture(scope="module")
