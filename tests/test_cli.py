@@ -219,6 +219,15 @@ def test_search_with_the_wrong_feature_dimension_fails_clearly(queries):
     assert queries["search32"].stdout == ""
 
 
+def test_search_and_reuse_with_rows_all_alike_answer_or_fail_as_bad_input(work, queries):
+    """All-zero rows condense into a requirement the mixture QP may not solve: a result, or exit 2 with one line."""
+    np.savez(work / "zeros.npz", X=np.zeros((40, 64), dtype=np.float32))
+    for result in run_together(work, ["-q", "search", "zeros.npz", *MARKET, "--iterations", "5"],
+                               ["-q", "reuse", "zeros.npz", *MARKET, "--iterations", "5", "-o", "zeros.npy"]):
+        if result.returncode != 0:
+            assert failed(result).count("k2v-learnware: error:") == 1 and "zeros.npz" in result.stderr
+
+
 def test_inspect_summarises_a_generated_spec(work, chain):
     out = as_json(run(work, "inspect", "a.json", "--json"))
     assert out["type"] == "LANESpecification" and out["format_version"] == 4 and out["valid"]

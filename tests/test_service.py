@@ -333,3 +333,66 @@ def test_tokens_are_stored_only_as_their_sha256(tmp_path, database_url):
     if database_url is None:  # nor anywhere in the database's files, the log of earlier writes included
         files = list((tmp_path / "database").glob("market_keys.db*"))
         assert files and not any(t.encode() in f.read_bytes() for t in tokens for f in files)
+
+
+def _post_spec(url, doc_or_text) -> requests.Response:
+    body = doc_or_text if isinstance(doc_or_text, str) else json.dumps(doc_or_text)
+    return requests.post(f"{url}/engine/search_learnware", files={"statistical_specification": ("s.json", body)},
+                         data={"semantic_specification": "{}"}, timeout=120)
+
+
+def test_searches_the_market_cannot_run_get_a_clear_4xx(tmp_path, learnwares, digits_split):
+    """Numbers too large for their type and requirements the QP cannot solve: each a 400 naming the problem,
+    never a 500; a requirement made with the defaults still searches."""
+    _, _, Xte, yte = digits_split
+    token = issue_token(tmp_path, "svc", "dana@example.org")
+    requirement = generate_lane_spec(Xte[np.isin(yte, TASKS[0])], None, num_per_class=5, iterations=5,
+                                     verbose=False).to_dict()
+    with running_server(tmp_path, "svc") as url:
+        from learnware.client import LearnwareClient
+
+        client = LearnwareClient(host=url)
+        client.login("dana@example.org", token)
+        learnware_id = client.upload_learnware(str(learnwares[0][0]), learnwares[0][1])
+        found = _post_spec(url, requirement)
+        assert found.status_code == 200 and found.json()["data"]["learnware_list_single"][0]["learnware_id"] \
+            == learnware_id, found.text
+
+        huge = "1" + "0" * 400
+        rkme = {"type": "RKMETableSpecification", "z": [[0.5] * 64, [1.0] * 64], "beta": [0.5, 0.5],
+                "gamma": 0.01, "num_points": 2}
+        assert _post_spec(url, rkme).status_code == 200
+        query = {"type": "Know2VecQuery", "means": [[1.0] * 64, [2.0] * 64], "classes": [0, 1]}
+        for text, why in [(json.dumps(rkme).replace("0.5", huge, 1), "too large"),
+                          (json.dumps(rkme).replace("0.01", "1" + "0" * 30), "too large"),
+                          (json.dumps(rkme).replace("0.01", "1e400"), "gamma must be a finite positive number"),
+                          (json.dumps(query).replace("2.0", huge, 1), "too large"),
+                          (json.dumps({**requirement, "z": [[3e38] * 64] * len(requirement["z"])}),
+                           "must stay within 1.84e+19"),
+                          (json.dumps({**requirement, "data_class_means": [[3e38] * 2048]}), "must stay within")]:
+            reply = _post_spec(url, text)
+            assert reply.status_code == 400 and why in reply.json()["msg"], (why, reply.text[:300])
+
+        degenerate = {**requirement, "z": [[0.0] * 64] * len(requirement["z"])}  # the QP may not solve it
+        degenerate.pop("data_class_means", None)
+        for doc in (degenerate, {**requirement, "data_class_means": [[0.0] * 2048]}):
+            reply = _post_spec(url, doc)
+            assert reply.status_code in (200, 400) and (reply.status_code == 200) == (reply.json()["code"] == 0), \
+                reply.text[:300]
+
+
+def test_a_search_reply_never_carries_a_non_finite_number(learnwares):
+    """A NaN score is refused with a clear 400 instead of a reply JSON cannot carry (a 500 when rendered)."""
+    from learnware.learnware import Learnware
+    from learnware.market.base import SearchResults, SingleSearchItem
+    from learnware.specification import Specification
+
+    from k2v_learnware.service.replies import ServiceError
+    from k2v_learnware.service.search_endpoint import search_reply
+
+    learnware = Learnware("00000001", model=None, specification=Specification(semantic_spec=learnwares[0][1]),
+                          learnware_dirpath=str(learnwares[0][0].parent))
+    fine = search_reply(SearchResults(single_results=[SingleSearchItem(learnware, 0.5)]), 0, 10)
+    assert fine["learnware_list_single"][0]["matching"] == 0.5
+    with pytest.raises(ServiceError, match="non-finite score"):
+        search_reply(SearchResults(single_results=[SingleSearchItem(learnware, float("nan"))]), 0, 10)

@@ -48,7 +48,11 @@ def _search(args, data: Data, market):
                        f"{args.market!r} take {', '.join(map(str, sizes))}")
     start = time.perf_counter()
     spec, per_class = _condense(args, data)
-    result = market.search_learnware(user_info(spec), max_search_num=args.max)
+    try:
+        result = market.search_learnware(user_info(spec), max_search_num=args.max)
+    except RuntimeError as err:  # the mixture-weight QP found no solution: the rows, not the program, are at fault
+        raise CLIError(f"market {args.market!r} could not be searched with the requirement condensed from "
+                       f"{data.path} (are its rows all alike, or its values extreme?): {err}") from None
     seconds = time.perf_counter() - start
     singles = [{"id": item.learnware.id, "name": name_of(item.learnware), "score": float(item.score)}
                for item in result.get_single_results()]

@@ -31,7 +31,6 @@ from .replies import (
     INTERNAL,
     NOT_FOUND,
     REJECTED,
-    TOO_LARGE,
     UNAUTHORISED,
     ServiceError,
     ok,
@@ -47,18 +46,10 @@ from .request_checks import (
 from .request_checks import learnware_id as learnware_id_checked
 from .settings import ServiceSettings
 from .size_limit import BodyLimit
-from .uploads import UploadArea, check_zip
-from .user_specs import read_user_spec
+from .search_endpoint import MAX_SPEC_BYTES, install_search
+from .uploads import UploadArea, check_zip, read_bounded
 
 logger = module_logger("k2v_learnware.service")
-MAX_SPEC_BYTES = 16 << 20
-
-
-def _read_bounded(upload: UploadFile, limit: int, what: str) -> bytes:
-    data = upload.file.read(limit + 1)
-    if len(data) > limit:
-        raise ServiceError(TOO_LARGE, f"{what} is larger than the market's limit of {limit} bytes")
-    return data
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -88,7 +79,6 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
     if not isinstance(settings, ServiceSettings):
         raise TypeError(f"settings must be a ServiceSettings, got {type(settings).__name__}")
     from learnware.config import C
-    from learnware.market import BaseUserInfo
 
     if market is None:
         from ..market import instantiate_market
@@ -144,7 +134,7 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
     @app.post("/user/chunked_upload")
     def chunked_upload(chunk_file: UploadFile = File(...), file_hash: str = Form(..., max_length=64),
                        chunk_begin: int = Form(..., ge=0), email: str = Depends(account)):
-        data = _read_bounded(chunk_file, settings.max_upload_bytes, "the chunk")
+        data = read_bounded(chunk_file, settings.max_upload_bytes, "the chunk")
         return ok(received=uploads.write_chunk(email, file_hash, chunk_begin, data))
 
     @app.post("/user/add_learnware_uploaded")
@@ -172,7 +162,7 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
         try:
             if learnware_file is not None:
                 path = uploads.folder / f"update-{uuid.uuid4().hex}.zip"
-                path.write_bytes(_read_bounded(learnware_file, settings.max_upload_bytes, "the learnware file"))
+                path.write_bytes(read_bounded(learnware_file, settings.max_upload_bytes, "the learnware file"))
                 check_zip(path, settings.max_unzipped_bytes)
             with lock:
                 status = market.update_learnware(learnware_id, zip_path=None if path is None else str(path),
@@ -231,49 +221,8 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
     def semantic_vocabulary():
         return ok(semantic_specification=C.semantic_specs)
 
-    @app.post("/engine/search_learnware")
-    def search(statistical_specification: UploadFile | None = File(None),
-               semantic_specification: str = Form("{}", max_length=MAX_SEMANTIC_CHARS),
-               limit: int = Form(10, ge=1, le=1000), page: int = Form(0, ge=0, le=10**6)):
-        semantic = semantic_spec(semantic_specification)
-        stat_info = {}
-        if statistical_specification is not None:
-            kind, spec = read_user_spec(_read_bounded(statistical_specification, MAX_SPEC_BYTES, "the specification"))
-            stat_info[kind] = spec
-        try:
-            with lock:
-                if "Know2VecQuery" in stat_info:  # else the stock searcher would answer on semantics alone
-                    market.know2vec_searcher.reload_proxy()
-                    if market.know2vec_searcher.proxy is None:
-                        raise ServiceError(NOT_FOUND, "this market has no Know2Vec proxy to rank learnwares for a "
-                                                      "Know2VecQuery; its operator trains one with "
-                                                      "`k2v-learnware fit-proxy`")
-                result = market.search_learnware(BaseUserInfo(semantic_spec=semantic, stat_info=stat_info),
-                                                 max_search_num=min((page + 1) * limit, 1000))
-        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as err:
-            raise ServiceError(BAD_REQUEST, f"the search could not use this request: {type(err).__name__}: {err}") \
-                from None
-        return ok(**_search_reply(result, page, limit))
-
+    install_search(app, market, lock)
     return app
-
-
-def _search_reply(result, page: int, limit: int) -> dict:
-    def entry(learnware, score, **extra):  # a semantic-only search has no score
-        return {"learnware_id": learnware.id, "semantic_specification": learnware.get_specification()
-                .get_semantic_spec(), "matching": None if score is None else float(score), **extra}
-
-    singles = result.get_single_results()[page * limit:(page + 1) * limit]
-    multiple, weights = [], {}
-    mixes = result.get_multiple_results()
-    if mixes:
-        mix = mixes[0]
-        mix_weights = getattr(mix, "weights", None) or [1.0 / len(mix.learnwares)] * len(mix.learnwares)
-        weights = {lw.id: float(w) for lw, w in zip(mix.learnwares, mix_weights)}
-        multiple = [entry(lw, mix.score, weight=weights[lw.id]) for lw in mix.learnwares]
-    return {"learnware_list_single": [entry(item.learnware, item.score) for item in singles],
-            "learnware_list_multi": multiple, "mixture_weights": weights,
-            "total_single": len(result.get_single_results())}
 
 
 def app_from_environ() -> FastAPI:

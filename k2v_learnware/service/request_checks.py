@@ -38,8 +38,23 @@ class AddUploadedBody(BaseModel):
     semantic_specification: str = Field(max_length=MAX_SEMANTIC_CHARS)
 
 
+#: Integers a float64 holds exactly; a larger one (400 digits) overflows when read as a float.
+MAX_JSON_INT = 2**53
+
+
+class _Refused(ValueError):
+    """A number JSON can spell but a request may not hold."""
+
+
 def _no_constants(name):
-    raise ValueError(f"non-finite number {name} is not allowed")
+    raise _Refused(f"non-finite number {name} is not allowed")
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)  # Python's digit limit (4300) refuses longer ones as a ValueError
+    if abs(value) > MAX_JSON_INT:
+        raise _Refused(f"integer {text[:20]}{'...' if len(text) > 20 else ''} is too large (beyond 2**53)")
+    return value
 
 
 def _check_finite(value, where="semantic_specification"):
@@ -54,11 +69,14 @@ def _check_finite(value, where="semantic_specification"):
 
 
 def strict_json(text, field: str):
-    """JSON from a request field; NaN, infinities spelled out, bad encodings and deep nesting refused."""
+    """JSON from a request field; NaN, infinities spelled out, integers beyond 2**53, bad encodings and deep
+    nesting refused (a float beyond 1e308 parses to an infinity, refused where numbers are read)."""
     try:
-        return json.loads(text, parse_constant=_no_constants)
+        return json.loads(text, parse_constant=_no_constants, parse_int=_bounded_int)
     except RecursionError:
         raise ServiceError(BAD_REQUEST, f"{field} is nested too deeply") from None
+    except _Refused as err:
+        raise ServiceError(BAD_REQUEST, f"{field}: {err}") from None
     except (TypeError, ValueError) as err:  # UnicodeDecodeError is a ValueError
         raise ServiceError(BAD_REQUEST, f"{field} is not JSON: {err}") from None
 

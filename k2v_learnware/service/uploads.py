@@ -21,6 +21,14 @@ from .replies import BAD_REQUEST, TOO_LARGE, ServiceError
 FILE_HASH = re.compile(r"[0-9a-f]{32}")
 
 
+def read_bounded(upload, limit: int, what: str) -> bytes:
+    """The bytes of an uploaded form file, refused (413) past ``limit`` without reading more than one byte over."""
+    data = upload.file.read(limit + 1)
+    if len(data) > limit:
+        raise ServiceError(TOO_LARGE, f"{what} is larger than the market's limit of {limit} bytes")
+    return data
+
+
 def check_zip(path: Path, max_unzipped_bytes: int) -> None:
     """Refuse what is not a zip, unpacks outside its folder, or unpacks too large (a zip bomb).
 
