@@ -342,8 +342,9 @@ def _post_spec(url, doc_or_text) -> requests.Response:
 
 
 def test_searches_the_market_cannot_run_get_a_clear_4xx(tmp_path, learnwares, digits_split):
-    """Numbers too large for their type and requirements the QP cannot solve: each a 400 naming the problem,
-    never a 500; a requirement made with the defaults still searches."""
+    """Requirements in a network family the market does not store (any width the schema allows would be built
+    and the market's class means kept in it), numbers too large for their type, and requirements the QP cannot
+    solve: each a 400 naming the problem, never a 500; a requirement made with the defaults still searches."""
     _, _, Xte, yte = digits_split
     token = issue_token(tmp_path, "svc", "dana@example.org")
     requirement = generate_lane_spec(Xte[np.isin(yte, TASKS[0])], None, num_per_class=5, iterations=5,
@@ -357,6 +358,19 @@ def test_searches_the_market_cannot_run_get_a_clear_4xx(tmp_path, learnwares, di
         found = _post_spec(url, requirement)
         assert found.status_code == 200 and found.json()["data"]["learnware_list_single"][0]["learnware_id"] \
             == learnware_id, found.text
+
+        def variant(**embedding):
+            doc = json.loads(json.dumps(requirement))
+            doc["embedding"].update(embedding)
+            doc.pop("data_class_means", None)  # they are in the family's output space
+            return doc
+
+        convnet = variant(kind="convnet", input_shape=[1, 8, 8], width=8, depth=3)
+        convnet["input_shape"] = [1, 8, 8]
+        for doc in (variant(seed=1000), variant(width=4096), variant(num_nets=64, depth=16), convnet):
+            reply = _post_spec(url, doc)
+            assert reply.status_code == 400, reply.text[:300]
+            assert "embedding family mlp width 256 depth 2, 8 networks, family seed 0" in reply.json()["msg"]
 
         huge = "1" + "0" * 400
         rkme = {"type": "RKMETableSpecification", "z": [[0.5] * 64, [1.0] * 64], "beta": [0.5, 0.5],

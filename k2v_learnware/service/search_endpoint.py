@@ -1,4 +1,16 @@
-"""Market service: ``POST /engine/search_learnware``, and the reply it gives.
+"""Market service: ``POST /engine/search_learnware``, with the checks a search needs beyond the file's own.
+
+A LANE requirement names the random-network family its search embeds in
+(``embedding``: kind, width, depth, number of networks, seed). The market's
+searcher builds that family and keeps every learnware's class means in it, so
+a requirement in a family of its own choosing would make the server build
+networks of any size the schema allows (width 4096, depth 16, 64 networks: tens
+of GB) and keep the market's class means once more for each family sent. The
+service therefore searches only in the families the market stores its
+learnwares' class means in (:func:`~k2v_learnware.market.lane_means.stored_family`:
+the spec's own fixed family, or the fixed twin of a format-1 one); a
+requirement built with ``generate_lane_spec``'s defaults is in it. The family
+is read from the file's ``embedding`` field, before any network is built.
 
 A search that fails on the requirement's numbers (the mixture-weight QP cannot
 solve it, a score comes out NaN) is the request's fault: a 400 saying so,
@@ -21,9 +33,73 @@ logger = module_logger("k2v_learnware.service")
 MAX_SPEC_BYTES = 16 << 20
 
 
+def searched_family(embedding: dict) -> tuple:
+    """``(config, seed, num_nets)`` of the fixed family a search of this ``embedding`` indexes the market in.
+
+    Mirrors ``stored_family`` without building a network: a fixed family is
+    itself, a calibrated (format-1) one maps to its fixed twin.
+    """
+    from ..specification.lane_build import FAMILY_SEED
+    from ..specification.networks import EmbeddingConfig
+
+    config = EmbeddingConfig.from_dict(embedding)
+    if config.fixed:
+        return config, int(embedding["seed"]), int(embedding["num_nets"])
+    return EmbeddingConfig(**{**config.to_dict(), "normalization": "none"}), FAMILY_SEED, int(embedding["num_nets"])
+
+
+def describe(family: tuple) -> str:
+    config, seed, num_nets = family
+    return (f"{config.kind} width {config.width} depth {config.depth}, {num_nets} networks, family seed {seed}, "
+            f"input shape {list(config.input_shape)}")
+
+
+class MarketFamilies:
+    """The families the market stores class means in, per input size; recomputed when its learnwares change."""
+
+    def __init__(self, organizer):
+        self.organizer = organizer
+        self._known: tuple[list, dict] | None = None  # (learnwares, {input size: {family}})
+
+    def by_size(self) -> dict:
+        from ..specification.lane import lane_spec_of
+
+        learnwares = self.organizer.get_learnwares()
+        if self._known is not None and len(self._known[0]) == len(learnwares) \
+                and all(a is b for a, b in zip(self._known[0], learnwares)):
+            return self._known[1]
+        families: dict[int, set] = {}
+        for learnware in learnwares:
+            spec = lane_spec_of(learnware)
+            if spec is not None:
+                families.setdefault(math.prod(spec.input_shape), set()).add(searched_family(spec.embedding))
+        self._known = (list(learnwares), families)
+        return families
+
+    def check(self, requirement) -> None:
+        """Refuse a LANE requirement whose family is not one the market stores its class means in."""
+        stored = self.by_size().get(math.prod(requirement.input_shape))
+        if not stored:  # no learnware of this size: the searcher answers nothing and builds no network
+            return
+        try:
+            family = searched_family(requirement.embedding)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ServiceError(BAD_REQUEST, f"statistical_specification: its embedding is not a family: "
+                                            f"{err}") from None
+        if family not in stored:
+            expected = "; ".join(sorted(describe(f) for f in stored))
+            raise ServiceError(BAD_REQUEST, f"this market searches LANE requirements of "
+                                            f"{math.prod(requirement.input_shape)} features in the embedding "
+                                            f"family {expected}; the requirement's is {describe(family)}: build "
+                                            "it with generate_lane_spec's default width, depth, num_nets and "
+                                            "family_seed")
+
+
 def install_search(app, market, lock) -> None:
     """Add the search endpoint to ``app``; calls into ``market`` hold ``lock``."""
     from learnware.market import BaseUserInfo
+
+    families = MarketFamilies(market.learnware_organizer)
 
     @app.post("/engine/search_learnware")
     def search(statistical_specification: UploadFile | None = File(None),
@@ -36,6 +112,8 @@ def install_search(app, market, lock) -> None:
             stat_info[kind] = spec
         try:
             with lock:
+                if "LANESpecification" in stat_info:
+                    families.check(stat_info["LANESpecification"])
                 if "Know2VecQuery" in stat_info:  # else the stock searcher would answer on semantics alone
                     market.know2vec_searcher.reload_proxy()
                     if market.know2vec_searcher.proxy is None:
