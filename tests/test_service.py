@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -189,6 +190,25 @@ def test_bad_requests_get_a_clear_4xx_never_a_5xx(tmp_path, learnwares):
         huge = requests.post(f"{url}/user/chunked_upload", data={"file_hash": "0" * 32, "chunk_begin": 0},
                              files={"chunk_file": b"x" * (20 << 20)}, timeout=60)  # anonymous, 20 MB
         assert huge.status_code == 413 and huge.json()["code"] != 0
+        # JSON routes take what their fields hold, not the upload limit: 16 MB of [[],[],...] is refused unread
+        started = time.perf_counter()
+        login = requests.post(f"{url}/auth/login_by_token", data=b"[" + b"[]," * 5_500_000 + b"[]]",
+                              headers={"content-type": "application/json"}, timeout=60)
+        assert login.status_code == 413 and "POST /auth/login_by_token" in login.json()["msg"], login.text
+        assert time.perf_counter() - started < 2
+
+        def chunked(megabytes):  # a multipart body without Content-Length: counted as it arrives
+            yield (b'--XX\r\nContent-Disposition: form-data; name="statistical_specification"; filename="s"\r\n'
+                   b'\r\n')
+            for _ in range(megabytes):
+                yield b"x" * (1 << 20)
+            yield b"\r\n--XX--\r\n"
+
+        for path, megabytes in (("/engine/search_learnware", 20), ("/user/chunked_upload", 4)):
+            cut = requests.post(f"{url}{path}", data=chunked(megabytes), timeout=60,
+                                headers={"content-type": "multipart/form-data; boundary=XX",
+                                         "Authorization": f"Bearer {token}"})
+            assert cut.status_code == 413 and cut.json()["code"] != 0 and path in cut.json()["msg"], cut.text
 
         def upload_then_add(data: bytes, claimed_md5: str):
             headers = {"Authorization": f"Bearer {token}"}

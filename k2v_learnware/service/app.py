@@ -52,6 +52,23 @@ from .uploads import UploadArea, check_zip, read_bounded
 logger = module_logger("k2v_learnware.service")
 
 
+#: Bodies of the routes that carry no file: an email and a token, a page number, a learnware id.
+SMALL_BODY = 64 << 10
+
+
+def body_limits(max_upload_bytes: int) -> dict:
+    """Each route's largest body: the upload limit only where a learnware zip travels, else what the fields hold.
+
+    A semantic specification (at most ``MAX_SEMANTIC_CHARS``) sent as a JSON
+    string may double in size by escaping; a search also carries a spec file.
+    """
+    semantic = 2 * MAX_SEMANTIC_CHARS + SMALL_BODY
+    return {"/user/chunked_upload": max_upload_bytes + SMALL_BODY,
+            "/user/update_learnware": max_upload_bytes + semantic,
+            "/engine/search_learnware": MAX_SPEC_BYTES + semantic,
+            "/user/add_learnware_uploaded": semantic}
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(_request, err: ServiceError):
@@ -92,7 +109,7 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
                   description="The Beimingwu HTTP API of learnware's LearnwareClient, over a k2v-learnware market.")
     app.state.market, app.state.accounts = market, accounts
     _install_error_handlers(app)
-    app.add_middleware(BodyLimit, limit=max(settings.max_upload_bytes, MAX_SPEC_BYTES) + (1 << 20))
+    app.add_middleware(BodyLimit, limits=body_limits(settings.max_upload_bytes), default=SMALL_BODY)
 
     def account(authorization: str | None = Header(None, max_length=400)) -> str:
         if not authorization or not authorization.startswith("Bearer "):
