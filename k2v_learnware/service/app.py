@@ -34,6 +34,7 @@ from .replies import (
     UNAUTHORISED,
     ServiceError,
     ok,
+    public_message,
 )
 from .request_checks import (
     MAX_SEMANTIC_CHARS,
@@ -41,7 +42,7 @@ from .request_checks import (
     LearnwareBody,
     ListBody,
     LoginBody,
-    semantic_spec,
+    learnware_semantic_spec,
 )
 from .request_checks import learnware_id as learnware_id_checked
 from .settings import ServiceSettings
@@ -156,8 +157,8 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
 
     @app.post("/user/add_learnware_uploaded")
     def add_uploaded(body: AddUploadedBody, email: str = Depends(account)):
-        semantic = semantic_spec(body.semantic_specification)
-        path = uploads.complete(email, body.file_hash)
+        semantic = learnware_semantic_spec(body.semantic_specification)
+        path = uploads.claim(email, body.file_hash)
         try:
             check_zip(path, settings.max_unzipped_bytes)
             with lock:
@@ -166,14 +167,14 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
         finally:
             path.unlink(missing_ok=True)
         if learnware_id is None:
-            raise ServiceError(REJECTED, f"the learnware was refused: {reason or 'no reason given'}")
+            raise ServiceError(REJECTED, f"the learnware was refused: {public_message(reason or 'no reason given')}")
         return ok(learnware_id=learnware_id, check_status=status)
 
     @app.post("/user/update_learnware")
     def update(learnware_id: str = Form(..., max_length=40),
                semantic_specification: str = Form(..., max_length=MAX_SEMANTIC_CHARS),
                learnware_file: UploadFile | None = File(None), email: str = Depends(account)):
-        semantic = semantic_spec(semantic_specification)
+        semantic = learnware_semantic_spec(semantic_specification)
         owned(learnware_id, email)
         path = None
         try:
@@ -189,7 +190,7 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
             if path is not None:
                 path.unlink(missing_ok=True)
         if status == -1:
-            raise ServiceError(REJECTED, f"the update was refused: {reason or 'no reason given'}")
+            raise ServiceError(REJECTED, f"the update was refused: {public_message(reason or 'no reason given')}")
         return ok(learnware_id=learnware_id, check_status=status)
 
     @app.post("/user/list_learnware")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -59,7 +60,8 @@ class UploadArea:
         self.folder, self.max_bytes = Path(folder), int(max_bytes)
         self.folder.mkdir(parents=True, exist_ok=True)
         # uploads abandoned half-way (or update files of a crashed worker) do not fill the disk forever
-        remove_older_than([*self.folder.glob("*/*.part"), *self.folder.glob("update-*.zip")], expire_after_s)
+        remove_older_than([*self.folder.glob("*/*.part"), *self.folder.glob("*/*.claimed"),
+                           *self.folder.glob("update-*.zip")], expire_after_s)
 
     def _path(self, email: str, file_hash: str) -> Path:
         if not isinstance(file_hash, str) or not FILE_HASH.fullmatch(file_hash):
@@ -88,17 +90,29 @@ class UploadArea:
         finally:
             os.close(fd)
 
-    def complete(self, email: str, file_hash: str) -> Path:
-        """The uploaded file, once every byte has arrived (its MD5 is ``file_hash``)."""
+    def claim(self, email: str, file_hash: str) -> Path:
+        """Take the uploaded file for one submission, once every byte has arrived (its MD5 is ``file_hash``).
+
+        The file is renamed to a name of this claim's own first (atomic), so
+        of several adds of one upload exactly one gets it and the others hear
+        that it is gone, not a loader's error about a vanished file. The
+        caller removes the claimed file when done; a corrupt one is removed
+        here (the client uploads it again).
+        """
         path = self._path(email, file_hash)
-        if not path.exists():
-            raise ServiceError(BAD_REQUEST, f"no upload with file_hash {file_hash} from this account; send it "
-                                            "to /user/chunked_upload first")
+        claimed = path.with_name(f"{file_hash}.{uuid.uuid4().hex}.claimed")
+        try:
+            os.rename(path, claimed)
+        except FileNotFoundError:
+            raise ServiceError(BAD_REQUEST, f"no upload with file_hash {file_hash} from this account (never sent, "
+                                            "or already submitted); send it to /user/chunked_upload first") from None
         digest = hashlib.md5()
-        with open(path, "rb") as f:
+        with open(claimed, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
         if digest.hexdigest() != file_hash:
+            size = claimed.stat().st_size
+            claimed.unlink(missing_ok=True)
             raise ServiceError(BAD_REQUEST, f"the upload with file_hash {file_hash} is incomplete or corrupt "
-                                            f"(its {path.stat().st_size} bytes hash to {digest.hexdigest()})")
-        return path
+                                            f"(its {size} bytes hash to {digest.hexdigest()}); send it again")
+        return claimed
