@@ -1,11 +1,19 @@
-"""Submissions to the market service: their semantic specifications and their uploads, checked before use.
+"""Submissions to the market service run the developer's code: in a process of their own, bounded, never blocking.
 
-A real ``k2v-learnware serve`` on a free port; requests as the stock client sends them.
+A real ``k2v-learnware serve`` on a free port and the stock ``LearnwareClient``.
+The learnwares are digits classifiers whose ``__init__.py`` (the model's code,
+imported by the market's checks) also writes its pid to a marker file, sleeps,
+or allocates: the server must run it in another process, stop it at the time
+limit while other requests are answered, refuse it past the memory limit, and
+keep nothing of a refused learnware.
 """
 
 import hashlib
 import json
+import os
 import threading
+import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -15,7 +23,9 @@ from sklearn.linear_model import LogisticRegression
 from k2v_learnware import generate_lane_spec, pack_learnware
 from k2v_learnware.datasets import load_digits
 from k2v_learnware.packaging import read_semantic_spec
-from tests._service_helpers import issue_token, running_server
+from tests._service_helpers import SERVER_PIDS, issue_token, running_server
+
+TIMEOUT_S = 8
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +35,72 @@ def good_zip(tmp_path_factory):
     spec = generate_lane_spec(X[rows], y[rows], num_per_class=3, iterations=3, verbose=False)
     model = LogisticRegression(max_iter=300).fit(X[rows], y[rows])
     return pack_learnware(model, spec, tmp_path_factory.mktemp("zips") / "good.zip", name="digits 0-1")
+
+
+def with_code(good_zip, path, code: str):
+    """The good learnware with ``code`` run first when its ``__init__.py`` is imported."""
+    with zipfile.ZipFile(good_zip) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            dst.writestr(item.filename, code.encode() + b"\n" + data if item.filename == "__init__.py" else data)
+    return path
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_submission_runs_in_a_process_of_its_own_bounded_in_time_and_memory(tmp_path, good_zip):
+    from learnware.client import LearnwareClient
+
+    token = issue_token(tmp_path, "sub", "erin@example.org")
+    marker, sleeper = tmp_path / "marker.pid", tmp_path / "sleeper.pid"
+    marked = with_code(good_zip, tmp_path / "marked.zip",
+                       f"import os; open({str(marker)!r}, 'w').write(str(os.getpid()))")
+    sleeping = with_code(good_zip, tmp_path / "sleeping.zip",
+                         f"import os, time; open({str(sleeper)!r}, 'w').write(str(os.getpid())); time.sleep(120)")
+    hog = with_code(good_zip, tmp_path / "hog.zip", "held = bytearray(1 << 30)")
+    semantic = read_semantic_spec(good_zip)
+    extra = ("--submission-timeout", str(TIMEOUT_S), "--submission-memory-mb", "256")
+    with running_server(tmp_path, "sub", extra=extra) as url:
+        client = LearnwareClient(host=url, timeout=300)
+        client.login("erin@example.org", token)
+        learnware_id = client.upload_learnware(str(marked), semantic)  # the stock client's reply, as before
+        assert int(marker.read_text()) != SERVER_PIDS[url]
+        assert not pid_alive(int(marker.read_text()))
+
+        refused = {}
+
+        def upload_sleeper():
+            started = time.perf_counter()
+            try:
+                client.upload_learnware(str(sleeping), semantic)
+            except Exception as err:  # the stock client raises with the reply
+                refused["message"] = str(err)
+            refused["seconds"] = time.perf_counter() - started
+
+        thread = threading.Thread(target=upload_sleeper)
+        thread.start()
+        deadline = time.time() + 120
+        while not sleeper.exists() and time.time() < deadline:  # its code is running (and sleeping) now
+            time.sleep(0.05)
+        assert sleeper.exists(), "the sleeping learnware's code never ran"
+        started = time.perf_counter()
+        info = requests.get(f"{url}/engine/learnware_info", params={"learnware_id": learnware_id}, timeout=30)
+        assert info.json()["code"] == 0 and time.perf_counter() - started < 2, time.perf_counter() - started
+        thread.join(timeout=120)
+        assert f"ran longer than the market's limit of {TIMEOUT_S} s" in refused["message"], refused
+        assert refused["seconds"] < TIMEOUT_S + 30
+        time.sleep(0.5)
+        assert not pid_alive(int(sleeper.read_text()))
+
+        with pytest.raises(Exception, match="MemoryError"):
+            client.upload_learnware(str(hog), semantic)
+        assert [row["learnware_id"] for row in client.list_learnware()] == [learnware_id]  # nothing else kept
 
 
 def test_concurrent_adds_of_one_upload_give_it_to_one(tmp_path, good_zip):

@@ -118,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_count(1), default=1, metavar="N", help="worker processes (default 1)")
     p.add_argument("--max-upload-mb", type=_count(1), default=200, metavar="MB",
                    help="largest learnware zip accepted (default 200; unpacked at most 5x that)")
+    p.add_argument("--submission-timeout", type=_count(1), default=300, metavar="SECONDS",
+                   help="longest one add or update may take; its checks run the learnware's code in a process "
+                        "of their own, killed after this (default 300)")
+    p.add_argument("--submission-memory-mb", type=_count(0), default=4096, metavar="MB",
+                   help="data memory one add or update may use beyond the libraries it starts with (RLIMIT_DATA; "
+                        "default 4096, 0: no limit)")
 
     p = add("token", cmd_token, "create a developer account of a market and print its token", [market_opts])
     p.add_argument("action", choices=("add",), help="add: create the account, or give it a new token")

@@ -23,7 +23,9 @@ def cmd_serve(args) -> Outcome:
     init_learnware(args.quiet)
     settings = ServiceSettings(root=root, market=args.market, database_url=args.database_url,
                                max_upload_bytes=args.max_upload_mb * 1024 * 1024,
-                               max_unzipped_bytes=5 * args.max_upload_mb * 1024 * 1024)
+                               max_unzipped_bytes=5 * args.max_upload_mb * 1024 * 1024,
+                               submission_timeout_s=args.submission_timeout,
+                               submission_memory_bytes=args.submission_memory_mb * 1024 * 1024)
     try:
         serve(settings, host=args.host, port=args.port, workers=args.workers,
               log_level="warning" if args.quiet else "info",

@@ -9,6 +9,8 @@ need a token, and only a learnware's owner may update or delete it.
 Each worker process holds one market object; calls into it are serialised by a
 lock (the market's searchers cache embeddings on shared objects), and workers
 share the store, so they see each other's changes (see :mod:`..market.organizer`).
+Adds and updates run the learnware's code, so each runs in a process of its
+own, outside the lock and bounded in time and memory (:mod:`.submission`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from .request_checks import (
 from .request_checks import learnware_id as learnware_id_checked
 from .settings import ServiceSettings
 from .size_limit import BodyLimit
+from .submission import Submissions
 from .search_endpoint import MAX_SPEC_BYTES, install_search
 from .uploads import UploadArea, check_zip, read_bounded
 
@@ -105,6 +108,7 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
     organizer = market.learnware_organizer
     accounts = Accounts(organizer.store.engine)
     uploads = UploadArea(os.path.join(organizer.market_store_path, "uploads"), settings.max_upload_bytes)
+    submissions = Submissions(settings)
     lock = threading.RLock()
     app = FastAPI(title="k2v-learnware market service", version=__version__,
                   description="The Beimingwu HTTP API of learnware's LearnwareClient, over a k2v-learnware market.")
@@ -155,20 +159,28 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
         data = read_bounded(chunk_file, settings.max_upload_bytes, "the chunk")
         return ok(received=uploads.write_chunk(email, file_hash, chunk_begin, data))
 
+    def submit(request: dict) -> dict:
+        """Run a submission in a process of its own (no lock held: it runs the learnware's code), then bring
+        this worker's view of the market up to date."""
+        try:
+            return submissions.run(request)
+        finally:
+            with lock:
+                organizer.refresh()
+
     @app.post("/user/add_learnware_uploaded")
     def add_uploaded(body: AddUploadedBody, email: str = Depends(account)):
         semantic = learnware_semantic_spec(body.semantic_specification)
         path = uploads.claim(email, body.file_hash)
         try:
             check_zip(path, settings.max_unzipped_bytes)
-            with lock:
-                learnware_id, status = market.add_learnware(str(path), semantic, owner=email)
-                reason = market.rejection_message
+            result = submit({"action": "add", "zip": str(path), "semantic": semantic, "owner": email})
         finally:
             path.unlink(missing_ok=True)
-        if learnware_id is None:
-            raise ServiceError(REJECTED, f"the learnware was refused: {public_message(reason or 'no reason given')}")
-        return ok(learnware_id=learnware_id, check_status=status)
+        if result["learnware_id"] is None:
+            raise ServiceError(REJECTED, f"the learnware was refused: "
+                                         f"{public_message(result['reason'] or 'no reason given')}")
+        return ok(learnware_id=result["learnware_id"], check_status=result["status"])
 
     @app.post("/user/update_learnware")
     def update(learnware_id: str = Form(..., max_length=40),
@@ -182,16 +194,16 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
                 path = uploads.folder / f"update-{uuid.uuid4().hex}.zip"
                 path.write_bytes(read_bounded(learnware_file, settings.max_upload_bytes, "the learnware file"))
                 check_zip(path, settings.max_unzipped_bytes)
-            with lock:
-                status = market.update_learnware(learnware_id, zip_path=None if path is None else str(path),
-                                                 semantic_spec=semantic)
-                reason = market.rejection_message
+            # without a new zip the checks still run the stored model: a process of its own either way
+            result = submit({"action": "update", "learnware_id": learnware_id, "semantic": semantic,
+                             "zip": None if path is None else str(path)})
         finally:
             if path is not None:
                 path.unlink(missing_ok=True)
-        if status == -1:
-            raise ServiceError(REJECTED, f"the update was refused: {public_message(reason or 'no reason given')}")
-        return ok(learnware_id=learnware_id, check_status=status)
+        if result["status"] == -1:
+            raise ServiceError(REJECTED, f"the update was refused: "
+                                         f"{public_message(result['reason'] or 'no reason given')}")
+        return ok(learnware_id=learnware_id, check_status=result["status"])
 
     @app.post("/user/list_learnware")
     def list_learnware(body: ListBody | None = None, email: str = Depends(account)):

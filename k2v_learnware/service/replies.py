@@ -12,9 +12,9 @@ import re
 
 from fastapi.responses import JSONResponse
 
-BAD_REQUEST, UNAUTHORISED, FORBIDDEN, NOT_FOUND, TOO_LARGE, REJECTED, INTERNAL = 1, 2, 3, 4, 5, 6, 99
+BAD_REQUEST, UNAUTHORISED, FORBIDDEN, NOT_FOUND, TOO_LARGE, REJECTED, BUSY, INTERNAL = 1, 2, 3, 4, 5, 6, 7, 99
 _STATUS = {BAD_REQUEST: 400, UNAUTHORISED: 401, FORBIDDEN: 403, NOT_FOUND: 404, TOO_LARGE: 413, REJECTED: 422,
-           INTERNAL: 500}
+           BUSY: 503, INTERNAL: 500}
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\):\n(?:[ \t].*\n|\n)*")
 _PATH = re.compile(r"(?<![\w.~])/(?:[^\s'\"/:,;()\[\]]+/)+([^\s'\"/:,;()\[\]]*)")
 
