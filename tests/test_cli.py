@@ -146,6 +146,26 @@ def test_add_submits_every_learnware(chain):
     assert [a["status"] for a in out["added"]] == ["usable"] * 3
 
 
+def test_add_reports_every_zip_when_one_cannot_be_read(work, chain, tmp_path):
+    """A zip zipfile cannot read (it needs zip version 12.2: NotImplementedError) is one rejection among the
+    others: the batch goes on, and the report names what was added, so a retry does not add those twice."""
+    import shutil
+    import struct
+
+    data = bytearray((work / "a.zip").read_bytes())
+    at = data.index(b"PK\x01\x02")
+    data[at + 6:at + 8] = struct.pack("<H", 122)
+    (tmp_path / "v12.zip").write_bytes(bytes(data))
+    for name in ("a.zip", "b.zip"):
+        shutil.copy(work / name, tmp_path / name)
+    result = run(tmp_path, "--json", "add", "a.zip", "v12.zip", "b.zip", "--market", "batch", "--root", "market")
+    err = failed(result)
+    report = json.loads(result.stdout)
+    assert [a["zip"] for a in report["added"]] == ["a.zip", "b.zip"] and report["size"] == 2
+    assert [r["zip"] for r in report["rejected"]] == ["v12.zip"]
+    assert "zip file version 12.2" in report["rejected"][0]["reason"] and err.count("k2v-learnware: error:") == 1
+
+
 def test_list_shows_ids_names_and_spec_types(queries):
     out = as_json(queries["list"])
     rows = {r["name"]: r for r in out["learnwares"]}
