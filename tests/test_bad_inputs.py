@@ -631,6 +631,32 @@ bad("cli: pack into a FIFO", CLIRefusal, "is a FIFO")(
     lambda t: _into_a_fifo(t, "lw.zip", "-q", "pack", "a.json", "--train", "svm", "data.npz", "--overwrite"))
 bad("cli: reuse into a FIFO", CLIRefusal, "is a FIFO")(
     lambda t: _into_a_fifo(t, "pred.npy", "-q", "reuse", "data.npz", "--root", str(t)))
+
+
+def _rkme_files(t, **change):
+    """A small valid stock RKME table file and one with ``change`` (values, or raw JSON text for "text")."""
+    doc = {"type": "RKMETableSpecification", "z": [[0.5] * 4, [1.0] * 4], "beta": [0.5, 0.5], "gamma": 0.1,
+           "num_points": 2}
+    (t / "rk.json").write_text(json.dumps(doc))
+    text = change.pop("text", None)
+    (t / "bad.json").write_text(text if text is not None else json.dumps({**doc, **change}))
+    return str(t / "rk.json"), str(t / "bad.json")
+
+
+bad("cli: inspect an RKME file of NaN points", CLIRefusal, "bad.json: NaN is not a number")(
+    lambda t: _cli("inspect", _rkme_files(t, text=json.dumps({"type": "RKMETableSpecification", "z": [[1.0]],
+                                                                "beta": [1.0]}).replace("1.0]]", "NaN]]"))[1]))
+bad("cli: compare with an RKME file of NaN points", CLIRefusal, "bad.json: NaN is not a number")(
+    lambda t: _cli("compare", *_rkme_files(t, text=json.dumps({"type": "RKMETableSpecification", "z": [[1.0]],
+                                                                 "beta": [1.0]}).replace("1.0]]", "NaN]]"))))
+bad("cli: inspect an RKME file whose z is an object", CLIRefusal, "bad.json: RKMETableSpecification field 'z'")(
+    lambda t: _cli("inspect", _rkme_files(t, z={"a": 1})[1]))
+bad("cli: compare with an RKME file of a bad gamma", CLIRefusal, "bad.json: RKMETableSpecification gamma")(
+    lambda t: _cli("compare", *_rkme_files(t, gamma="x")))
+bad("cli: compare with an RKME file of more weights than points", CLIRefusal, "2 points but 3 weights")(
+    lambda t: _cli("compare", *_rkme_files(t, beta=[0.2, 0.3, 0.5])))
+bad("cli: inspect a file nested too deeply", CLIRefusal, "bad.json nests its JSON too deeply")(
+    lambda t: _cli("inspect", _rkme_files(t, text="[" * 100000 + "]" * 100000)[1]))
 bad("cli: serve on port 70000", CLIRefusal, "must be <= 65535")(lambda t: _cli("serve", "--port", "70000"))
 bad("cli: serve on a host that does not resolve", CLIRefusal, "does not resolve")(
     lambda t: _cli("serve", "--root", str(t), "--host", "999.1.1.1", "--port", "8000"))

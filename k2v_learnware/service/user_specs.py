@@ -13,12 +13,12 @@ the server's.
 
 from __future__ import annotations
 
-import math
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .._rkme_file import rkme_table_problem
 from .replies import BAD_REQUEST, ServiceError
 from .request_checks import strict_json
 
@@ -26,17 +26,6 @@ SUPPORTED = ("LANESpecification", "RKMETableSpecification", "Know2VecQuery")
 #: Largest magnitude whose square a float32 holds (sqrt of its largest value, ~1.8e19).
 MAX_EMBEDDED_MAGNITUDE = float(np.sqrt(np.finfo(np.float32).max))
 FIELD = "statistical_specification"
-
-
-def _finite_array(doc: dict, key: str, ndim: int, kind: str = "RKMETableSpecification") -> np.ndarray:
-    try:
-        value = np.asarray(doc[key], dtype=np.float64)
-    except (KeyError, TypeError, ValueError, RecursionError, ArithmeticError):
-        raise ServiceError(BAD_REQUEST, f"{kind} field {key!r} must be a {ndim}-d array of numbers") from None
-    if value.ndim != ndim or value.size == 0 or not np.isfinite(value).all():
-        raise ServiceError(BAD_REQUEST, f"{kind} field {key!r} must be a non-empty, finite {ndim}-d array, got "
-                                        f"shape {value.shape}")
-    return value
 
 
 def _embedded_magnitudes(doc: dict) -> None:
@@ -55,18 +44,6 @@ def _embedded_magnitudes(doc: dict) -> None:
                                             f"{MAX_EMBEDDED_MAGNITUDE:.3g} in magnitude")
 
 
-def _gamma(doc: dict) -> float:
-    gamma = doc.get("gamma", 0.1)
-    try:
-        ok = isinstance(gamma, (int, float)) and not isinstance(gamma, bool) and 0 < float(gamma) < math.inf
-    except OverflowError:
-        ok = False
-    if not ok:
-        raise ServiceError(BAD_REQUEST, f"RKMETableSpecification gamma must be a finite positive number, got "
-                                        f"{str(gamma)[:40]}")
-    return float(gamma)
-
-
 def read_user_spec(data: bytes):
     """``(type, specification)`` from the bytes of an uploaded specification file."""
     doc = strict_json(data, FIELD)
@@ -82,10 +59,9 @@ def read_user_spec(data: bytes):
         except (TypeError, ValueError, RecursionError, ArithmeticError) as err:
             raise ServiceError(BAD_REQUEST, f"{FIELD}: {str(err)[:500]}") from None
     if kind == "RKMETableSpecification":
-        z, beta = _finite_array(doc, "z", 2), _finite_array(doc, "beta", 1)
-        if len(z) != len(beta):
-            raise ServiceError(BAD_REQUEST, f"RKMETableSpecification has {len(z)} points but {len(beta)} weights")
-        _gamma(doc)
+        problem = rkme_table_problem(doc)
+        if problem:
+            raise ServiceError(BAD_REQUEST, f"RKMETableSpecification {problem}")
     else:
         _embedded_magnitudes(doc)
     with tempfile.TemporaryDirectory(prefix="k2v_user_spec_") as folder:
