@@ -415,3 +415,55 @@ def test_serve_on_a_taken_port_fails_before_announcing_anything(tmp_path):
     assert json.loads(result.stdout) == {"error": f"cannot listen on 127.0.0.1:{port}: Address already in use",
                                          "exit_code": 2}
     assert "serving" not in err and err.count("k2v-learnware: error:") == 1
+
+
+# ----------------------------------------------------------------- search --server against a server that answers badly
+@pytest.fixture
+def bad_service():
+    """A local HTTP server whose /engine/search_learnware answers the body queued in ``replies`` (one per call):
+    what a foreign or broken service sends, which the CLI must report as that server's fault in one line."""
+    import http.server
+    import threading
+
+    replies = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = replies.pop(0).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", replies
+    server.shutdown()
+
+
+def test_search_server_reports_a_malformed_reply_as_the_servers_fault(work, bad_service):
+    url, replies = bad_service
+    entry = '{"learnware_id": "00000001", "semantic_specification": {}, "matching": %s}'
+    bodies = ['[1, 2]', '{"code": 0}', '{"code": 0, "data": {"learnware_list_single": [%s]}}' % (entry % '"abc"'),
+              '{"code": 0, "data": {"learnware_list_single": [%s]}}' % (entry % "NaN"),
+              '{"code": 0, "data": {"learnware_list_multi": [%s]}}' % (entry.replace("}", ', "weight": NaN}', 1)
+                                                                      % "0.5")]
+    for body in bodies:
+        replies.append(body)
+        result = run(work, "-q", "search", "user.npz", "--server", url, "--per-class", "2", "--iterations", "1")
+        err = failed(result, code=1)
+        assert err.count("k2v-learnware: error:") == 1 and f"--server {url}" in err, (body, err)
+        assert "nan" not in result.stdout.lower(), (body, result.stdout)
+
+
+def test_search_server_without_a_scheme_fails_before_any_work(work):
+    started = time.perf_counter()
+    err = failed(run(work, "search", "user.npz", "--server", "localhost:8000"))
+    assert "give the market service's URL with its scheme" in err and "condensing" not in err
+    assert time.perf_counter() - started < 10

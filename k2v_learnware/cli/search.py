@@ -98,6 +98,10 @@ def cmd_search(args) -> Outcome:
     With --know2vec the labelled rows are sent as per-class means only, and the
     market's Know2Vec proxy ranks its learnwares (see `fit-proxy`).
     """
+    if args.server:
+        from .service import check_server_url
+
+        check_server_url(args.server)  # before the data is read and condensed
     if args.know2vec:
         from .know2vec import know2vec_search, know2vec_search_text
 
