@@ -10,6 +10,8 @@ from pathlib import Path
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
+#: The pid of each running server, by its URL (with one worker, the process that answers).
+SERVER_PIDS: dict[str, int] = {}
 
 
 def free_port() -> int:
@@ -46,8 +48,10 @@ def running_server(root, market: str, database_url=None, workers: int = 1, extra
             time.sleep(0.3)
         if workers > 1:  # every worker has built its app once all of them answer; give the rest a moment
             _wait_for_workers(url, workers)
+        SERVER_PIDS[url] = proc.pid
         yield url
     finally:
+        SERVER_PIDS.pop(url, None)
         proc.terminate()
         try:
             proc.wait(timeout=30)

@@ -767,6 +767,68 @@ bad("cli: reuse without -o", CLIRefusal, "-o/--output")(lambda t: _cli("reuse", 
 bad("cli: serve on port 0", CLIRefusal, "--port")(lambda t: _cli("serve", "--port", "0"))
 
 
+def _into_a_fifo(t, name, *argv):
+    """The command with ``-o`` a FIFO (never a real device): refused, and the FIFO is still a FIFO."""
+    import os
+    import stat
+
+    fifo = t / name
+    os.mkfifo(fifo)
+    try:
+        _cli(*argv, "-o", str(fifo))
+    finally:
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode), f"{fifo} was replaced"
+
+
+bad("cli: generate into a FIFO", CLIRefusal, "is a FIFO")(
+    lambda t: _into_a_fifo(t, "spec.json", "-q", "generate", "data.npz", "--iterations", "1", "--per-class", "2"))
+bad("cli: pack into a FIFO", CLIRefusal, "is a FIFO")(
+    lambda t: _into_a_fifo(t, "lw.zip", "-q", "pack", "a.json", "--train", "svm", "data.npz", "--overwrite"))
+bad("cli: reuse into a FIFO", CLIRefusal, "is a FIFO")(
+    lambda t: _into_a_fifo(t, "pred.npy", "-q", "reuse", "data.npz", "--root", str(t)))
+
+
+def _rkme_files(t, **change):
+    """A small valid stock RKME table file and one with ``change`` (values, or raw JSON text for "text")."""
+    doc = {"type": "RKMETableSpecification", "z": [[0.5] * 4, [1.0] * 4], "beta": [0.5, 0.5], "gamma": 0.1,
+           "num_points": 2}
+    (t / "rk.json").write_text(json.dumps(doc))
+    text = change.pop("text", None)
+    (t / "bad.json").write_text(text if text is not None else json.dumps({**doc, **change}))
+    return str(t / "rk.json"), str(t / "bad.json")
+
+
+bad("cli: inspect an RKME file of NaN points", CLIRefusal, "bad.json: NaN is not a number")(
+    lambda t: _cli("inspect", _rkme_files(t, text=json.dumps({"type": "RKMETableSpecification", "z": [[1.0]],
+                                                                "beta": [1.0]}).replace("1.0]]", "NaN]]"))[1]))
+bad("cli: compare with an RKME file of NaN points", CLIRefusal, "bad.json: NaN is not a number")(
+    lambda t: _cli("compare", *_rkme_files(t, text=json.dumps({"type": "RKMETableSpecification", "z": [[1.0]],
+                                                                 "beta": [1.0]}).replace("1.0]]", "NaN]]"))))
+bad("cli: inspect an RKME file whose z is an object", CLIRefusal, "bad.json: RKMETableSpecification field 'z'")(
+    lambda t: _cli("inspect", _rkme_files(t, z={"a": 1})[1]))
+bad("cli: compare with an RKME file of a bad gamma", CLIRefusal, "bad.json: RKMETableSpecification gamma")(
+    lambda t: _cli("compare", *_rkme_files(t, gamma="x")))
+bad("cli: compare with an RKME file of more weights than points", CLIRefusal, "2 points but 3 weights")(
+    lambda t: _cli("compare", *_rkme_files(t, beta=[0.2, 0.3, 0.5])))
+bad("cli: inspect a file nested too deeply", CLIRefusal, "bad.json nests its JSON too deeply")(
+    lambda t: _cli("inspect", _rkme_files(t, text="[" * 100000 + "]" * 100000)[1]))
+bad("cli: serve on port 70000", CLIRefusal, "must be <= 65535")(lambda t: _cli("serve", "--port", "70000"))
+bad("cli: serve on a host that does not resolve", CLIRefusal, "does not resolve")(
+    lambda t: _cli("serve", "--root", str(t), "--host", "999.1.1.1", "--port", "8000"))
+
+
+def _serve_on_a_taken_port(t):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        _cli("serve", "--root", str(t), "--port", str(taken.getsockname()[1]))
+
+
+bad("cli: serve on a port in use", CLIRefusal, "Address already in use")(_serve_on_a_taken_port)
+
+
 # ------------------------------------------------------------------ researchers' tools
 def _compare(a, b, **options):
     from k2v_learnware.compare import compare_specifications

@@ -146,6 +146,26 @@ def test_add_submits_every_learnware(chain):
     assert [a["status"] for a in out["added"]] == ["usable"] * 3
 
 
+def test_add_reports_every_zip_when_one_cannot_be_read(work, chain, tmp_path):
+    """A zip zipfile cannot read (it needs zip version 12.2: NotImplementedError) is one rejection among the
+    others: the batch goes on, and the report names what was added, so a retry does not add those twice."""
+    import shutil
+    import struct
+
+    data = bytearray((work / "a.zip").read_bytes())
+    at = data.index(b"PK\x01\x02")
+    data[at + 6:at + 8] = struct.pack("<H", 122)
+    (tmp_path / "v12.zip").write_bytes(bytes(data))
+    for name in ("a.zip", "b.zip"):
+        shutil.copy(work / name, tmp_path / name)
+    result = run(tmp_path, "--json", "add", "a.zip", "v12.zip", "b.zip", "--market", "batch", "--root", "market")
+    err = failed(result)
+    report = json.loads(result.stdout)
+    assert [a["zip"] for a in report["added"]] == ["a.zip", "b.zip"] and report["size"] == 2
+    assert [r["zip"] for r in report["rejected"]] == ["v12.zip"]
+    assert "zip file version 12.2" in report["rejected"][0]["reason"] and err.count("k2v-learnware: error:") == 1
+
+
 def test_list_shows_ids_names_and_spec_types(queries):
     out = as_json(queries["list"])
     rows = {r["name"]: r for r in out["learnwares"]}
@@ -217,6 +237,15 @@ def test_search_with_the_wrong_feature_dimension_fails_clearly(queries):
     err = failed(queries["search32"])
     assert "user32.npz has 32 features" in err and "64" in err
     assert queries["search32"].stdout == ""
+
+
+def test_search_and_reuse_with_rows_all_alike_answer_or_fail_as_bad_input(work, queries):
+    """All-zero rows condense into a requirement the mixture QP may not solve: a result, or exit 2 with one line."""
+    np.savez(work / "zeros.npz", X=np.zeros((40, 64), dtype=np.float32))
+    for result in run_together(work, ["-q", "search", "zeros.npz", *MARKET, "--iterations", "5"],
+                               ["-q", "reuse", "zeros.npz", *MARKET, "--iterations", "5", "-o", "zeros.npy"]):
+        if result.returncode != 0:
+            assert failed(result).count("k2v-learnware: error:") == 1 and "zeros.npz" in result.stderr
 
 
 def test_inspect_summarises_a_generated_spec(work, chain):
@@ -341,3 +370,100 @@ def test_npz_and_npy_options(tmp_path):
         load_data(tmp_path / "d.txt")
     with pytest.raises(FileNotFoundError, match="data file not found"):
         load_data(tmp_path / "none.npz")
+
+
+# ----------------------------------------------------------------- serve
+def test_serve_without_root_serves_learnwares_default_market_root(tmp_path):
+    """--help documents the default root ($K2V_MARKET_ROOT, else ~/.learnware): serve takes it like `add`."""
+    import os
+    import requests
+
+    from tests._service_helpers import REPO, free_port
+
+    env = {k: v for k, v in _env().items() if k != "K2V_MARKET_ROOT"}
+    env["HOME"] = str(tmp_path)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "k2v_learnware.cli", "serve", "--port", str(port)], cwd=REPO,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/engine/semantic_specification", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.3)
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        assert (tmp_path / ".learnware" / "k2v" / "learnware_pool").is_dir(), os.listdir(tmp_path)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert f"serving market 'k2v' under {tmp_path / '.learnware'} on http://127.0.0.1:{port}" in err
+
+
+def test_serve_on_a_taken_port_fails_before_announcing_anything(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "k2v_learnware.cli", "--json", "serve", "--root",
+                                 str(tmp_path), "--port", str(port)], capture_output=True, text=True, timeout=300,
+                                env=_env(), cwd=Path(__file__).resolve().parents[1])
+    err = failed(result)
+    assert json.loads(result.stdout) == {"error": f"cannot listen on 127.0.0.1:{port}: Address already in use",
+                                         "exit_code": 2}
+    assert "serving" not in err and err.count("k2v-learnware: error:") == 1
+
+
+# ----------------------------------------------------------------- search --server against a server that answers badly
+@pytest.fixture
+def bad_service():
+    """A local HTTP server whose /engine/search_learnware answers the body queued in ``replies`` (one per call):
+    what a foreign or broken service sends, which the CLI must report as that server's fault in one line."""
+    import http.server
+    import threading
+
+    replies = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = replies.pop(0).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", replies
+    server.shutdown()
+
+
+def test_search_server_reports_a_malformed_reply_as_the_servers_fault(work, bad_service):
+    url, replies = bad_service
+    entry = '{"learnware_id": "00000001", "semantic_specification": {}, "matching": %s}'
+    bodies = ['[1, 2]', '{"code": 0}', '{"code": 0, "data": {"learnware_list_single": [%s]}}' % (entry % '"abc"'),
+              '{"code": 0, "data": {"learnware_list_single": [%s]}}' % (entry % "NaN"),
+              '{"code": 0, "data": {"learnware_list_multi": [%s]}}' % (entry.replace("}", ', "weight": NaN}', 1)
+                                                                      % "0.5")]
+    for body in bodies:
+        replies.append(body)
+        result = run(work, "-q", "search", "user.npz", "--server", url, "--per-class", "2", "--iterations", "1")
+        err = failed(result, code=1)
+        assert err.count("k2v-learnware: error:") == 1 and f"--server {url}" in err, (body, err)
+        assert "nan" not in result.stdout.lower(), (body, result.stdout)
+
+
+def test_search_server_without_a_scheme_fails_before_any_work(work):
+    started = time.perf_counter()
+    err = failed(run(work, "search", "user.npz", "--server", "localhost:8000"))
+    assert "give the market service's URL with its scheme" in err and "condensing" not in err
+    assert time.perf_counter() - started < 10

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -165,8 +166,12 @@ def test_bad_requests_get_a_clear_4xx_never_a_5xx(tmp_path, learnwares):
         client.login("Carol@Example.org", token)  # addresses are one account however capitalised
         broken = tmp_path / "broken.zip"
         broken.write_bytes(b"not a zip at all")
-        with pytest.raises(Exception, match="not a zip"):
+        with pytest.raises(Exception, match="not a readable zip"):
             client.upload_learnware(str(broken), learnwares[0][1])
+        for name, data in unreadable_zips().items():  # zipfile's NotImplementedError, UnicodeDecodeError: 400
+            (tmp_path / name).write_bytes(data)
+            with pytest.raises(Exception, match="not a readable zip"):
+                client.upload_learnware(str(tmp_path / name), learnwares[0][1])
         assert client.list_learnware() == []
         learnware_id = client.upload_learnware(str(learnwares[0][0]), learnwares[0][1])
 
@@ -185,6 +190,25 @@ def test_bad_requests_get_a_clear_4xx_never_a_5xx(tmp_path, learnwares):
         huge = requests.post(f"{url}/user/chunked_upload", data={"file_hash": "0" * 32, "chunk_begin": 0},
                              files={"chunk_file": b"x" * (20 << 20)}, timeout=60)  # anonymous, 20 MB
         assert huge.status_code == 413 and huge.json()["code"] != 0
+        # JSON routes take what their fields hold, not the upload limit: 16 MB of [[],[],...] is refused unread
+        started = time.perf_counter()
+        login = requests.post(f"{url}/auth/login_by_token", data=b"[" + b"[]," * 5_500_000 + b"[]]",
+                              headers={"content-type": "application/json"}, timeout=60)
+        assert login.status_code == 413 and "POST /auth/login_by_token" in login.json()["msg"], login.text
+        assert time.perf_counter() - started < 2
+
+        def chunked(megabytes):  # a multipart body without Content-Length: counted as it arrives
+            yield (b'--XX\r\nContent-Disposition: form-data; name="statistical_specification"; filename="s"\r\n'
+                   b'\r\n')
+            for _ in range(megabytes):
+                yield b"x" * (1 << 20)
+            yield b"\r\n--XX--\r\n"
+
+        for path, megabytes in (("/engine/search_learnware", 20), ("/user/chunked_upload", 4)):
+            cut = requests.post(f"{url}{path}", data=chunked(megabytes), timeout=60,
+                                headers={"content-type": "multipart/form-data; boundary=XX",
+                                         "Authorization": f"Bearer {token}"})
+            assert cut.status_code == 413 and cut.json()["code"] != 0 and path in cut.json()["msg"], cut.text
 
         def upload_then_add(data: bytes, claimed_md5: str):
             headers = {"Authorization": f"Bearer {token}"}
@@ -203,10 +227,33 @@ def test_bad_requests_get_a_clear_4xx_never_a_5xx(tmp_path, learnwares):
         bomb = bomb.getvalue()
         too_big = upload_then_add(bomb, hashlib.md5(bomb).hexdigest())
         assert too_big.status_code == 413 and "more than the market's limit" in too_big.json()["msg"], too_big.text
+        for name, data in unreadable_zips().items():
+            update = requests.post(f"{url}/user/update_learnware", headers={"Authorization": f"Bearer {token}"},
+                                   data={"learnware_id": learnware_id,
+                                         "semantic_specification": json.dumps(learnwares[0][1])},
+                                   files={"learnware_file": data}, timeout=60)
+            assert update.status_code == 400 and "not a readable zip" in update.json()["msg"], (name, update.text)
         assert [row["learnware_id"] for row in client.list_learnware()] == [learnware_id]  # nothing else landed
         client.delete_learnware(learnware_id)
         gone = requests.get(f"{url}/engine/download_learnware", params={"learnware_id": learnware_id}, timeout=60)
         assert gone.status_code == 404 and learnware_id in gone.json()["msg"]
+
+
+def unreadable_zips() -> dict:
+    """Zips whose directory ``zipfile`` cannot read: one needing zip version 12.2 (NotImplementedError), one
+    whose name is flagged UTF-8 but is not (UnicodeDecodeError)."""
+    import struct
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("ab.txt", b"hello")
+    good = buf.getvalue()
+    at = good.index(b"PK\x01\x02")  # the central directory's entry
+    version, name = bytearray(good), bytearray(good)
+    version[at + 6:at + 8] = struct.pack("<H", 122)
+    name[at + 8:at + 10] = struct.pack("<H", struct.unpack("<H", good[at + 8:at + 10])[0] | 0x800)
+    name[at + 46:at + 48] = b"\xc4\x28"
+    return {"version-12.2.zip": bytes(version), "bad-utf8-name.zip": bytes(name)}
 
 
 @pytest.fixture(scope="module")
@@ -306,3 +353,80 @@ def test_tokens_are_stored_only_as_their_sha256(tmp_path, database_url):
     if database_url is None:  # nor anywhere in the database's files, the log of earlier writes included
         files = list((tmp_path / "database").glob("market_keys.db*"))
         assert files and not any(t.encode() in f.read_bytes() for t in tokens for f in files)
+
+
+def _post_spec(url, doc_or_text) -> requests.Response:
+    body = doc_or_text if isinstance(doc_or_text, str) else json.dumps(doc_or_text)
+    return requests.post(f"{url}/engine/search_learnware", files={"statistical_specification": ("s.json", body)},
+                         data={"semantic_specification": "{}"}, timeout=120)
+
+
+def test_searches_the_market_cannot_run_get_a_clear_4xx(tmp_path, learnwares, digits_split):
+    """Requirements in a network family the market does not store (any width the schema allows would be built
+    and the market's class means kept in it), numbers too large for their type, and requirements the QP cannot
+    solve: each a 400 naming the problem, never a 500; a requirement made with the defaults still searches."""
+    _, _, Xte, yte = digits_split
+    token = issue_token(tmp_path, "svc", "dana@example.org")
+    requirement = generate_lane_spec(Xte[np.isin(yte, TASKS[0])], None, num_per_class=5, iterations=5,
+                                     verbose=False).to_dict()
+    with running_server(tmp_path, "svc") as url:
+        from learnware.client import LearnwareClient
+
+        client = LearnwareClient(host=url)
+        client.login("dana@example.org", token)
+        learnware_id = client.upload_learnware(str(learnwares[0][0]), learnwares[0][1])
+        found = _post_spec(url, requirement)
+        assert found.status_code == 200 and found.json()["data"]["learnware_list_single"][0]["learnware_id"] \
+            == learnware_id, found.text
+
+        def variant(**embedding):
+            doc = json.loads(json.dumps(requirement))
+            doc["embedding"].update(embedding)
+            doc.pop("data_class_means", None)  # they are in the family's output space
+            return doc
+
+        convnet = variant(kind="convnet", input_shape=[1, 8, 8], width=8, depth=3)
+        convnet["input_shape"] = [1, 8, 8]
+        for doc in (variant(seed=1000), variant(width=4096), variant(num_nets=64, depth=16), convnet):
+            reply = _post_spec(url, doc)
+            assert reply.status_code == 400, reply.text[:300]
+            assert "embedding family mlp width 256 depth 2, 8 networks, family seed 0" in reply.json()["msg"]
+
+        huge = "1" + "0" * 400
+        rkme = {"type": "RKMETableSpecification", "z": [[0.5] * 64, [1.0] * 64], "beta": [0.5, 0.5],
+                "gamma": 0.01, "num_points": 2}
+        assert _post_spec(url, rkme).status_code == 200
+        query = {"type": "Know2VecQuery", "means": [[1.0] * 64, [2.0] * 64], "classes": [0, 1]}
+        for text, why in [(json.dumps(rkme).replace("0.5", huge, 1), "too large"),
+                          (json.dumps(rkme).replace("0.01", "1" + "0" * 30), "too large"),
+                          (json.dumps(rkme).replace("0.01", "1e400"), "gamma must be a finite positive number"),
+                          (json.dumps(query).replace("2.0", huge, 1), "too large"),
+                          (json.dumps({**requirement, "z": [[3e38] * 64] * len(requirement["z"])}),
+                           "must stay within 1.84e+19"),
+                          (json.dumps({**requirement, "data_class_means": [[3e38] * 2048]}), "must stay within")]:
+            reply = _post_spec(url, text)
+            assert reply.status_code == 400 and why in reply.json()["msg"], (why, reply.text[:300])
+
+        degenerate = {**requirement, "z": [[0.0] * 64] * len(requirement["z"])}  # the QP may not solve it
+        degenerate.pop("data_class_means", None)
+        for doc in (degenerate, {**requirement, "data_class_means": [[0.0] * 2048]}):
+            reply = _post_spec(url, doc)
+            assert reply.status_code in (200, 400) and (reply.status_code == 200) == (reply.json()["code"] == 0), \
+                reply.text[:300]
+
+
+def test_a_search_reply_never_carries_a_non_finite_number(learnwares):
+    """A NaN score is refused with a clear 400 instead of a reply JSON cannot carry (a 500 when rendered)."""
+    from learnware.learnware import Learnware
+    from learnware.market.base import SearchResults, SingleSearchItem
+    from learnware.specification import Specification
+
+    from k2v_learnware.service.replies import ServiceError
+    from k2v_learnware.service.search_endpoint import search_reply
+
+    learnware = Learnware("00000001", model=None, specification=Specification(semantic_spec=learnwares[0][1]),
+                          learnware_dirpath=str(learnwares[0][0].parent))
+    fine = search_reply(SearchResults(single_results=[SingleSearchItem(learnware, 0.5)]), 0, 10)
+    assert fine["learnware_list_single"][0]["matching"] == 0.5
+    with pytest.raises(ServiceError, match="non-finite score"):
+        search_reply(SearchResults(single_results=[SingleSearchItem(learnware, float("nan"))]), 0, 10)

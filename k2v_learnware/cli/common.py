@@ -73,12 +73,28 @@ def existing_file(path, what: str) -> Path:
 
 
 def writable_output(path, what: str = "output") -> Path:
-    """``path`` as a Path, checked to be writable before any work (a directory or a read-only place is refused)."""
+    """``path`` as a Path, checked to be writable before any work (a directory or a read-only place is refused).
+
+    An existing path must be a regular file: outputs are written under a
+    temporary name and renamed over the target, which would replace a device,
+    a FIFO or a socket by a plain file (``-o /dev/full`` run as root did).
+    """
+    import stat
     import uuid
 
     path = Path(path)
     if path.is_dir():
         raise CLIError(f"{what} {path} is a directory; give a file name")
+    try:
+        mode = path.stat().st_mode  # follows a link: what a write would reach
+    except FileNotFoundError:
+        mode = None
+    except OSError as err:
+        raise CLIError(f"{what} {path} cannot be written: {err.strerror or err}") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        kind = ("a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        raise CLIError(f"{what} {path} is {kind}; give the name of a regular file to write")
     probe = path.parent / f".{path.name}.{uuid.uuid4().hex}.probe"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -130,7 +130,7 @@ def know2vec_search(args, data) -> dict:
         from ..market import user_semantic_spec
         from .service import found_learnwares, post_search
 
-        _, singles = found_learnwares(post_search(args, query, user_semantic_spec(data.X.shape[1:])))
+        _, singles = found_learnwares(post_search(args, query, user_semantic_spec(data.X.shape[1:])), args.server)
         market_name = args.server
     else:
         market, _ = open_market(args)  # quiets learnware's loggers before they are made

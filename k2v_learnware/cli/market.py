@@ -68,12 +68,15 @@ def cmd_add(args) -> Outcome:
     added, rejected = [], []
     status_names = {1: "usable", 0: "nonusable", -1: "invalid"}
     for path in progress(paths, verbose=not args.quiet, desc="adding learnwares", unit="lw", leave=False):
+        # one zip's failure, whatever zipfile or the market raises, is that zip's rejection: the batch goes on,
+        # and the report says what was added (a script retrying the batch must not add those twice)
         try:
             semantic = read_semantic_spec(path)
-        except (ValueError, KeyError, zipfile.BadZipFile) as exc:
-            rejected.append({"zip": str(path), "reason": str(exc)})
+            learnware_id, status = market.add_learnware(str(path), semantic)
+        except Exception as exc:  # noqa: BLE001 - recorded with its type, never lost
+            reason = str(exc) if isinstance(exc, (ValueError, KeyError)) else f"{type(exc).__name__}: {exc}"
+            rejected.append({"zip": str(path), "reason": reason})
             continue
-        learnware_id, status = market.add_learnware(str(path), semantic)
         if learnware_id is None:
             rejected.append({"zip": str(path), "reason": market.rejection_message or "rejected by the market"})
         else:

@@ -115,10 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("serve", cmd_serve, "serve a market over HTTP for the stock learnware client", [market_opts])
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=_count(1), default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=_count(1, maximum=65535), default=8000, help="port, 1-65535 (default 8000)")
     p.add_argument("--workers", type=_count(1), default=1, metavar="N", help="worker processes (default 1)")
     p.add_argument("--max-upload-mb", type=_count(1), default=200, metavar="MB",
                    help="largest learnware zip accepted (default 200; unpacked at most 5x that)")
+    p.add_argument("--submission-timeout", type=_count(1), default=300, metavar="SECONDS",
+                   help="longest one add or update may take; its checks run the learnware's code in a process "
+                        "of their own, killed after this (default 300)")
+    p.add_argument("--submission-memory-mb", type=_count(0), default=4096, metavar="MB",
+                   help="data memory one add or update may use beyond the libraries it starts with (RLIMIT_DATA; "
+                        "default 4096, 0: no limit)")
 
     p = add("token", cmd_token, "create a developer account of a market and print its token", [market_opts])
     p.add_argument("action", choices=("add",), help="add: create the account, or give it a new token")
@@ -190,8 +196,8 @@ def _requirement_options() -> argparse.ArgumentParser:
     return search_opts
 
 
-def _count(minimum: int):
-    """An argparse type: an integer >= ``minimum`` (a usage error otherwise)."""
+def _count(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer >= ``minimum`` (and <= ``maximum``; a usage error otherwise)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -199,6 +205,8 @@ def _count(minimum: int):
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be <= {maximum}, got {value}")
         return value
 
     parse.__name__ = "integer"

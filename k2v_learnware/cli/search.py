@@ -48,7 +48,11 @@ def _search(args, data: Data, market):
                        f"{args.market!r} take {', '.join(map(str, sizes))}")
     start = time.perf_counter()
     spec, per_class = _condense(args, data)
-    result = market.search_learnware(user_info(spec), max_search_num=args.max)
+    try:
+        result = market.search_learnware(user_info(spec), max_search_num=args.max)
+    except RuntimeError as err:  # the mixture-weight QP found no solution: the rows, not the program, are at fault
+        raise CLIError(f"market {args.market!r} could not be searched with the requirement condensed from "
+                       f"{data.path} (are its rows all alike, or its values extreme?): {err}") from None
     seconds = time.perf_counter() - start
     singles = [{"id": item.learnware.id, "name": name_of(item.learnware), "score": float(item.score)}
                for item in result.get_single_results()]
@@ -94,6 +98,10 @@ def cmd_search(args) -> Outcome:
     With --know2vec the labelled rows are sent as per-class means only, and the
     market's Know2Vec proxy ranks its learnwares (see `fit-proxy`).
     """
+    if args.server:
+        from .service import check_server_url
+
+        check_server_url(args.server)  # before the data is read and condensed
     if args.know2vec:
         from .know2vec import know2vec_search, know2vec_search_text
 

@@ -22,18 +22,54 @@ SPEC_CLASSES = {
 }
 
 
+def read_spec_json(path) -> dict:
+    """A specification file's JSON; NaN, infinities, numbers beyond a float and deep nesting refused, naming it."""
+    from ..specification.formats import SpecificationFormatError
+
+    def no_constant(name):
+        raise SpecificationFormatError(f"{name} is not a number a specification may hold (only finite numbers)")
+
+    def finite(text):
+        value = float(text)
+        if value in (float("inf"), float("-inf")):
+            raise SpecificationFormatError(f"{text} is beyond the range of a float (only finite numbers)")
+        return value
+
+    path = existing_file(path, "specification file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=no_constant, parse_float=finite)
+    except SpecificationFormatError as exc:
+        raise SpecificationFormatError(f"{path}: {exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SpecificationFormatError(f"{path} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise SpecificationFormatError(f"{path} nests its JSON too deeply") from None
+    if not isinstance(data, dict):
+        raise SpecificationFormatError(f"{path} must hold a JSON object, got {type(data).__name__}")
+    return data
+
+
 def peek_type(path) -> tuple[Path, str]:
     """The ``type`` field of a specification file, read without importing the class that loads it."""
     from ..specification.formats import SpecificationFormatError
 
     path = existing_file(path, "specification file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpecificationFormatError(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+    data = read_spec_json(path)
+    if not isinstance(data.get("type"), str):
         raise SpecificationFormatError(f"{path} has no 'type' field naming its specification type")
     return path, data["type"]
+
+
+def check_rkme_file(path) -> dict:
+    """A stock RKME table file's content, checked (shapes, finite numbers, gamma) before any loader reads it."""
+    from .._rkme_file import rkme_table_problem
+    from ..specification.formats import SpecificationFormatError
+
+    data = read_spec_json(path)
+    problem = rkme_table_problem(data)
+    if problem:
+        raise SpecificationFormatError(f"{path}: RKMETableSpecification {problem}")
+    return data
 
 
 def check_spec_file(path) -> tuple[Path, str]:
@@ -47,6 +83,8 @@ def check_spec_file(path) -> tuple[Path, str]:
                                        f"{sorted(SPEC_CLASSES)}")
     if type_name in SCHEMA_FILES:
         read_json(path, type_name, supported_versions=schema_versions(type_name))
+    elif type_name == "RKMETableSpecification":
+        check_rkme_file(path)
     return path, type_name
 
 

@@ -9,12 +9,11 @@ anything reaches a market.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .common import CLIError, Outcome, init_learnware, say, writable_output
 from .data import data_from_args
-from .spec_files import check_spec_file, load_spec, peek_type, schema_versions
+from .spec_files import check_rkme_file, check_spec_file, load_spec, peek_type, schema_versions
 
 
 def cmd_generate(args) -> Outcome:
@@ -89,7 +88,7 @@ def cmd_inspect(args) -> Outcome:
         info, lines = summarisers[type_name](data)
         schema = SCHEMA_FILES[type_name]
     elif type_name == "RKMETableSpecification":
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = check_rkme_file(path)
         info, lines = _summarise_rkme(data)
         schema = None
     else:

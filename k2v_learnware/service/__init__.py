@@ -8,6 +8,9 @@
 - :mod:`.request_checks`: what a request may hold (bodies, semantic specs, ids);
 - :mod:`.size_limit`: request bodies over the limit refused before they are read;
 - :mod:`.replies`: ``{"code": 0, ...}`` replies and the errors every endpoint answers with;
-- :mod:`.app`: the FastAPI application and its endpoints;
+- :mod:`.submission`: each add or update in a process of its own, bounded in time and memory, forked
+  from a zygote that holds the market open (:mod:`.submission_child`);
+- :mod:`.search_endpoint`: the search endpoint and its reply;
+- :mod:`.app`: the FastAPI application and its other endpoints;
 - :mod:`.server`: ``k2v-learnware serve`` (uvicorn, several worker processes).
 """

@@ -9,6 +9,8 @@ need a token, and only a learnware's owner may update or delete it.
 Each worker process holds one market object; calls into it are serialised by a
 lock (the market's searchers cache embeddings on shared objects), and workers
 share the store, so they see each other's changes (see :mod:`..market.organizer`).
+Adds and updates run the learnware's code, so each runs in a process of its
+own, outside the lock and bounded in time and memory (:mod:`.submission`).
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ from .replies import (
     INTERNAL,
     NOT_FOUND,
     REJECTED,
-    TOO_LARGE,
     UNAUTHORISED,
     ServiceError,
     ok,
+    public_message,
 )
 from .request_checks import (
     MAX_SEMANTIC_CHARS,
@@ -42,23 +44,33 @@ from .request_checks import (
     LearnwareBody,
     ListBody,
     LoginBody,
-    semantic_spec,
+    learnware_semantic_spec,
 )
 from .request_checks import learnware_id as learnware_id_checked
 from .settings import ServiceSettings
 from .size_limit import BodyLimit
-from .uploads import UploadArea, check_zip
-from .user_specs import read_user_spec
+from .submission import Submissions
+from .search_endpoint import MAX_SPEC_BYTES, install_search
+from .uploads import UploadArea, check_zip, read_bounded
 
 logger = module_logger("k2v_learnware.service")
-MAX_SPEC_BYTES = 16 << 20
 
 
-def _read_bounded(upload: UploadFile, limit: int, what: str) -> bytes:
-    data = upload.file.read(limit + 1)
-    if len(data) > limit:
-        raise ServiceError(TOO_LARGE, f"{what} is larger than the market's limit of {limit} bytes")
-    return data
+#: Bodies of the routes that carry no file: an email and a token, a page number, a learnware id.
+SMALL_BODY = 64 << 10
+
+
+def body_limits(max_upload_bytes: int) -> dict:
+    """Each route's largest body: the upload limit only where a learnware zip travels, else what the fields hold.
+
+    A semantic specification (at most ``MAX_SEMANTIC_CHARS``) sent as a JSON
+    string may double in size by escaping; a search also carries a spec file.
+    """
+    semantic = 2 * MAX_SEMANTIC_CHARS + SMALL_BODY
+    return {"/user/chunked_upload": max_upload_bytes + SMALL_BODY,
+            "/user/update_learnware": max_upload_bytes + semantic,
+            "/engine/search_learnware": MAX_SPEC_BYTES + semantic,
+            "/user/add_learnware_uploaded": semantic}
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -88,7 +100,6 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
     if not isinstance(settings, ServiceSettings):
         raise TypeError(f"settings must be a ServiceSettings, got {type(settings).__name__}")
     from learnware.config import C
-    from learnware.market import BaseUserInfo
 
     if market is None:
         from ..market import instantiate_market
@@ -97,12 +108,13 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
     organizer = market.learnware_organizer
     accounts = Accounts(organizer.store.engine)
     uploads = UploadArea(os.path.join(organizer.market_store_path, "uploads"), settings.max_upload_bytes)
+    submissions = Submissions(settings)
     lock = threading.RLock()
     app = FastAPI(title="k2v-learnware market service", version=__version__,
                   description="The Beimingwu HTTP API of learnware's LearnwareClient, over a k2v-learnware market.")
     app.state.market, app.state.accounts = market, accounts
     _install_error_handlers(app)
-    app.add_middleware(BodyLimit, limit=max(settings.max_upload_bytes, MAX_SPEC_BYTES) + (1 << 20))
+    app.add_middleware(BodyLimit, limits=body_limits(settings.max_upload_bytes), default=SMALL_BODY)
 
     def account(authorization: str | None = Header(None, max_length=400)) -> str:
         if not authorization or not authorization.startswith("Bearer "):
@@ -144,46 +156,54 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
     @app.post("/user/chunked_upload")
     def chunked_upload(chunk_file: UploadFile = File(...), file_hash: str = Form(..., max_length=64),
                        chunk_begin: int = Form(..., ge=0), email: str = Depends(account)):
-        data = _read_bounded(chunk_file, settings.max_upload_bytes, "the chunk")
+        data = read_bounded(chunk_file, settings.max_upload_bytes, "the chunk")
         return ok(received=uploads.write_chunk(email, file_hash, chunk_begin, data))
+
+    def submit(request: dict) -> dict:
+        """Run a submission in a process of its own (no lock held: it runs the learnware's code), then bring
+        this worker's view of the market up to date."""
+        try:
+            return submissions.run(request)
+        finally:
+            with lock:
+                organizer.refresh()
 
     @app.post("/user/add_learnware_uploaded")
     def add_uploaded(body: AddUploadedBody, email: str = Depends(account)):
-        semantic = semantic_spec(body.semantic_specification)
-        path = uploads.complete(email, body.file_hash)
+        semantic = learnware_semantic_spec(body.semantic_specification)
+        path = uploads.claim(email, body.file_hash)
         try:
             check_zip(path, settings.max_unzipped_bytes)
-            with lock:
-                learnware_id, status = market.add_learnware(str(path), semantic, owner=email)
-                reason = market.rejection_message
+            result = submit({"action": "add", "zip": str(path), "semantic": semantic, "owner": email})
         finally:
             path.unlink(missing_ok=True)
-        if learnware_id is None:
-            raise ServiceError(REJECTED, f"the learnware was refused: {reason or 'no reason given'}")
-        return ok(learnware_id=learnware_id, check_status=status)
+        if result["learnware_id"] is None:
+            raise ServiceError(REJECTED, f"the learnware was refused: "
+                                         f"{public_message(result['reason'] or 'no reason given')}")
+        return ok(learnware_id=result["learnware_id"], check_status=result["status"])
 
     @app.post("/user/update_learnware")
     def update(learnware_id: str = Form(..., max_length=40),
                semantic_specification: str = Form(..., max_length=MAX_SEMANTIC_CHARS),
                learnware_file: UploadFile | None = File(None), email: str = Depends(account)):
-        semantic = semantic_spec(semantic_specification)
+        semantic = learnware_semantic_spec(semantic_specification)
         owned(learnware_id, email)
         path = None
         try:
             if learnware_file is not None:
                 path = uploads.folder / f"update-{uuid.uuid4().hex}.zip"
-                path.write_bytes(_read_bounded(learnware_file, settings.max_upload_bytes, "the learnware file"))
+                path.write_bytes(read_bounded(learnware_file, settings.max_upload_bytes, "the learnware file"))
                 check_zip(path, settings.max_unzipped_bytes)
-            with lock:
-                status = market.update_learnware(learnware_id, zip_path=None if path is None else str(path),
-                                                 semantic_spec=semantic)
-                reason = market.rejection_message
+            # without a new zip the checks still run the stored model: a process of its own either way
+            result = submit({"action": "update", "learnware_id": learnware_id, "semantic": semantic,
+                             "zip": None if path is None else str(path)})
         finally:
             if path is not None:
                 path.unlink(missing_ok=True)
-        if status == -1:
-            raise ServiceError(REJECTED, f"the update was refused: {reason or 'no reason given'}")
-        return ok(learnware_id=learnware_id, check_status=status)
+        if result["status"] == -1:
+            raise ServiceError(REJECTED, f"the update was refused: "
+                                         f"{public_message(result['reason'] or 'no reason given')}")
+        return ok(learnware_id=learnware_id, check_status=result["status"])
 
     @app.post("/user/list_learnware")
     def list_learnware(body: ListBody | None = None, email: str = Depends(account)):
@@ -231,49 +251,8 @@ def create_app(settings: ServiceSettings, market=None) -> FastAPI:
     def semantic_vocabulary():
         return ok(semantic_specification=C.semantic_specs)
 
-    @app.post("/engine/search_learnware")
-    def search(statistical_specification: UploadFile | None = File(None),
-               semantic_specification: str = Form("{}", max_length=MAX_SEMANTIC_CHARS),
-               limit: int = Form(10, ge=1, le=1000), page: int = Form(0, ge=0, le=10**6)):
-        semantic = semantic_spec(semantic_specification)
-        stat_info = {}
-        if statistical_specification is not None:
-            kind, spec = read_user_spec(_read_bounded(statistical_specification, MAX_SPEC_BYTES, "the specification"))
-            stat_info[kind] = spec
-        try:
-            with lock:
-                if "Know2VecQuery" in stat_info:  # else the stock searcher would answer on semantics alone
-                    market.know2vec_searcher.reload_proxy()
-                    if market.know2vec_searcher.proxy is None:
-                        raise ServiceError(NOT_FOUND, "this market has no Know2Vec proxy to rank learnwares for a "
-                                                      "Know2VecQuery; its operator trains one with "
-                                                      "`k2v-learnware fit-proxy`")
-                result = market.search_learnware(BaseUserInfo(semantic_spec=semantic, stat_info=stat_info),
-                                                 max_search_num=min((page + 1) * limit, 1000))
-        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as err:
-            raise ServiceError(BAD_REQUEST, f"the search could not use this request: {type(err).__name__}: {err}") \
-                from None
-        return ok(**_search_reply(result, page, limit))
-
+    install_search(app, market, lock)
     return app
-
-
-def _search_reply(result, page: int, limit: int) -> dict:
-    def entry(learnware, score, **extra):  # a semantic-only search has no score
-        return {"learnware_id": learnware.id, "semantic_specification": learnware.get_specification()
-                .get_semantic_spec(), "matching": None if score is None else float(score), **extra}
-
-    singles = result.get_single_results()[page * limit:(page + 1) * limit]
-    multiple, weights = [], {}
-    mixes = result.get_multiple_results()
-    if mixes:
-        mix = mixes[0]
-        mix_weights = getattr(mix, "weights", None) or [1.0 / len(mix.learnwares)] * len(mix.learnwares)
-        weights = {lw.id: float(w) for lw, w in zip(mix.learnwares, mix_weights)}
-        multiple = [entry(lw, mix.score, weight=weights[lw.id]) for lw in mix.learnwares]
-    return {"learnware_list_single": [entry(item.learnware, item.score) for item in singles],
-            "learnware_list_multi": multiple, "mixture_weights": weights,
-            "total_single": len(result.get_single_results())}
 
 
 def app_from_environ() -> FastAPI:

@@ -17,6 +17,13 @@ from .replies import BAD_REQUEST, ServiceError
 
 LEARNWARE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 MAX_SEMANTIC_CHARS = 1 << 20
+#: The tasks ``learnware``'s semantic check allows for each kind of data.
+TASKS_FOR = {"Table": ("Classification", "Regression", "Feature Extraction", "Others"),
+             "Image": ("Classification", "Regression", "Feature Extraction", "Segmentation", "Object Detection",
+                       "Others"),
+             "Text": ("Classification", "Regression", "Feature Extraction", "Text Generation", "Others")}
+#: Largest input or output dimension a semantic specification may state.
+MAX_DIMENSION = 10**7
 
 
 class LoginBody(BaseModel):
@@ -38,8 +45,23 @@ class AddUploadedBody(BaseModel):
     semantic_specification: str = Field(max_length=MAX_SEMANTIC_CHARS)
 
 
+#: Integers a float64 holds exactly; a larger one (400 digits) overflows when read as a float.
+MAX_JSON_INT = 2**53
+
+
+class _Refused(ValueError):
+    """A number JSON can spell but a request may not hold."""
+
+
 def _no_constants(name):
-    raise ValueError(f"non-finite number {name} is not allowed")
+    raise _Refused(f"non-finite number {name} is not allowed")
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)  # Python's digit limit (4300) refuses longer ones as a ValueError
+    if abs(value) > MAX_JSON_INT:
+        raise _Refused(f"integer {text[:20]}{'...' if len(text) > 20 else ''} is too large (beyond 2**53)")
+    return value
 
 
 def _check_finite(value, where="semantic_specification"):
@@ -54,11 +76,14 @@ def _check_finite(value, where="semantic_specification"):
 
 
 def strict_json(text, field: str):
-    """JSON from a request field; NaN, infinities spelled out, bad encodings and deep nesting refused."""
+    """JSON from a request field; NaN, infinities spelled out, integers beyond 2**53, bad encodings and deep
+    nesting refused (a float beyond 1e308 parses to an infinity, refused where numbers are read)."""
     try:
-        return json.loads(text, parse_constant=_no_constants)
+        return json.loads(text, parse_constant=_no_constants, parse_int=_bounded_int)
     except RecursionError:
         raise ServiceError(BAD_REQUEST, f"{field} is nested too deeply") from None
+    except _Refused as err:
+        raise ServiceError(BAD_REQUEST, f"{field}: {err}") from None
     except (TypeError, ValueError) as err:  # UnicodeDecodeError is a ValueError
         raise ServiceError(BAD_REQUEST, f"{field} is not JSON: {err}") from None
 
@@ -77,13 +102,81 @@ def semantic_spec(text) -> dict:
         if not isinstance(field, dict):
             raise ServiceError(BAD_REQUEST, f"semantic_specification.{key} must be an object, got "
                                             f"{type(field).__name__}")
+        if key in ("Input", "Output"):
+            _dimensions(key, field)
+            continue
         values = field.get("Values", "")
         if not (isinstance(values, str) or (isinstance(values, list) and all(isinstance(v, str) for v in values))):
-            if key not in ("Input", "Output"):
-                raise ServiceError(BAD_REQUEST, f"semantic_specification.{key}.Values must be a string or a list "
-                                                "of strings")
+            raise ServiceError(BAD_REQUEST, f"semantic_specification.{key}.Values must be a string or a list "
+                                            "of strings")
         if not isinstance(field.get("Type", ""), str):
             raise ServiceError(BAD_REQUEST, f"semantic_specification.{key}.Type must be a string")
+    return value
+
+
+def _dimensions(key: str, field: dict) -> None:
+    """``Input``/``Output``: ``{"Dimension": 1..MAX_DIMENSION, "Description": {"<index>": str}}``."""
+    where = f"semantic_specification.{key}"
+    dim = field.get("Dimension")
+    if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= MAX_DIMENSION:
+        raise ServiceError(BAD_REQUEST, f"{where}.Dimension must be an integer from 1 to {MAX_DIMENSION}, got "
+                                        f"{str(dim)[:40]}")
+    description = field.get("Description", {})
+    if not isinstance(description, dict):
+        raise ServiceError(BAD_REQUEST, f"{where}.Description must be an object of index: text")
+    for index, text in description.items():
+        if not (index.isdigit() and int(index) < dim) or not isinstance(text, str):
+            raise ServiceError(BAD_REQUEST, f"{where}.Description maps an index in [0, {dim}) to a string; got "
+                                            f"{index[:20]!r}: {str(text)[:40]!r}")
+
+
+def learnware_semantic_spec(text) -> dict:
+    """A developer's semantic specification (add, update): the shape above, then ``learnware``'s vocabulary.
+
+    The market's ``EasySemanticChecker`` would refuse the same specification
+    later, but with a Python traceback for a reason; here every field of
+    ``C.semantic_specs`` is checked first, each refusal one line.
+    """
+    from learnware.config import C
+    from learnware.market import EasySemanticChecker
+
+    value = semantic_spec(text)
+    required = ", ".join(k for k, rule in C.semantic_specs.items() if rule["Type"] != "Optional")
+    for key, rule in C.semantic_specs.items():
+        where = f"semantic_specification.{key}"
+        if key not in value:
+            if rule["Type"] == "Optional":
+                continue
+            raise ServiceError(BAD_REQUEST, f"{where} is missing; a learnware's semantic specification has "
+                                            f"{required}")
+        field, allowed = value[key], rule["Values"]
+        if field.get("Type") != rule["Type"]:
+            raise ServiceError(BAD_REQUEST, f"{where}.Type must be {rule['Type']!r}, got "
+                                            f"{str(field.get('Type'))[:40]!r}")
+        values = field.get("Values")
+        if rule["Type"] in ("Class", "Optional", "Tag"):
+            one = rule["Type"] != "Tag"
+            if not isinstance(values, list) or not values or (one and len(values) != 1) \
+                    or any(v not in allowed for v in values):
+                raise ServiceError(BAD_REQUEST, f"{where}.Values must be {'one' if one else 'a list'} of "
+                                                f"{allowed}, got {str(values)[:80]}")
+        elif not isinstance(values, str) or not values:
+            raise ServiceError(BAD_REQUEST, f"{where}.Values must be a non-empty string")
+    data, task = value["Data"]["Values"][0], value["Task"]["Values"][0]
+    if task not in TASKS_FOR.get(data, (task,)):
+        raise ServiceError(BAD_REQUEST, f"semantic_specification.Task {task!r} is not one for {data} data; it takes "
+                                        f"{', '.join(TASKS_FOR[data])}")
+    if data == "Table" and "Input" not in value:
+        raise ServiceError(BAD_REQUEST, "semantic_specification.Input is missing: a Table learnware says its "
+                                        "input Dimension (and optionally a Description per feature)")
+    if task in ("Classification", "Regression") and "Output" not in value:
+        raise ServiceError(BAD_REQUEST, f"semantic_specification.Output is missing: a {task} learnware says its "
+                                        "output Dimension")
+    status, message = EasySemanticChecker.check_semantic_spec(value)  # anything the rules above do not cover
+    if status == EasySemanticChecker.INVALID_LEARNWARE:
+        last = [line for line in str(message).strip().splitlines() if line.strip()][-1:] or ["refused"]
+        raise ServiceError(BAD_REQUEST, f"semantic_specification was refused by the market's semantic check: "
+                                        f"{last[0].strip()[:200]}")
     return value
 
 

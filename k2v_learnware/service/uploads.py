@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -21,13 +22,27 @@ from .replies import BAD_REQUEST, TOO_LARGE, ServiceError
 FILE_HASH = re.compile(r"[0-9a-f]{32}")
 
 
+def read_bounded(upload, limit: int, what: str) -> bytes:
+    """The bytes of an uploaded form file, refused (413) past ``limit`` without reading more than one byte over."""
+    data = upload.file.read(limit + 1)
+    if len(data) > limit:
+        raise ServiceError(TOO_LARGE, f"{what} is larger than the market's limit of {limit} bytes")
+    return data
+
+
 def check_zip(path: Path, max_unzipped_bytes: int) -> None:
-    """Refuse what is not a zip, unpacks outside its folder, or unpacks too large (a zip bomb)."""
+    """Refuse what is not a zip, unpacks outside its folder, or unpacks too large (a zip bomb).
+
+    The file is the client's: whatever ``zipfile`` trips on reading its
+    directory (a bad header, an unsupported version: NotImplementedError, a
+    name that is not UTF-8: UnicodeDecodeError, ...) is the file's fault.
+    """
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError) as err:
-        raise ServiceError(BAD_REQUEST, f"the learnware file is not a zip: {err}") from None
+    except Exception as err:  # noqa: BLE001 - an untrusted file: any failure to read it is a bad request
+        raise ServiceError(BAD_REQUEST, f"the learnware file is not a readable zip: {type(err).__name__}: "
+                                        f"{str(err)[:300]}") from None
     total = sum(e.file_size for e in entries)
     if total > max_unzipped_bytes:
         raise ServiceError(TOO_LARGE, f"the learnware unpacks to {total} bytes, more than the market's limit "
@@ -45,7 +60,8 @@ class UploadArea:
         self.folder, self.max_bytes = Path(folder), int(max_bytes)
         self.folder.mkdir(parents=True, exist_ok=True)
         # uploads abandoned half-way (or update files of a crashed worker) do not fill the disk forever
-        remove_older_than([*self.folder.glob("*/*.part"), *self.folder.glob("update-*.zip")], expire_after_s)
+        remove_older_than([*self.folder.glob("*/*.part"), *self.folder.glob("*/*.claimed"),
+                           *self.folder.glob("update-*.zip")], expire_after_s)
 
     def _path(self, email: str, file_hash: str) -> Path:
         if not isinstance(file_hash, str) or not FILE_HASH.fullmatch(file_hash):
@@ -74,17 +90,29 @@ class UploadArea:
         finally:
             os.close(fd)
 
-    def complete(self, email: str, file_hash: str) -> Path:
-        """The uploaded file, once every byte has arrived (its MD5 is ``file_hash``)."""
+    def claim(self, email: str, file_hash: str) -> Path:
+        """Take the uploaded file for one submission, once every byte has arrived (its MD5 is ``file_hash``).
+
+        The file is renamed to a name of this claim's own first (atomic), so
+        of several adds of one upload exactly one gets it and the others hear
+        that it is gone, not a loader's error about a vanished file. The
+        caller removes the claimed file when done; a corrupt one is removed
+        here (the client uploads it again).
+        """
         path = self._path(email, file_hash)
-        if not path.exists():
-            raise ServiceError(BAD_REQUEST, f"no upload with file_hash {file_hash} from this account; send it "
-                                            "to /user/chunked_upload first")
+        claimed = path.with_name(f"{file_hash}.{uuid.uuid4().hex}.claimed")
+        try:
+            os.rename(path, claimed)
+        except FileNotFoundError:
+            raise ServiceError(BAD_REQUEST, f"no upload with file_hash {file_hash} from this account (never sent, "
+                                            "or already submitted); send it to /user/chunked_upload first") from None
         digest = hashlib.md5()
-        with open(path, "rb") as f:
+        with open(claimed, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
         if digest.hexdigest() != file_hash:
+            size = claimed.stat().st_size
+            claimed.unlink(missing_ok=True)
             raise ServiceError(BAD_REQUEST, f"the upload with file_hash {file_hash} is incomplete or corrupt "
-                                            f"(its {path.stat().st_size} bytes hash to {digest.hexdigest()})")
-        return path
+                                            f"(its {size} bytes hash to {digest.hexdigest()}); send it again")
+        return claimed
