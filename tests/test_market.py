@@ -133,6 +133,27 @@ def test_market_search_finds_the_mixture(split, market):
     assert found[ids[0]] > found[ids[2]] > 0.15
 
 
+def test_a_requirement_in_a_foreign_family_is_searched_without_keeping_that_family(split, market):
+    """Another seed or size is searched in a one-off index: the market keeps its own index and no means of it."""
+    from k2v_learnware.market import user_info
+
+    market_, _, ids = market
+    X, _, _ = make_user(split, seed=0)
+    own = generate_lane_spec(X, None, num_per_class=50, verbose=False)
+    foreign = generate_lane_spec(X, None, num_per_class=50, family_seed=7, verbose=False)
+    searcher = next(s for s in market_.learnware_searcher.stat_searcher_list if hasattr(s, "index_for"))
+    market_.search_learnware(user_info(own))
+    kept_index = searcher._index
+    specs = [learnware.get_specification().get_stat_spec()["LANESpecification"]
+             for learnware in market_.get_learnwares()]
+    kept_families = [spec.kept_class_mean_families() for spec in specs]
+    result = market_.search_learnware(user_info(foreign))
+    assert result.get_single_results()[0].learnware.id == ids[0]  # found in the foreign family too
+    assert searcher._index is kept_index  # the market's index is not thrown away
+    assert [spec.kept_class_mean_families() for spec in specs] == kept_families  # nothing of the family kept
+    assert own.embedding_family().key in kept_families[0] and foreign.embedding_family().key not in kept_families[0]
+
+
 def test_market_search_weights_close_to_truth_over_users(split, market):
     """Through the market (the user's condensed spec, not their rows): mean L1 error under 0.1."""
     from k2v_learnware.market import user_info

@@ -129,11 +129,20 @@ class LANEStatSearcher(AtomicSearcher):
         return isinstance(lane_spec_of(learnware), LANESpecification)
 
     def index_for(self, specs, family) -> ClassMeanIndex:
-        """The index of these specs' class means in ``family``: the kept one while the specs are the same."""
+        """The index of these specs' class means in ``family``: the kept one while the specs are the same.
+
+        A family the specs keep no class means in while they keep another (a market's specs keep their stored
+        family; a requirement built with another seed or size asks for a foreign one) gets a one-off index:
+        neither it nor the means computed for it are kept, so such searches cannot fill the worker's memory
+        with foreign families or throw away the market's own index.
+        """
         if self._index is not None:
             key, known, index = self._index
             if key == family.key and _same_objects(known, specs):
                 return index
+        if (not any(spec.has_class_mean_embeddings(family.key) for spec in specs)
+                and any(spec.kept_class_mean_families() for spec in specs)):
+            return ClassMeanIndex.from_specs(specs, family, keep=False)
         self._index = None  # let the old matrix go first: a market's index is its largest holding
         index = ClassMeanIndex.from_specs(specs, family)
         self._index = (family.key, list(specs), index)

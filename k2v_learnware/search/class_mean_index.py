@@ -107,12 +107,14 @@ class ClassMeanIndex:
         return cls(np.concatenate(blocks).astype(np.float32, copy=False), [len(b) for b in blocks])
 
     @classmethod
-    def from_specs(cls, specs, family) -> "ClassMeanIndex":
+    def from_specs(cls, specs, family, keep: bool = True) -> "ClassMeanIndex":
         """An index of LANE specs' class means under a fixed ``family`` (missing ones computed in batches of specs).
 
-        Each spec's kept class means become a view into the index's matrix, so
-        the market holds every mean embedding once, not twice; means a market
-        reads from its files on demand are read straight into the matrix.
+        With ``keep``, each spec's class means become a view into the index's
+        matrix, so the market holds every mean embedding once, not twice; means a
+        market reads from its files on demand are read straight into the matrix.
+        Without it the specs keep nothing of this family (a one-off index for a
+        family the market stores nothing in).
         """
         sizes = [len(s.classes) for s in specs]
         matrix = np.empty((sum(sizes), family.out_features), dtype=np.float32)
@@ -131,7 +133,7 @@ class ClassMeanIndex:
         for i, spec in enumerate(specs):
             if i not in done:
                 matrix[offsets[i]: offsets[i + 1]] = spec.class_mean_embeddings(family)
-            if not spec.class_means_read_on_demand(family.key):
+            if keep and not spec.class_means_read_on_demand(family.key):
                 spec.set_class_mean_embeddings(family.key, matrix[offsets[i]: offsets[i + 1]])
         return cls(matrix, sizes)
 

@@ -64,6 +64,10 @@ class KeptClassMeans:
         """Whether the class means in the family ``family_key`` are kept or stored already (no embedding needed)."""
         return family_key in self.__dict__.get("_class_mean_cache", {})
 
+    def kept_class_mean_families(self) -> tuple[str, ...]:
+        """The keys of the families whose class means are kept or stored (a market's: its stored family)."""
+        return tuple(self.__dict__.get("_class_mean_cache", {}))
+
     def class_means_read_on_demand(self, family_key: str) -> bool:
         """Whether the class means of ``family_key`` are read from where they are stored each time (not held)."""
         return callable(self.__dict__.get("_class_mean_cache", {}).get(family_key))
