@@ -57,7 +57,9 @@ def make_user(Xte, yte, n=200, seed=0):
     for t, share in USER_MIX.items():
         pool = np.flatnonzero(np.isin(yte, TASKS[t]))
         rows = rng.choice(pool, size=int(round(n * share)), replace=False)
-        X.append(Xte[rows]); y.append(yte[rows]); task.append(np.full(len(rows), t))
+        X.append(Xte[rows])
+        y.append(yte[rows])
+        task.append(np.full(len(rows), t))
     return np.concatenate(X), np.concatenate(y), np.concatenate(task)
 
 

@@ -327,7 +327,8 @@ def test_a_packed_model_loads_without_k2v_learnware_and_older_zips_still_load(tm
     with zipfile.ZipFile(zips[sorted(zips)[0]]) as archive:
         archive.extractall(folder)
     code = ("import sys, importlib.util, numpy as np; sys.modules['k2v_learnware'] = None; "
-            "spec = importlib.util.spec_from_file_location('lw', sys.argv[1]); m = importlib.util.module_from_spec(spec); "
+            "spec = importlib.util.spec_from_file_location('lw', sys.argv[1]); "
+            "m = importlib.util.module_from_spec(spec); "
             "spec.loader.exec_module(m); print(m.Model([64], [1]).predict(np.zeros((3, 64))).shape)")
     result = subprocess.run([sys.executable, "-c", code, str(folder / "__init__.py")], capture_output=True, text=True,
                             timeout=300)

@@ -88,7 +88,8 @@ def test_the_stock_client_uploads_searches_downloads_reuses_and_deletes(tmp_path
         assert client.get_semantic_specification(ids[0])["Name"]["Values"] == "task-0"
 
         # a LANE user whose rows mix tasks 0 and 1, 60/40
-        rows = np.concatenate([np.flatnonzero(np.isin(yte, TASKS[0]))[:90], np.flatnonzero(np.isin(yte, TASKS[1]))[:60]])
+        rows = np.concatenate([np.flatnonzero(np.isin(yte, TASKS[0]))[:90],
+                               np.flatnonzero(np.isin(yte, TASKS[1]))[:60]])
         requirement = generate_lane_spec(Xte[rows], None, num_per_class=30, iterations=200, verbose=False)
         found = client.search_learnware(user_info(requirement))
         assert set(found["multiple"]["learnware_ids"]) == {ids[0], ids[1]}

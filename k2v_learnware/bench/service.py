@@ -42,7 +42,8 @@ results).
 {"requests", "errors", "concurrency", "seconds", "throughput_rps", "p50_ms",
 "p99_ms", "mean_ms", "cpu_ms_per_request"}}, "http_overhead":
 {"one_at_a_time_p50_ratio", "one_at_a_time_mean_ratio", "one_at_a_time_extra_ms",
-"one_at_a_time_cpu_ratio", "concurrent_p50_ratio", "concurrent_throughput_ratio"}, "same_results": {"compared", "agreeing"}, "errors": N,
+"one_at_a_time_cpu_ratio", "concurrent_p50_ratio", "concurrent_throughput_ratio"}, "same_results":
+{"compared", "agreeing"}, "errors": N,
 "error_samples": [...], "learnwares_after": N}``.
 """
 

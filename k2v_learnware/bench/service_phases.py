@@ -53,7 +53,8 @@ def run_jobs(jobs, concurrency: int, bar) -> float:
 
 
 def timed_call(phase: Phase, call, check=None):
-    """A job that runs ``call``, checks its value with ``check`` (an error text or None) and records both in ``phase``."""
+    """A job that runs ``call``, checks its value with ``check`` (an error text or None) and records both in
+    ``phase``."""
     def job():
         began = time.perf_counter()
         error = None

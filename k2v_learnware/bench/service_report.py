@@ -43,7 +43,8 @@ def service_markdown(doc: dict) -> str:
               f"in-process reading takes {_fmt(setup['requirement_load_ms'])} ms), CPU per search "
               f"×{_fmt(ratio['one_at_a_time_cpu_ratio'], 2)} (the workers' against this process's);",
               f"- {setup['concurrency']} at a time on {setup['workers']} workers: throughput "
-              f"×{_fmt(ratio['concurrent_throughput_ratio'], 2)}, p50 latency ×{_fmt(ratio['concurrent_p50_ratio'], 2)} "
+              f"×{_fmt(ratio['concurrent_throughput_ratio'], 2)}, "
+              f"p50 latency ×{_fmt(ratio['concurrent_p50_ratio'], 2)} "
               f"({setup['cpu_count']} CPU cores shared by client, server and database).", "",
               f"HTTP answers equal to the in-process ones: {same['agreeing']}/{same['compared']}. Learnwares "
               f"afterwards: {doc.get('learnwares_after')}. Errors: {doc['errors']}."]

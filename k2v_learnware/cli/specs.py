@@ -137,8 +137,8 @@ def _summarise_lane(data) -> tuple[dict, list[str]]:
         f"embedding: {emb['kind']} width {emb['width']} depth {emb['depth']}, "
         f"family seed {emb['seed']}, {emb['num_nets']} networks, "
         + ("fixed (no BatchNorm)" if emb.get("normalization") == "none" else "BatchNorm calibrated per search"),
-        f"condensation: {cond['num_per_class']} per class, {cond['iterations']} iterations, batch {cond['batch_real']}, "
-        f"{cond['optimizer']} lr {cond['lr']}, init {cond['init']}, seed {cond['seed']}"
+        f"condensation: {cond['num_per_class']} per class, {cond['iterations']} iterations, "
+        f"batch {cond['batch_real']}, {cond['optimizer']} lr {cond['lr']}, init {cond['init']}, seed {cond['seed']}"
         + (f", {cond['seconds']:.1f} s" if isinstance(cond.get("seconds"), (int, float)) else ""),
         f"feature range [{data['feature_range'][0]:g}, {data['feature_range'][1]:g}]",
     ]

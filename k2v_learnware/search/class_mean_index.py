@@ -65,7 +65,8 @@ class StageOne:
 
 @dataclass
 class MixtureSolution:
-    """Weights of the rows ``rows`` of the index (all others 0), the squared MMD left, and whether it is proven exact."""
+    """Weights of the rows ``rows`` of the index (all others 0), the squared MMD left, and whether it is proven
+    exact."""
 
     rows: np.ndarray
     weights: np.ndarray
