@@ -47,14 +47,14 @@ def test_building_know2vec_specs_goes_on_past_a_learnware_deleted_meanwhile(tmp_
     market = open_market(tmp_path, database_url, probe_X=probe_X)
     other = open_market(tmp_path, database_url)
     organizer = market.learnware_organizer
-    zip_path_of = organizer.get_learnware_zip_path_by_ids
+    stored_version = organizer.stored_version
 
-    def deleted_first(learnware_id):
+    def deleted_first(learnware_id):  # another process deletes it after the listing, before it is read
         if learnware_id == ids[1]:
             assert other.delete_learnware(learnware_id)
-        return zip_path_of(learnware_id)
+        return stored_version(learnware_id)
 
-    organizer.get_learnware_zip_path_by_ids = deleted_first
+    organizer.stored_version = deleted_first
     result = market.build_know2vec_specs()
     assert result["built"] == [ids[0], ids[2]] and "deleted" in result["failed"][ids[1]]
     assert_holds_exactly(open_market(tmp_path, database_url), {ids[0]: a, ids[2]: c})

@@ -21,11 +21,11 @@ from learnware.market.easy import EasyFuzzSemanticSearcher, EasyStatSearcher, Se
 
 from ..retrieval.proxy import Know2VecProxy
 from ..search.simplex_qp import DEFAULT_SOLVER
-from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import lane_spec_of
 from .checker import K2VStatChecker
 from .organizer import K2VOrganizer
-from .searchers import KNOW2VEC, Know2VecSearcher, LANEStatSearcher
+from .market_know2vec import know2vec_spec_of
+from .searchers import Know2VecSearcher, LANEStatSearcher
 from .database import normalise_url
 from .market_checks import check_flag, check_know2vec_options
 from .store import check_market_id
@@ -133,12 +133,11 @@ class K2VMarket(LearnwareMarket):
                              "instantiate_market(probe_y=...)")
         if task_groups is not None and not labelled:
             raise ValueError("task_groups only apply to the labelled regime")
-        learnwares = [lw for lw in organizer.get_learnwares()
-                      if isinstance(lw.get_specification().get_stat_spec().get(KNOW2VEC), Know2VecSpecification)]
+        learnwares = [lw for lw in organizer.get_learnwares() if know2vec_spec_of(lw) is not None]
         if len(learnwares) < 2:
             raise ValueError(f"the market has {len(learnwares)} learnwares with a Know2Vec specification; "
                              "a proxy needs at least 2 (was the market given a probe set?)")
-        specs = [lw.get_specification().get_stat_spec()[KNOW2VEC] for lw in learnwares]
+        specs = [know2vec_spec_of(lw) for lw in learnwares]
         sources = []
         for lw, spec in zip(learnwares, specs):
             lane = None if labelled else lane_spec_of(lw)

@@ -156,6 +156,16 @@ class LearnwareFiles:
         return path.as_posix()
 
 
+def file_stamp(path: Path):
+    """``(mtime_ns, size, inode)`` of a file, None when it is not there: what tells that another process
+    replaced it (a rename into place changes the inode) without reading it."""
+    try:
+        info = Path(path).stat()
+    except FileNotFoundError:
+        return None
+    return info.st_mtime_ns, info.st_size, info.st_ino
+
+
 def _subfolders(folder: Path) -> list[Path]:
     try:
         return [p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()]

@@ -84,13 +84,14 @@ def _move(store):
             conn.execute(text("LOCK TABLE k2v_learnware IN EXCLUSIVE MODE"))
         rows = conn.execute(text(f"SELECT id, semantic_spec, zip_path, folder_path, use_flag FROM {LEGACY_TABLE}"))\
             .all()
-        keyed, unkeyed, moved = [], [], []
+        keyed, unkeyed, moved, taken = [], [], [], set()
         for learnware_id, semantic, zip_path, folder, use_flag in _in_key_order(rows):
             spec = legacy_semantic_spec(learnware_id, semantic)
             values = dict(market_id=store.market_id, learnware_id=learnware_id, semantic_spec=semantic,
                           folder=folder, zip_path=zip_path, use_flag=int(use_flag), state=READY,
                           row_revision=0, created=time.time())
-            if learnware_id.isdigit() and int(learnware_id) + 1 not in {v["seq"] for v in keyed}:
+            if learnware_id.isdigit() and int(learnware_id) + 1 not in taken:
+                taken.add(int(learnware_id) + 1)
                 keyed.append({**values, "seq": int(learnware_id) + 1})  # keys start at 1; legacy ids at 0
             else:  # a name, or "5" beside "00000005": the next key after every numeric one
                 unkeyed.append(values)

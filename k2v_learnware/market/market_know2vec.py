@@ -148,19 +148,20 @@ def build_missing_know2vec_specs(organizer, verbose: bool = False) -> dict:
     built, failed = [], {}
     for learnware_id in progress(without_probe_spec(organizer), verbose=verbose, desc="Know2Vec specifications",
                                  unit="lw", leave=False):
-        # The revision is read before the zip: a change after it refuses the update, so another process's new
-        # version is never replaced by a copy of the old one. A learnware deleted or changed meanwhile (its
-        # row or its files gone) is named in ``failed`` and the others go on.
-        revision = organizer.row_revision(learnware_id)
-        stored = organizer.get_learnware_zip_path_by_ids(learnware_id)
-        if revision is None or stored is None:
+        # The revision and the zip come from one read: a change after it refuses the update, so another
+        # process's new version is never replaced by a copy of the old one. A learnware deleted or changed
+        # meanwhile (its row or its files gone) is named in ``failed`` and the others go on.
+        version = organizer.stored_version(learnware_id)
+        if version is None:
             failed[learnware_id] = "it was deleted by another process meanwhile"
             continue
+        row, stored = version
         try:
             with tempfile.TemporaryDirectory(prefix="k2v_respec_") as folder:
                 again = Path(folder) / "learnware.zip"  # another path: the update stages the zip anew
                 shutil.copyfile(stored, again)
-                status = organizer.update_learnware(learnware_id, zip_path=str(again), expected_revision=revision)
+                status = organizer.update_learnware(learnware_id, zip_path=str(again),
+                                                    expected_revision=row.row_revision)
         except OSError as err:  # its files went with an update or a delete by another process
             failed[learnware_id] = f"its stored zip could not be read (changed by another process?): {err}"
             continue

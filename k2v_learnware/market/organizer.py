@@ -40,7 +40,7 @@ from learnware.market import EasyOrganizer
 from ..specification.formats import SpecificationFormatError
 from ..specification.know2vec import Know2VecSpecification, probe_fingerprint
 from .lane_means import attach_lane_means
-from .learnware_files import LearnwareFiles
+from .learnware_files import LearnwareFiles, file_stamp
 from .market_checks import check_flag, check_know2vec_options, check_learnware_id
 from .market_know2vec import checked_probe_labels, probe_labels, probe_set
 from .database import open_engine
@@ -114,14 +114,7 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
     # ------------------------------------------------------------ reading
     def _probe_files_stamp(self):
         """(mtime, size, inode) of the probe set's two files, None for one that is not there."""
-        stamps = []
-        for name in ("probe.npy", "probe_labels.json"):
-            try:
-                info = (self.files.know2vec / name).stat()
-                stamps.append((info.st_mtime_ns, info.st_size, info.st_ino))
-            except FileNotFoundError:
-                stamps.append(None)
-        return tuple(stamps)
+        return tuple(file_stamp(self.files.know2vec / name) for name in ("probe.npy", "probe_labels.json"))
 
     def refresh_probe(self) -> None:
         """Read the probe set and its labels again when another process replaced them (`k2v-learnware probe`
@@ -248,7 +241,7 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         """
         with self._lock:
             self.refresh()
-            return [replace(row, semantic_spec=copy.deepcopy(row.semantic_spec)) for row in self._rows.values()]
+            return [_own_copy(row) for row in self._rows.values()]
 
     def stored_version(self, learnware_id: str) -> tuple[StoredRow, str] | None:
         """A learnware's row (its own copy of the semantic spec) and its stored zip, as of one refresh, or None.
@@ -263,7 +256,7 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
             row = self._rows.get(learnware_id)
             if row is None:
                 return None
-            return replace(row, semantic_spec=copy.deepcopy(row.semantic_spec)), self.learnware_zip_list[learnware_id]
+            return _own_copy(row), self.learnware_zip_list[learnware_id]
 
     def owner_of(self, learnware_id: str) -> str | None:
         self.refresh()
@@ -293,3 +286,9 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
             self.files.remove_all_of(learnware_id)
         self.files.remove_stale_staging(STALE_AFTER_S)
         self.files.remove_orphan_versions(*self.store.folders_in_use(), STALE_AFTER_S)  # rows read first
+
+
+def _own_copy(row: StoredRow) -> StoredRow:
+    """The row with a copy of its semantic spec: the cached one is what the next update keeps, so what a caller
+    does with the copy it is handed never reaches the store."""
+    return replace(row, semantic_spec=copy.deepcopy(row.semantic_spec))

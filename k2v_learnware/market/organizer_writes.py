@@ -125,8 +125,8 @@ class OrganizerWrites:
         check_learnware_id(id)
         if expected_revision is not None:
             expected_revision = positive_int(expected_revision, "expected_revision", minimum=0)
-        if check_status is not None and not _refused(check_status):
-            stored_status(check_status)
+        # checked before anything is read; a refused status is answered below, once the learnware is known
+        new_status = None if check_status is None or _refused(check_status) else stored_status(check_status)
         self.refresh()
         row = self._rows.get(id)
         if row is None:
@@ -140,7 +140,7 @@ class OrganizerWrites:
             self.last_error = "nothing to update: give zip_path, semantic_spec or check_status"
             return BaseChecker.INVALID_LEARNWARE
         semantic_spec = copy.deepcopy(row.semantic_spec if semantic_spec is None else semantic_spec)
-        status = row.use_flag if check_status is None else stored_status(check_status)
+        status = row.use_flag if new_status is None else new_status
         folder, zip_file, staged, placed = row.folder, row.zip_path, None, None
         try:
             if zip_path is not None and os.path.abspath(zip_path) != self.learnware_zip_list[id]:

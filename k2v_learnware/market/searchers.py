@@ -25,6 +25,8 @@ from ..search.mixture_qp import MixtureWeights, _check_solver, embed_requirement
 from ..specification.formats import SpecificationFormatError
 from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import LANESpecification, lane_spec_of
+from .learnware_files import file_stamp
+from .market_know2vec import KNOW2VEC, know2vec_spec_of
 
 logger = module_logger("k2v_learnware.market")
 
@@ -36,7 +38,6 @@ logger = module_logger("k2v_learnware.market")
 SEARCH_ROUNDS = 2
 
 LANE = "LANESpecification"
-KNOW2VEC = "Know2VecSpecification"
 
 
 def _same_input_size(learnware_list, spec_of, size: int, requirement: str):
@@ -213,11 +214,7 @@ class Know2VecSearcher(AtomicSearcher):
             self.reload_proxy()
 
     def _stamp(self):
-        try:
-            info = (self.proxy_dir / "proxy.json").stat()
-        except FileNotFoundError:
-            return None
-        return info.st_mtime_ns, info.st_size, info.st_ino
+        return file_stamp(self.proxy_dir / "proxy.json")
 
     def reload_proxy(self) -> None:
         """Read the saved proxy again if its ``proxy.json`` changed since it was read (a removed one is dropped)."""
@@ -248,7 +245,7 @@ class Know2VecSearcher(AtomicSearcher):
         return self.proxy is not None
 
     def is_applicable_learnware(self, learnware, **kwargs) -> bool:
-        return isinstance(learnware.get_specification().get_stat_spec().get(KNOW2VEC), Know2VecSpecification)
+        return know2vec_spec_of(learnware) is not None
 
     def model_embeddings(self, specs) -> np.ndarray:
         """``(M, d)`` embeddings of these models under the current proxy, computed only for models not seen."""
