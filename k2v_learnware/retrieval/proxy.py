@@ -27,7 +27,7 @@ from ..specification.know2vec import Know2VecSpecification
 from ..specification.lane import LANESpecification
 from .encoders import ModelEncoder, ProxyNetwork, QueryEncoder
 from .task_streams import TaskStream
-from .proxy_files import FORMAT_VERSION, LIMITS
+from .proxy_files import FORMAT_VERSION, LIMITS, load_proxy, save_proxy
 from .tasks import Know2VecQuery, LabelledTaskSampler, TaskSampler, probe_fingerprint_for
 
 __all__ = ["FORMAT_VERSION", "Know2VecProxy", "Know2VecQuery", "LabelledTaskSampler", "ModelEncoder",
@@ -251,14 +251,10 @@ class Know2VecProxy:
     def save(self, folder) -> None:
         """Weights to ``proxy-<sha256>.pt`` (a plain state dict), settings to ``proxy.json`` (checked first, swapped in
         last: a failed save leaves the previous proxy loadable); see :mod:`.proxy_files`."""
-        from .proxy_files import save_proxy
-
         self._require_fitted()
         save_proxy(self, folder)
 
     @classmethod
     def load(cls, folder, verbose: bool = False) -> "Know2VecProxy":
         """Read a proxy written by :meth:`save`; weights load with ``weights_only=True``."""
-        from .proxy_files import load_proxy
-
         return load_proxy(cls, folder, verbose)

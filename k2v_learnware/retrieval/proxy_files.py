@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
-import os
-import uuid
 from pathlib import Path
 
 import torch
 
 from ..specification.formats import SpecificationFileNotFound, SpecificationFormatError, finite_float32, json_text, \
-    read_json, validator_for, write_json
+    read_json, replace_atomically, validator_for, write_json
 
 FORMAT_VERSION = 1
 #: Where proxies saved before their weights were named by hash keep them (still read).
@@ -68,10 +65,8 @@ def _metadata(proxy, sha256: str, name) -> dict:
         "final_loss": proxy.losses_[-1] if proxy.losses_ else None, "training": getattr(proxy, "training_", None),
         "weights_sha256": sha256,
     }
-    try:
-        json.dumps(meta, allow_nan=False)
-    except ValueError:
-        bad = [k for k, v in meta.items() if not all(map(_finite, v if isinstance(v, list) else [v]))]
+    bad = [k for k, v in meta.items() if not all(map(_finite, v if isinstance(v, list) else [v]))]
+    if bad:
         raise ValueError(f"cannot save this proxy: {', '.join(bad)} hold(s) a NaN or infinite number (did the "
                          "training diverge?); nothing was written") from None
     from jsonschema.exceptions import best_match
@@ -99,13 +94,7 @@ def save_proxy(proxy, folder) -> None:
     weights = buffer.getvalue()
     sha256 = hashlib.sha256(weights).hexdigest()
     meta = _metadata(proxy, sha256, folder / META_FILE)
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".{weights_name(sha256)}.{uuid.uuid4().hex}.tmp"
-    try:
-        partial.write_bytes(weights)
-        os.replace(partial, folder / weights_name(sha256))
-    finally:
-        partial.unlink(missing_ok=True)
+    replace_atomically(folder / weights_name(sha256), weights)
     write_json(folder / META_FILE, meta)  # the swap: until here the previous pair is whole
     for old in [folder / WEIGHTS_FILE, *folder.glob("proxy-*.pt")]:
         if old.name != weights_name(sha256):

@@ -42,6 +42,22 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def parse_json_object(path: Path) -> dict:
+    """The JSON object a file holds; NaN, infinities, numbers beyond a float, deep nesting and anything but an
+    object are a format error naming ``path`` (the file is read whatever its size: callers bound it)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant, parse_float=_finite_float)
+    except SpecificationFormatError as exc:
+        raise SpecificationFormatError(f"{path}: {exc}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SpecificationFormatError(f"{path} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise SpecificationFormatError(f"{path} nests its JSON too deeply") from exc
+    if not isinstance(data, dict):
+        raise SpecificationFormatError(f"{path} must hold a JSON object, got {type(data).__name__}")
+    return data
+
+
 @lru_cache(maxsize=None)
 def schema_for(type_name: str) -> dict:
     """The JSON Schema (as a dict) for files of the given specification type."""
@@ -104,16 +120,7 @@ def read_json(path, type_name: str, supported_versions=(1,)) -> dict:
     if size > MAX_FILE_BYTES:
         raise SpecificationFormatError(f"{path} is {size} bytes, more than the {MAX_FILE_BYTES} a "
                                        "specification file may have")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant, parse_float=_finite_float)
-    except SpecificationFormatError as exc:
-        raise SpecificationFormatError(f"{path}: {exc}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpecificationFormatError(f"{path} is not valid JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise SpecificationFormatError(f"{path} nests its JSON too deeply") from exc
-    if not isinstance(data, dict):
-        raise SpecificationFormatError(f"{path} must hold a JSON object, got {type(data).__name__}")
+    data = parse_json_object(path)
     if data.get("type") != type_name:
         raise SpecificationFormatError(f"{path} holds a {data.get('type')!r} specification, expected {type_name!r}")
     version = data.get("format_version")
@@ -145,18 +152,23 @@ def json_text(data: dict, name) -> str:
 def write_json(path, data: dict) -> None:
     """Write ``data`` as JSON; floats keep their exact value (Python's repr round-trips). What would not load
     again (non-finite numbers, over ``MAX_FILE_BYTES``) is refused before anything is written."""
-    import os
-    import uuid
-
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a directory; give the name of the file to write")
-    text = json_text(data, path)
+    replace_atomically(path, json_text(data, path).encode("utf-8"))
+
+
+def replace_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` under a fresh name beside ``path``, then move it into place: a reader sees the old file
+    or the new one, never half of one, and a failed write leaves the old file as it was."""
+    import os
+    import uuid
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)  # a reader sees the old file or the new one, never half of one
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -61,7 +61,7 @@ class BuildPlan:
     init: str
     seed: int
     family_seed: int
-    num_nets: int | None  # networks in the search family (lane.py passes the spec's own when none is given)
+    num_nets: int  # networks in the search family (lane.py passes the spec's own when none is given)
     keeps_means: bool  # keep the rows' class means (format 4)
     mixture_components: int
     mixture_rank: int
@@ -93,8 +93,7 @@ def plan_build(X, y, num_per_class, *, iterations, batch_real, lr, optimizer, in
     one_of(normalization, "normalization", NORMALIZATIONS)
     family_seed = (FAMILY_SEED if normalization == "none" else seed) if family_seed is None else \
         seed_int(family_seed, "family_seed")
-    if num_nets is not None:
-        num_nets = positive_int(num_nets, "num_nets", maximum=LIMITS["num_nets"])
+    num_nets = positive_int(num_nets, "num_nets", maximum=LIMITS["num_nets"])
     if width is not None:
         width = positive_int(width, "width", maximum=LIMITS["width"])
     if depth is not None:
@@ -132,7 +131,7 @@ def plan_build(X, y, num_per_class, *, iterations, batch_real, lr, optimizer, in
         config = EmbeddingConfig(embedding, shape, width or config.width, depth or config.depth, normalization)
     # a row of data_class_means is the family's whole output; a file holds rows of at most LIMITS["family_output"]
     keeps_means = keeps_means and family_output_width(
-        {**config.to_dict(), "num_nets": num_nets or DEFAULT_NUM_NETS}) <= LIMITS["family_output"]
+        {**config.to_dict(), "num_nets": num_nets}) <= LIMITS["family_output"]
     if config.kind == "mlp" and len(X) < 2:
         raise ValueError("X has 1 sample; an MLP-embedded LANE specification needs at least 2 (the condensation "
                          "normalises each real batch, which one row cannot)")
