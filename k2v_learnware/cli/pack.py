@@ -28,7 +28,7 @@ def cmd_pack(args) -> Outcome:
     if output.suffix.lower() != ".zip":
         raise CLIError(f"-o {output}: a learnware is a .zip file")
     writable_output(output, "-o")  # first: a FIFO or a device is refused whatever --overwrite says
-    if output.exists() and not output.is_dir() and not args.overwrite:  # said before any work, not after
+    if output.exists() and not args.overwrite:  # said before any work, not after
         raise CLIError(f"-o {output} exists; pass --overwrite to replace it")
     for spec_path in args.specs:
         check_spec_file(spec_path)  # missing or malformed files fail before anything heavy is imported

@@ -9,7 +9,6 @@ reported before torch or ``learnware`` is imported to load it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .common import existing_file, init_learnware
@@ -24,29 +23,9 @@ SPEC_CLASSES = {
 
 def read_spec_json(path) -> dict:
     """A specification file's JSON; NaN, infinities, numbers beyond a float and deep nesting refused, naming it."""
-    from ..specification.formats import SpecificationFormatError
+    from ..specification.formats import parse_json_object
 
-    def no_constant(name):
-        raise SpecificationFormatError(f"{name} is not a number a specification may hold (only finite numbers)")
-
-    def finite(text):
-        value = float(text)
-        if value in (float("inf"), float("-inf")):
-            raise SpecificationFormatError(f"{text} is beyond the range of a float (only finite numbers)")
-        return value
-
-    path = existing_file(path, "specification file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=no_constant, parse_float=finite)
-    except SpecificationFormatError as exc:
-        raise SpecificationFormatError(f"{path}: {exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpecificationFormatError(f"{path} is not valid JSON: {exc}") from exc
-    except RecursionError:
-        raise SpecificationFormatError(f"{path} nests its JSON too deeply") from None
-    if not isinstance(data, dict):
-        raise SpecificationFormatError(f"{path} must hold a JSON object, got {type(data).__name__}")
-    return data
+    return parse_json_object(existing_file(path, "specification file"))
 
 
 def peek_type(path) -> tuple[Path, str]:

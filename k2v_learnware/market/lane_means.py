@@ -41,11 +41,18 @@ MEANS_PREFIX = "lane_class_means"
 
 def stored_family(spec: LANESpecification) -> RandomEmbedding:
     """The fixed family a market stores this spec's class means in."""
-    family = spec.embedding_family()
-    if family.fixed:
-        return family
-    config = EmbeddingConfig(**{**family.config.to_dict(), "normalization": "none"})
-    return RandomEmbedding.of(config, seed=FAMILY_SEED, num_nets=family.num_nets)
+    config, seed, num_nets = stored_family_settings(spec.embedding)
+    return RandomEmbedding.of(config, seed=seed, num_nets=num_nets)
+
+
+def stored_family_settings(embedding: dict) -> tuple:
+    """``(config, seed, num_nets)`` of :func:`stored_family` from a spec's ``embedding`` field, without building
+    a network: a fixed family is itself, a calibrated (format-1) one maps to its fixed twin. The service
+    compares a requirement's with the market's before any network is built."""
+    config = EmbeddingConfig.from_dict(embedding)
+    if config.fixed:
+        return config, int(embedding["seed"]), int(embedding["num_nets"])
+    return EmbeddingConfig(**{**config.to_dict(), "normalization": "none"}), FAMILY_SEED, int(embedding["num_nets"])
 
 
 def means_file(folder: Path, family_key: str) -> Path:

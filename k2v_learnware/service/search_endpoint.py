@@ -7,7 +7,7 @@ a requirement in a family of its own choosing would make the server build
 networks of any size the schema allows (width 4096, depth 16, 64 networks: tens
 of GB) and keep the market's class means once more for each family sent. The
 service therefore searches only in the families the market stores its
-learnwares' class means in (:func:`~k2v_learnware.market.lane_means.stored_family`:
+learnwares' class means in (:func:`~k2v_learnware.market.lane_means.stored_family_settings`:
 the spec's own fixed family, or the fixed twin of a format-1 one); a
 requirement built with ``generate_lane_spec``'s defaults is in it. The family
 is read from the file's ``embedding`` field, before any network is built.
@@ -24,6 +24,7 @@ import math
 from fastapi import File, Form, UploadFile
 
 from .._logging import module_logger
+from ..market.lane_means import stored_family_settings
 from .replies import BAD_REQUEST, NOT_FOUND, ServiceError, ok
 from .request_checks import MAX_SEMANTIC_CHARS, semantic_spec
 from .uploads import read_bounded
@@ -31,21 +32,6 @@ from .user_specs import read_user_spec
 
 logger = module_logger("k2v_learnware.service")
 MAX_SPEC_BYTES = 16 << 20
-
-
-def searched_family(embedding: dict) -> tuple:
-    """``(config, seed, num_nets)`` of the fixed family a search of this ``embedding`` indexes the market in.
-
-    Mirrors ``stored_family`` without building a network: a fixed family is
-    itself, a calibrated (format-1) one maps to its fixed twin.
-    """
-    from ..specification.lane_build import FAMILY_SEED
-    from ..specification.networks import EmbeddingConfig
-
-    config = EmbeddingConfig.from_dict(embedding)
-    if config.fixed:
-        return config, int(embedding["seed"]), int(embedding["num_nets"])
-    return EmbeddingConfig(**{**config.to_dict(), "normalization": "none"}), FAMILY_SEED, int(embedding["num_nets"])
 
 
 def describe(family: tuple) -> str:
@@ -72,7 +58,7 @@ class MarketFamilies:
         for learnware in learnwares:
             spec = lane_spec_of(learnware)
             if spec is not None:
-                families.setdefault(math.prod(spec.input_shape), set()).add(searched_family(spec.embedding))
+                families.setdefault(math.prod(spec.input_shape), set()).add(stored_family_settings(spec.embedding))
         self._known = (list(learnwares), families)
         return families
 
@@ -82,7 +68,7 @@ class MarketFamilies:
         if not stored:  # no learnware of this size: the searcher answers nothing and builds no network
             return
         try:
-            family = searched_family(requirement.embedding)
+            family = stored_family_settings(requirement.embedding)
         except (KeyError, TypeError, ValueError) as err:
             raise ServiceError(BAD_REQUEST, f"statistical_specification: its embedding is not a family: "
                                             f"{err}") from None
