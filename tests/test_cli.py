@@ -454,12 +454,24 @@ def test_search_server_reports_a_malformed_reply_as_the_servers_fault(work, bad_
               '{"code": 0, "data": {"learnware_list_single": [%s]}}' % (entry % "NaN"),
               '{"code": 0, "data": {"learnware_list_multi": [%s]}}' % (entry.replace("}", ', "weight": NaN}', 1)
                                                                       % "0.5")]
-    for body in bodies:
+    from argparse import Namespace
+
+    from k2v_learnware.cli.service import found_learnwares, post_search
+
+    class Requirement:  # what post_search sends is not what this test is about
+        def save(self, path):
+            Path(path).write_text("{}")
+
+    for body in bodies:  # in process: the CLI's request and its reading of the reply, for every reply
         replies.append(body)
-        result = run(work, "-q", "search", "user.npz", "--server", url, "--per-class", "2", "--iterations", "1")
-        err = failed(result, code=1)
-        assert err.count("k2v-learnware: error:") == 1 and f"--server {url}" in err, (body, err)
-        assert "nan" not in result.stdout.lower(), (body, result.stdout)
+        with pytest.raises(CLIError) as caught:
+            found_learnwares(post_search(Namespace(server=url, max=5), Requirement(), {}), url)
+        assert caught.value.code == 1 and f"--server {url}" in str(caught.value), (body, caught.value)
+    replies.append(bodies[3])  # once end to end: one error line, exit 1, and no NaN printed
+    result = run(work, "-q", "search", "user.npz", "--server", url, "--per-class", "2", "--iterations", "1")
+    err = failed(result, code=1)
+    assert err.count("k2v-learnware: error:") == 1 and f"--server {url}" in err and "matching" in err, err
+    assert "nan" not in result.stdout.lower(), result.stdout
 
 
 def test_search_server_without_a_scheme_fails_before_any_work(work):

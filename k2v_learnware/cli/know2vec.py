@@ -16,7 +16,7 @@ import time
 
 from .common import PROG, CLIError, Outcome, init_learnware, say
 from .data import data_from_args
-from .market import market_root, name_of, open_market
+from .market import market_root, open_market, single_results
 
 def _know2vec_counts(market) -> dict:
     """How many learnwares the market holds, how many have a Know2Vec specification, how many on this probe set."""
@@ -142,8 +142,7 @@ def know2vec_search(args, data) -> dict:
 
         info = BaseUserInfo(semantic_spec=user_semantic_spec(data.X.shape[1:]), stat_info={query.type: query})
         result = market.search_learnware(info, max_search_num=args.max)
-        singles = [{"id": item.learnware.id, "name": name_of(item.learnware), "score": float(item.score)}
-                   for item in result.get_single_results()]
+        singles = single_results(result)
         market_name = args.market
     found["seconds"] = time.perf_counter() - start
     return {"market": market_name, "query": found, "singles": singles}

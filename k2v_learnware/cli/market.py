@@ -52,6 +52,12 @@ def name_of(learnware) -> str:
         return ""
 
 
+def single_results(result) -> list:
+    """A search result's single learnwares, best first, as the CLI prints and writes them."""
+    return [{"id": item.learnware.id, "name": name_of(item.learnware), "score": float(item.score)}
+            for item in result.get_single_results()]
+
+
 def cmd_add(args) -> Outcome:
     """Submit learnware zips to a market; each is checked, and a rejection says why."""
     import zipfile

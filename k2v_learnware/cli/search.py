@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .common import PROG, CLIError, Outcome, say, writable_output
 from .data import Data, data_from_args
-from .market import name_of, open_market
+from .market import name_of, open_market, single_results
 
 PREDICTION_SUFFIXES = (".npy", ".csv")
 
@@ -54,8 +54,7 @@ def _search(args, data: Data, market):
         raise CLIError(f"market {args.market!r} could not be searched with the requirement condensed from "
                        f"{data.path} (are its rows all alike, or its values extreme?): {err}") from None
     seconds = time.perf_counter() - start
-    singles = [{"id": item.learnware.id, "name": name_of(item.learnware), "score": float(item.score)}
-               for item in result.get_single_results()]
+    singles = single_results(result)
     multiple = result.get_multiple_results()
     mixture = None
     if multiple:

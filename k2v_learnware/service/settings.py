@@ -7,12 +7,11 @@ variables that :func:`~.server.serve` sets before it starts them.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._checks import positive_int
+from .._checks import positive_float, positive_int
 
 PREFIX = "K2V_SERVICE_"
 DEFAULT_MAX_UPLOAD = 200 * 1024 * 1024
@@ -39,10 +38,8 @@ class ServiceSettings:
         positive_int(self.max_upload_bytes, "max_upload_bytes")
         positive_int(self.max_unzipped_bytes, "max_unzipped_bytes")
         positive_int(self.submission_memory_bytes, "submission_memory_bytes", minimum=0)
-        timeout = self.submission_timeout_s
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
-            raise ValueError(f"submission_timeout_s must be a positive number of seconds, got {timeout!r}")
-        object.__setattr__(self, "submission_timeout_s", float(timeout))
+        object.__setattr__(self, "submission_timeout_s", positive_float(self.submission_timeout_s,
+                                                                         "submission_timeout_s (seconds)"))
 
     def to_environ(self) -> dict:
         env = {f"{PREFIX}ROOT": str(self.root), f"{PREFIX}MARKET": self.market,

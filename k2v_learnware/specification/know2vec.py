@@ -86,8 +86,9 @@ class Know2VecSpecification(SystemStatSpecification):
         K = len(classes)
         if K < 2:
             raise ValueError(f"the model knows one class only ({classes}); a boundary graph needs two")
-        if classes_problem(classes):  # what the loader would refuse, e.g. [True, 2]
-            raise ValueError(f"the model's {classes_problem(classes)}")
+        problem = classes_problem(classes)  # what the loader would refuse, e.g. [True, 2]
+        if problem:
+            raise ValueError(f"the model's {problem}")
         if K > MAX_CLASSES or K * K * int(np.prod(X.shape[1:])) > MAX_GRID_VALUES:
             raise ValueError(f"a boundary graph of {K} classes x {K} of {int(np.prod(X.shape[1:]))}-value nodes is "
                              f"more than a Know2Vec file holds (at most {MAX_CLASSES} classes and "
