@@ -11,7 +11,8 @@ LANEJobSelectorReuser). This is how the defaults in ``reuse/label_shift.py`` wer
 chosen (README, "Choosing the defaults").
 
     OMP_NUM_THREADS=1 python benchmarks/lane_label_shift.py digits --C 0.3,1,3 [--no-prune] [--paper]
-    OMP_NUM_THREADS=1 python benchmarks/lane_label_shift.py fashion-mnist --C 2 --single-factor 1,1.5 --users 50 --user-seed 1
+    OMP_NUM_THREADS=1 python benchmarks/lane_label_shift.py fashion-mnist --C 2 --single-factor 1,1.5 \
+        --users 50 --user-seed 1
 
 ``--user-seed`` draws other users than the bench's (seed 0): a default chosen on
 the bench's users is checked on users it was not chosen on.
@@ -34,7 +35,8 @@ def main():
     parser.add_argument("--no-prune", action="store_true", help="also run each C without the BIC step")
     parser.add_argument("--paper", action="store_true", help="also run the paper's route")
     parser.add_argument("--single-factor", default=None,
-                        help="comma-separated factors on BIC's penalty when two learnwares remain (default: the package's)")
+                        help="comma-separated factors on BIC's penalty when two learnwares remain "
+                             "(default: the package's)")
     parser.add_argument("--user-seed", type=int, default=0, help="seed of the users' draw (the bench's: 0)")
     args = parser.parse_args()
     import learnware
@@ -42,7 +44,7 @@ def main():
     learnware.init(logging_level=logging.WARNING)
     from k2v_learnware import generate_lane_spec
     from k2v_learnware.bench import rkme_baselines as rb
-    from k2v_learnware.bench.reuse import _in_memory_learnware, draw_users, train_developers, without_mixtures
+    from k2v_learnware.bench.reuse_parties import draw_users, in_memory_learnware, train_developers, without_mixtures
     from k2v_learnware.bench.settings import load_setting
     from k2v_learnware.reuse import LANEClassRouterReuser, LANEJobSelectorReuser, label_shift
     from k2v_learnware.search import mixture_weights
@@ -52,10 +54,10 @@ def main():
     T, dim = len(setting.tasks), int(np.prod(setting.X_train.shape[1:]))
     models, data = train_developers(setting)
     specs = [generate_lane_spec(X, y, num_per_class=10, seed=0, verbose=False) for X, y in data]
-    learnwares = [_in_memory_learnware(f"lw{t}", models[t], dim, {"LANESpecification": s})
+    learnwares = [in_memory_learnware(f"lw{t}", models[t], dim, {"LANESpecification": s})
                   for t, s in enumerate(specs)]
     plain = [without_mixtures(s) for s in specs]
-    paper_learnwares = [_in_memory_learnware(f"paper{t}", models[t], dim, {"LANESpecification": s})
+    paper_learnwares = [in_memory_learnware(f"paper{t}", models[t], dim, {"LANESpecification": s})
                         for t, s in enumerate(plain)]
     gamma = float(np.median([rb.median_gamma(X, seed=0) for X, _ in data]))
     rkme = [rb.rkme_spec(X, gamma, 100) for X, _ in data]

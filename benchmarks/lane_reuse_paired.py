@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.svm import SVC
 
 from k2v_learnware import generate_lane_spec
-from k2v_learnware.bench.reuse import _in_memory_learnware, draw_users, train_developers
+from k2v_learnware.bench.reuse_parties import draw_users, in_memory_learnware, train_developers
 from k2v_learnware.bench.settings import load_setting
 from k2v_learnware.reuse import LANEJobSelectorReuser
 from k2v_learnware.search import mixture_weights
@@ -79,9 +79,9 @@ def main() -> None:
     for variant in args.variants.split(","):
         normalization = "calibrated" if variant == "format1" else "none"
         if normalization not in specs:
-            specs[normalization] = [generate_lane_spec(X, y, num_per_class=10, seed=args.seed, normalization=normalization,
-                                                       verbose=False) for X, y in data]
-        learnwares = [_in_memory_learnware(f"lw{t}", models[t], dim, {"LANESpecification": s})
+            specs[normalization] = [generate_lane_spec(X, y, num_per_class=10, seed=args.seed,
+                                                       normalization=normalization, verbose=False) for X, y in data]
+        learnwares = [in_memory_learnware(f"lw{t}", models[t], dim, {"LANESpecification": s})
                       for t, s in enumerate(specs[normalization])]
         accuracy = []
         for m, rows, truth, proportions in users:
@@ -96,8 +96,8 @@ def main() -> None:
         if variant != first:
             diff = results[variant] - results[first]
             print("    vs " + first + ": " + ", ".join(
-                f"m={m} {diff[counts == m].mean():+.4f} ({(diff[counts == m] > 0).sum()}/{(diff[counts == m] < 0).sum()})"
-                for m in range(1, tasks + 1)), flush=True)
+                f"m={m} {d.mean():+.4f} ({(d > 0).sum()}/{(d < 0).sum()})"
+                for m, d in ((m, diff[counts == m]) for m in range(1, tasks + 1))), flush=True)
 
 
 if __name__ == "__main__":

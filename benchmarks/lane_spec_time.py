@@ -8,9 +8,10 @@ weight L1 of the search (Eq. 9 on the condensed points), and the class router's
 accuracy and weight L1 (LANE's reuse), with the paired difference against the
 first setting listed. The search reads the class means of the developer's rows
 that a spec carries (format 4, the default); ``points' means L1`` is the same
-search on the condensed points' means (the paper's search, formats 1-3). ``--mixture-means`` adds, per setting, the search's weight
-L1 when each class is stood for by 200 samples of its class mixture instead of
-the condensed points (what the search could read without condensing at all).
+search on the condensed points' means (the paper's search, formats 1-3).
+``--mixture-means`` adds, per setting, the search's weight L1 when each class
+is stood for by 200 samples of its class mixture instead of the condensed
+points (what the search could read without condensing at all).
 
     OMP_NUM_THREADS=1 python benchmarks/lane_spec_time.py digits --iterations 200@0.05,50,30@0.1,20
 
@@ -54,7 +55,7 @@ def main():
     learnware.init(logging_level=logging.WARNING)
     from k2v_learnware import generate_lane_spec
     from k2v_learnware.bench import rkme_baselines as rb
-    from k2v_learnware.bench.reuse import _in_memory_learnware, draw_users, train_developers
+    from k2v_learnware.bench.reuse_parties import draw_users, in_memory_learnware, train_developers
     from k2v_learnware.bench.settings import load_setting
     from k2v_learnware.reuse import LANEClassRouterReuser
     from k2v_learnware.search import mixture_weights
@@ -80,7 +81,7 @@ def main():
             plain.data_class_means = None
             plain._forget_derived()
             on_points.append(plain)
-        learnwares = [_in_memory_learnware(f"lw{t}", models[t], dim, {"LANESpecification": s})
+        learnwares = [in_memory_learnware(f"lw{t}", models[t], dim, {"LANESpecification": s})
                       for t, s in enumerate(specs)]
         if args.mixture_means:
             drawn = []
@@ -100,8 +101,8 @@ def main():
             reuser = LANEClassRouterReuser(learnwares, start, random_state=0)
             accuracy = float(np.mean(reuser.predict(X) == y))
             points_l1 = np.abs(mixture_weights(X, on_points).learnware_weights - proportions).sum()
-            rows_out.append((m, accuracy, np.abs(start - proportions).sum(), np.abs(reuser.weights_ - proportions).sum(),
-                             points_l1))
+            rows_out.append((m, accuracy, np.abs(start - proportions).sum(),
+                             np.abs(reuser.weights_ - proportions).sum(), points_l1))
         values = np.array(rows_out)
         reference = values if reference is None else reference
         counts = values[:, 0]

@@ -27,7 +27,8 @@ def main(argv=None):
 
     learnware.init(logging_level=logging.WARNING)
     from k2v_learnware import generate_lane_spec
-    from k2v_learnware.bench.reuse import LANE_DEFAULT_K, draw_users
+    from k2v_learnware.bench.reuse import LANE_DEFAULT_K
+    from k2v_learnware.bench.reuse_parties import draw_users
     from k2v_learnware.bench.settings import load_setting
     from k2v_learnware.search.mixture_qp import _weights_from_embeddings, embed_requirement_and_classes
 

@@ -13,7 +13,7 @@ set. Mean over tasks.
     OMP_NUM_THREADS=1 python benchmarks/mixture_privacy.py digits
 """
 
-import sys
+import argparse
 
 import numpy as np
 
@@ -21,7 +21,7 @@ import numpy as np
 def main(dataset: str) -> None:
     from k2v_learnware import generate_lane_spec
     from k2v_learnware.bench import rkme_baselines as rb
-    from k2v_learnware.bench.reuse import without_mixtures
+    from k2v_learnware.bench.reuse_parties import without_mixtures
     from k2v_learnware.bench.settings import load_setting
     from k2v_learnware.compare.fidelity import privacy_gap
 
@@ -54,4 +54,8 @@ def main(dataset: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "digits")
+    from k2v_learnware.bench.settings import DATASETS
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", nargs="?", default="digits", choices=DATASETS)
+    main(parser.parse_args().dataset)

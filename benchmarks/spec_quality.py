@@ -37,7 +37,9 @@ def rkme_points(X, y, k, gamma):
     z, labels, weights = [], [], []
     for c in np.unique(y):
         spec = rkme_spec(X[y == c], gamma, k)
-        z.append(spec.get_z()); weights.append(spec.get_beta()); labels.append(np.full(len(spec.get_z()), c))
+        z.append(spec.get_z())
+        weights.append(spec.get_beta())
+        labels.append(np.full(len(spec.get_z()), c))
     return np.concatenate(z), np.concatenate(labels), np.concatenate(weights)
 
 
@@ -110,7 +112,8 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2))
-    lines = ["| data | method | spec seconds | held-out MMD^2 (x random real) | SVM accuracy |", "|---|---|---|---|---|"]
+    lines = ["| data | method | spec seconds | held-out MMD^2 (x random real) | SVM accuracy |",
+             "|---|---|---|---|---|"]
     for name, summary in results.items():
         base = summary["random real"]["mmd"]
         for method, r in summary.items():

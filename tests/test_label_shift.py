@@ -90,11 +90,11 @@ def test_label_shift_weights_beat_the_qp_start(digits, digit_specs):
 def test_class_router_reuses_near_the_oracle(digits, digit_specs):
     from sklearn.svm import SVC
 
-    from k2v_learnware.bench.reuse import _in_memory_learnware
+    from k2v_learnware.bench.reuse_parties import in_memory_learnware
 
     Xtr, _, ytr, _ = digits
     models = [SVC().fit(Xtr[np.isin(ytr, t)], ytr[np.isin(ytr, t)]) for t in TASKS]
-    learnwares = [_in_memory_learnware(f"lw{t}", models[t], 64, {"LANESpecification": s})
+    learnwares = [in_memory_learnware(f"lw{t}", models[t], 64, {"LANESpecification": s})
                   for t, s in enumerate(digit_specs)]
     X, y, task = _user(digits, {0: 0.4, 2: 0.35, 4: 0.25}, seed=3)
     oracle = np.mean(np.concatenate([models[t].predict(X[task == t]) for t in (0, 2, 4)]) ==
@@ -117,7 +117,7 @@ def test_a_single_class_takes_every_row(digits):
 
 
 def test_router_and_weights_refuse_bad_input(digits, digit_specs):
-    from k2v_learnware.bench.reuse import _in_memory_learnware
+    from k2v_learnware.bench.reuse_parties import in_memory_learnware
 
     X, _, _ = _user(digits, {0: 1.0}, n=20)
     with pytest.raises(ValueError, match="features"):
@@ -132,7 +132,7 @@ def test_router_and_weights_refuse_bad_input(digits, digit_specs):
         label_shift_weights(X, digit_specs, per_class=0)
     with pytest.raises(ValueError, match="C"):
         label_shift_weights(X, digit_specs, C=-1.0)
-    learnwares = [_in_memory_learnware(f"lw{t}", None, 64, {"LANESpecification": s}) for t, s in enumerate(digit_specs)]
+    learnwares = [in_memory_learnware(f"lw{t}", None, 64, {"LANESpecification": s}) for t, s in enumerate(digit_specs)]
     with pytest.raises(ValueError, match="features"):
         LANEClassRouterReuser(learnwares).predict(X[:, :10])
     with pytest.raises(ValueError, match="one weight per learnware"):

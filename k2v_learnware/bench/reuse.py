@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..specification.formats import saved_size
+from .reuse_parties import draw_users, in_memory_learnware, train_developers
 from .settings import ReuseSetting
 
 LANE_DEFAULT_K = 10
@@ -125,62 +126,6 @@ def _spec_summary(specs, seconds) -> dict:
             "spec_bytes": float(np.mean([saved_size(s) for s in specs]))}
 
 
-def _in_memory_learnware(learnware_id, model, input_dim, stat_specs: dict):
-    from learnware.learnware import Learnware
-    from learnware.model import BaseModel
-    from learnware.specification import Specification
-
-    class EstimatorModel(BaseModel):
-        def __init__(self):
-            super().__init__(input_shape=(input_dim,), output_shape=(1,))
-
-        def fit(self, X, y):
-            raise NotImplementedError("benchmark models are trained before they are wrapped")
-
-        def finetune(self, X, y):
-            raise NotImplementedError("benchmark models are not fine-tuned")
-
-        def predict(self, X):
-            return np.asarray(model.predict(np.asarray(X).reshape(len(X), -1)))
-
-    return Learnware(id=learnware_id, model=EstimatorModel(), specification=Specification(stat_spec=stat_specs),
-                     learnware_dirpath="")
-
-
-def train_developers(setting: ReuseSetting, seed: int = 0):
-    """Each task's model (an RBF SVM with probabilities) and its training ``(X, y)``."""
-    from sklearn.svm import SVC
-
-    models, task_data = [], []
-    for t in range(len(setting.tasks)):
-        rows = setting.task_rows(t)
-        X, y = setting.X_train[rows], setting.y_train[rows]
-        models.append(SVC(probability=True, random_state=seed).fit(X, y))
-        task_data.append((X, y))
-    return models, task_data
-
-
-def draw_users(setting: ReuseSetting, counts, users_per_count: int, seed: int):
-    """Users as (m, row indices into the test split, true task of each row, true proportions over tasks)."""
-    rng = np.random.default_rng(seed)
-    users = []
-    for m in counts:
-        for _ in range(users_per_count):
-            chosen = rng.choice(len(setting.tasks), size=m, replace=False)
-            shares = rng.dirichlet(np.ones(m))
-            sizes = np.maximum(1, np.floor(shares * setting.user_rows).astype(int))
-            sizes[np.argmax(sizes)] += setting.user_rows - sizes.sum()
-            rows, truth = [], []
-            for task, size in zip(chosen, sizes):
-                pool = setting.task_rows(int(task), "test")
-                rows.append(rng.choice(pool, size=min(int(size), len(pool)), replace=False))
-                truth.append(np.full(len(rows[-1]), int(task)))
-            rows, truth = np.concatenate(rows), np.concatenate(truth)
-            proportions = np.bincount(truth, minlength=len(setting.tasks)) / len(truth)
-            users.append((m, rows, truth, proportions))
-    return users
-
-
 def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True) -> dict:
     """Run every method on every user of ``setting``; returns the ``results.json`` document."""
     import learnware
@@ -230,7 +175,7 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
     paper = methods.setdefault("LANE-paper", _Method())
     for field_name, value in _spec_summary(paper_specs, seconds).items():
         setattr(paper, field_name, value)
-    paper_learnwares = [_in_memory_learnware(f"lane-paper-{t}", models[t], dim, {"LANESpecification": s})
+    paper_learnwares = [in_memory_learnware(f"lane-paper-{t}", models[t], dim, {"LANESpecification": s})
                         for t, s in enumerate(paper_specs)]
 
     gammas = {"RKME": RKME_DEFAULT_GAMMA,
@@ -253,9 +198,9 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
             for field_name, value in summary.items():
                 setattr(method, field_name, value)
 
-    lane_learnwares = {k: [_in_memory_learnware(f"lane-{k}-{t}", models[t], dim, {"LANESpecification": s})
+    lane_learnwares = {k: [in_memory_learnware(f"lane-{k}-{t}", models[t], dim, {"LANESpecification": s})
                            for t, s in enumerate(specs)] for k, specs in lane_specs.items()}
-    rkme_learnwares = {name: [_in_memory_learnware(f"{name}-{t}", models[t], dim, {"RKMETableSpecification": s})
+    rkme_learnwares = {name: [in_memory_learnware(f"{name}-{t}", models[t], dim, {"RKMETableSpecification": s})
                               for t, s in enumerate(rkme_specs[name])] for name in gammas}
 
     # ---- users
@@ -305,15 +250,3 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
     from .reuse_results import reuse_document
 
     return reuse_document(setting, options, counts, methods)
-
-
-def without_mixtures(spec):
-    """A copy of a LANE spec that keeps its condensed points and drops its class mixtures and data class means
-    (the paper's spec)."""
-    import copy
-
-    plain = copy.copy(spec)
-    plain.class_mixtures = None
-    plain.data_class_means = None
-    plain._forget_derived()
-    return plain
