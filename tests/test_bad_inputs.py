@@ -237,6 +237,8 @@ bad("generate: num_nets huge", ValueError, "num_nets must be <= 64")(lambda t: g
 bad("generate: width huge", ValueError, "width must be <= 4096")(lambda t: gen(width=10**7))
 bad("generate: depth 0", ValueError, "depth must be >= 1")(lambda t: gen(depth=0))
 bad("generate: depth huge", ValueError, "depth must be <= 16")(lambda t: gen(depth=1000))
+bad("generate: images of one pixel", ValueError, "needs images of at least 2x2 pixels, got 1x1; use embedding='mlp'")(
+    lambda t: gen(X=digits()[0].reshape(-1, 64, 1, 1)))
 bad("LANESpecification(num_nets=-3)", ValueError, "num_nets must be >= 1")(lambda t: LANESpecification(num_nets=-3))
 bad("generate: more points than a file holds", ValueError, "would be 110000 points, more than the 100000")(
     lambda t: gen(X=np.arange(11.0).reshape(11, 1), y=np.arange(11), num_per_class=10000, init="noise"))

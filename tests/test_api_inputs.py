@@ -1,0 +1,19 @@
+"""Public API calls that once failed on valid input or left an object changed by a failed call (fast)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from k2v_learnware import generate_lane_spec
+
+
+def _rows(n=60, d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, d)).astype(np.float32), np.arange(n) % 3
+
+
+def test_an_mlp_spec_over_images_of_one_pixel_is_built():
+    X, y = _rows(d=16)
+    spec = generate_lane_spec(X.reshape(-1, 16, 1, 1), y, num_per_class=2, iterations=1, embedding="mlp",
+                              verbose=False)
+    assert spec.embedding["kind"] == "mlp" and spec.input_shape == (16, 1, 1)
