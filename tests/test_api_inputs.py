@@ -17,3 +17,14 @@ def test_an_mlp_spec_over_images_of_one_pixel_is_built():
     spec = generate_lane_spec(X.reshape(-1, 16, 1, 1), y, num_per_class=2, iterations=1, embedding="mlp",
                               verbose=False)
     assert spec.embedding["kind"] == "mlp" and spec.input_shape == (16, 1, 1)
+
+
+def test_a_failed_build_leaves_the_spec_as_it_was():
+    import pytest
+
+    X, y = _rows()
+    spec = generate_lane_spec(X, y, num_per_class=2, iterations=1, verbose=False)
+    before = spec.to_dict()
+    with pytest.raises(ValueError, match="diverged"):
+        spec.generate_stat_spec_from_data(X * 1e30, y, num_per_class=2, iterations=2, num_nets=3, verbose=False)
+    assert spec.num_nets == spec.embedding["num_nets"] == 8 and spec.to_dict() == before

@@ -121,7 +121,6 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
             family_seed=family_seed, mixture_components=mixture_components, mixture_rank=mixture_rank,
             data_means=data_means, data_means_min_rows=data_means_min_rows,
         )
-        self.num_nets = plan.num_nets
         X, classes, class_index = plan.X, plan.classes, plan.class_index
         start = time.perf_counter()
         result = condense(
@@ -134,6 +133,7 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
             raise ValueError(f"the condensation diverged (non-finite points) with lr={plan.lr} on data of magnitude "
                              f"up to {float(np.max(np.abs(X))):.3g}; lower lr or rescale X")
 
+        self.num_nets = plan.num_nets  # only now: a failed build leaves the spec as it was
         self.z = result.z.reshape((len(result.z),) + X.shape[1:])
         self.labels = [classes[k] for k in result.z_class]
         self.classes = classes
