@@ -272,6 +272,15 @@ bad("set_class_mean_embeddings: wrong shape", ValueError, "finite (3, D) array")
 bad("set_class_mean_embeddings: NaN", ValueError, "finite (3, D) array")(
     lambda t: gen().set_class_mean_embeddings("k", np.full((3, 4), np.nan)))
 
+bad("set_class_mean_embeddings: beyond float32", ValueError, "got values beyond the float32 range")(
+    lambda t: gen().set_class_mean_embeddings("k", np.full((3, 4), 1e300)))
+bad("set_class_mean_embeddings: strings", TypeError, "of real numbers, got dtype <U1")(
+    lambda t: gen().set_class_mean_embeddings("k", np.full((3, 4), "a")))
+bad("class_mean_embeddings: family a string", TypeError, "family must be a RandomEmbedding")(
+    lambda t: gen().class_mean_embeddings("family"))
+bad("mean_embedding: family of another size", ValueError, "the feature dimensions differ")(
+    lambda t: gen().mean_embedding(gen(X=digits()[0][:, :32]).embedding_family()))
+
 
 # ------------------------------------------------------------------ LANE spec files
 def _set(path, value):
@@ -575,6 +584,16 @@ bad("mixture_weights: user with NaN", ValueError, "NaN or infinite")(
     lambda t: _weights(np.full((5, 64), np.nan), [lane()]))
 bad("mixture_weights: unknown solver", ValueError, "solver")(lambda t: _weights(digits()[0], [lane()], solver="magic"))
 bad("mixture_weights: top_k 0", ValueError, "top_k")(lambda t: _weights(digits()[0], [lane()], top_k=0))
+bad("mixture_weights: family not a RandomEmbedding", TypeError, "family must be a RandomEmbedding")(
+    lambda t: _weights(digits()[0], [lane()], family="mlp"))
+bad("mixture_weights: family of another size", ValueError, "the feature dimensions differ")(
+    lambda t: _weights(digits()[0], [lane()], family=gen(X=digits()[0][:, :32]).embedding_family()))
+bad("mixture_weights: user overflowing the networks", ValueError, "overflow the random networks")(
+    lambda t: _weights(np.full((3, 64), -3e38, np.float32), [lane()]))
+bad("embed_requirement_and_classes: no specs", ValueError, "learnware_specs is empty")(
+    lambda t: __import__("k2v_learnware.search", fromlist=["x"]).embed_requirement_and_classes(digits()[0], []))
+bad("embed_requirement_and_classes: a string spec", TypeError, "learnware_specs[0] is a str")(
+    lambda t: __import__("k2v_learnware.search", fromlist=["x"]).embed_requirement_and_classes(digits()[0], ["a"]))
 bad("single_residuals: user a string", TypeError, "must hold numbers")(lambda t: _residuals("rows", [lane()]))
 
 
