@@ -28,3 +28,18 @@ def test_a_failed_build_leaves_the_spec_as_it_was():
     with pytest.raises(ValueError, match="diverged"):
         spec.generate_stat_spec_from_data(X * 1e30, y, num_per_class=2, iterations=2, num_nets=3, verbose=False)
     assert spec.num_nets == spec.embedding["num_nets"] == 8 and spec.to_dict() == before
+
+
+def test_reuse_weights_as_large_as_a_float_are_shared_out_not_lost():
+    from learnware.learnware import Learnware
+    from learnware.specification import Specification
+    from sklearn.linear_model import LogisticRegression
+
+    from k2v_learnware.reuse import LANEJobSelectorReuser
+
+    X, y = _rows()
+    spec = generate_lane_spec(X, y, num_per_class=2, iterations=1, verbose=False)
+    learnware = Learnware("lw", LogisticRegression().fit(X, y), Specification(stat_spec={"LANESpecification": spec}),
+                          "")
+    reuser = LANEJobSelectorReuser([learnware, learnware], [1e308, 1e308])
+    assert np.allclose(reuser.chosen_weights(X), [0.5, 0.5])  # the sum overflowed: [1, 0] before

@@ -631,6 +631,20 @@ bad("reuser: weights of the wrong length", ValueError, "one weight per learnware
 bad("reuser: negative weights", ValueError, "non-negative")(lambda t: _reuser([learnware(), learnware()], [1.0, -1.0]))
 bad("reuser: NaN weights", ValueError, "finite")(lambda t: _reuser([learnware(), learnware()], [np.nan, 1.0]))
 bad("reuser: num_mimic 0", ValueError, "num_mimic must be >= 1")(lambda t: _reuser([learnware()], num_mimic=0))
+bad("reuser: a spec in place of a learnware", TypeError, "learnware_list[0] is a LANESpecification, not a learnware")(
+    lambda t: _reuser([lane()]))
+bad("reuser: random_state negative", ValueError, "random_state must be >= 0")(
+    lambda t: _reuser([learnware()], random_state=-1))
+bad("reuser: fit on rows of another size", ValueError, "user_data rows have 32 features; the learnwares take 64")(
+    lambda t: _reuser([learnware(), learnware()], [0.5, 0.5]).fit(np.zeros((5, 32))))
+bad("label_shift_weights: a string spec", TypeError, "specs[0] is a str, not a LANESpecification")(
+    lambda t: __import__("k2v_learnware.reuse", fromlist=["x"]).label_shift_weights(digits()[0], ["lane.json"]))
+bad("label_shift_weights: specs of two sizes", ValueError, "the feature dimensions differ")(
+    lambda t: __import__("k2v_learnware.reuse", fromlist=["x"]).label_shift_weights(
+        digits()[0], [lane(), gen(X=digits()[0][:, :32])]))
+bad("label_shift_weights: random_state a string", TypeError, "random_state must be an integer")(
+    lambda t: __import__("k2v_learnware.reuse", fromlist=["x"]).label_shift_weights(digits()[0], [lane()],
+                                                                                   random_state="0"))
 bad("reuser: rows of another size", ValueError, "the learnwares take 64")(
     lambda t: _reuser([learnware()]).predict(np.zeros((5, 32))))
 bad("reuser: rows with NaN", ValueError, "NaN or infinite")(
