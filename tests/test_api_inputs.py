@@ -43,3 +43,15 @@ def test_reuse_weights_as_large_as_a_float_are_shared_out_not_lost():
                           "")
     reuser = LANEJobSelectorReuser([learnware, learnware], [1e308, 1e308])
     assert np.allclose(reuser.chosen_weights(X), [0.5, 0.5])  # the sum overflowed: [1, 0] before
+
+
+def test_scale_free_transferability_scores_do_not_depend_on_extreme_scales():
+    from k2v_learnware.retrieval.transferability import h_score, leep, neuralrank_silhouette, nleep
+
+    rng = np.random.default_rng(0)
+    F, y = rng.normal(size=(30, 4)), np.arange(30) % 3
+    for score in (h_score, nleep, neuralrank_silhouette):  # 1e200 overflowed or read as constant, 1e-300 as zero
+        reference = score(F, y)
+        assert np.allclose([score(F * 1e200, y), score(F * 1e-300, y)], reference), score.__name__
+    probs = rng.random((30, 3))
+    assert np.isclose(leep(probs * 1e308, y), leep(probs, y))  # rows of 1e308 summed to inf: -690 before

@@ -890,6 +890,12 @@ bad("nce: one class", ValueError, "class")(lambda t: _transfer("nce", [0, 1, 0, 
 bad("logme: features 1-D", ValueError, "must have shape")(lambda t: _transfer("logme", np.zeros(4), [0, 1, 0, 1]))
 bad("h_score: features with inf", ValueError, "NaN or infinite")(
     lambda t: _transfer("h_score", np.full((4, 3), np.inf), [0, 1, 0, 1]))
+bad("leep: complex probabilities", TypeError, "source_probs must hold real numbers")(
+    lambda t: _transfer("leep", np.full((4, 2), 0.5 + 1j), [0, 1, 0, 1]))
+bad("logme: features overflowing its Gram matrix", ValueError, "overflow LogME's float64 Gram matrix")(
+    lambda t: _transfer("logme", np.arange(12.0).reshape(4, 3) * 1e160, [0, 1, 0, 1]))
+bad("silhouette: complex features", TypeError, "features must hold real numbers")(
+    lambda t: _transfer("neuralrank_silhouette", np.ones((4, 2)) + 1j, [0, 1, 0, 1]))
 
 
 def _fidelity(*args, **options):
