@@ -237,6 +237,8 @@ bad("generate: num_nets huge", ValueError, "num_nets must be <= 64")(lambda t: g
 bad("generate: width huge", ValueError, "width must be <= 4096")(lambda t: gen(width=10**7))
 bad("generate: depth 0", ValueError, "depth must be >= 1")(lambda t: gen(depth=0))
 bad("generate: depth huge", ValueError, "depth must be <= 16")(lambda t: gen(depth=1000))
+bad("generate: images of one pixel", ValueError, "needs images of at least 2x2 pixels, got 1x1; use embedding='mlp'")(
+    lambda t: gen(X=digits()[0].reshape(-1, 64, 1, 1)))
 bad("LANESpecification(num_nets=-3)", ValueError, "num_nets must be >= 1")(lambda t: LANESpecification(num_nets=-3))
 bad("generate: more points than a file holds", ValueError, "would be 110000 points, more than the 100000")(
     lambda t: gen(X=np.arange(11.0).reshape(11, 1), y=np.arange(11), num_per_class=10000, init="noise"))
@@ -269,6 +271,15 @@ bad("set_class_mean_embeddings: wrong shape", ValueError, "finite (3, D) array")
     lambda t: gen().set_class_mean_embeddings("k", np.zeros((2, 4))))
 bad("set_class_mean_embeddings: NaN", ValueError, "finite (3, D) array")(
     lambda t: gen().set_class_mean_embeddings("k", np.full((3, 4), np.nan)))
+
+bad("set_class_mean_embeddings: beyond float32", ValueError, "got values beyond the float32 range")(
+    lambda t: gen().set_class_mean_embeddings("k", np.full((3, 4), 1e300)))
+bad("set_class_mean_embeddings: strings", TypeError, "of real numbers, got dtype <U1")(
+    lambda t: gen().set_class_mean_embeddings("k", np.full((3, 4), "a")))
+bad("class_mean_embeddings: family a string", TypeError, "family must be a RandomEmbedding")(
+    lambda t: gen().class_mean_embeddings("family"))
+bad("mean_embedding: family of another size", ValueError, "the feature dimensions differ")(
+    lambda t: gen().mean_embedding(gen(X=digits()[0][:, :32]).embedding_family()))
 
 
 # ------------------------------------------------------------------ LANE spec files
@@ -573,6 +584,16 @@ bad("mixture_weights: user with NaN", ValueError, "NaN or infinite")(
     lambda t: _weights(np.full((5, 64), np.nan), [lane()]))
 bad("mixture_weights: unknown solver", ValueError, "solver")(lambda t: _weights(digits()[0], [lane()], solver="magic"))
 bad("mixture_weights: top_k 0", ValueError, "top_k")(lambda t: _weights(digits()[0], [lane()], top_k=0))
+bad("mixture_weights: family not a RandomEmbedding", TypeError, "family must be a RandomEmbedding")(
+    lambda t: _weights(digits()[0], [lane()], family="mlp"))
+bad("mixture_weights: family of another size", ValueError, "the feature dimensions differ")(
+    lambda t: _weights(digits()[0], [lane()], family=gen(X=digits()[0][:, :32]).embedding_family()))
+bad("mixture_weights: user overflowing the networks", ValueError, "overflow the random networks")(
+    lambda t: _weights(np.full((3, 64), -3e38, np.float32), [lane()]))
+bad("embed_requirement_and_classes: no specs", ValueError, "learnware_specs is empty")(
+    lambda t: __import__("k2v_learnware.search", fromlist=["x"]).embed_requirement_and_classes(digits()[0], []))
+bad("embed_requirement_and_classes: a string spec", TypeError, "learnware_specs[0] is a str")(
+    lambda t: __import__("k2v_learnware.search", fromlist=["x"]).embed_requirement_and_classes(digits()[0], ["a"]))
 bad("single_residuals: user a string", TypeError, "must hold numbers")(lambda t: _residuals("rows", [lane()]))
 
 
@@ -610,6 +631,20 @@ bad("reuser: weights of the wrong length", ValueError, "one weight per learnware
 bad("reuser: negative weights", ValueError, "non-negative")(lambda t: _reuser([learnware(), learnware()], [1.0, -1.0]))
 bad("reuser: NaN weights", ValueError, "finite")(lambda t: _reuser([learnware(), learnware()], [np.nan, 1.0]))
 bad("reuser: num_mimic 0", ValueError, "num_mimic must be >= 1")(lambda t: _reuser([learnware()], num_mimic=0))
+bad("reuser: a spec in place of a learnware", TypeError, "learnware_list[0] is a LANESpecification, not a learnware")(
+    lambda t: _reuser([lane()]))
+bad("reuser: random_state negative", ValueError, "random_state must be >= 0")(
+    lambda t: _reuser([learnware()], random_state=-1))
+bad("reuser: fit on rows of another size", ValueError, "user_data rows have 32 features; the learnwares take 64")(
+    lambda t: _reuser([learnware(), learnware()], [0.5, 0.5]).fit(np.zeros((5, 32))))
+bad("label_shift_weights: a string spec", TypeError, "specs[0] is a str, not a LANESpecification")(
+    lambda t: __import__("k2v_learnware.reuse", fromlist=["x"]).label_shift_weights(digits()[0], ["lane.json"]))
+bad("label_shift_weights: specs of two sizes", ValueError, "the feature dimensions differ")(
+    lambda t: __import__("k2v_learnware.reuse", fromlist=["x"]).label_shift_weights(
+        digits()[0], [lane(), gen(X=digits()[0][:, :32])]))
+bad("label_shift_weights: random_state a string", TypeError, "random_state must be an integer")(
+    lambda t: __import__("k2v_learnware.reuse", fromlist=["x"]).label_shift_weights(digits()[0], [lane()],
+                                                                                   random_state="0"))
 bad("reuser: rows of another size", ValueError, "the learnwares take 64")(
     lambda t: _reuser([learnware()]).predict(np.zeros((5, 32))))
 bad("reuser: rows with NaN", ValueError, "NaN or infinite")(
@@ -855,6 +890,12 @@ bad("nce: one class", ValueError, "class")(lambda t: _transfer("nce", [0, 1, 0, 
 bad("logme: features 1-D", ValueError, "must have shape")(lambda t: _transfer("logme", np.zeros(4), [0, 1, 0, 1]))
 bad("h_score: features with inf", ValueError, "NaN or infinite")(
     lambda t: _transfer("h_score", np.full((4, 3), np.inf), [0, 1, 0, 1]))
+bad("leep: complex probabilities", TypeError, "source_probs must hold real numbers")(
+    lambda t: _transfer("leep", np.full((4, 2), 0.5 + 1j), [0, 1, 0, 1]))
+bad("logme: features overflowing its Gram matrix", ValueError, "overflow LogME's float64 Gram matrix")(
+    lambda t: _transfer("logme", np.arange(12.0).reshape(4, 3) * 1e160, [0, 1, 0, 1]))
+bad("silhouette: complex features", TypeError, "features must hold real numbers")(
+    lambda t: _transfer("neuralrank_silhouette", np.ones((4, 2)) + 1j, [0, 1, 0, 1]))
 
 
 def _fidelity(*args, **options):

@@ -32,6 +32,13 @@ def _features(features, name: str = "features") -> np.ndarray:
     return as_data_array(features, name, allowed_ndim=(2,), dtype=np.float64)
 
 
+def _unit_scaled(F: np.ndarray) -> np.ndarray:
+    """``F`` divided by its largest magnitude, for the scale-free scores: features near 1e160 overflowed their
+    covariances (numpy's 'Eigenvalues did not converge', or a silent 0) and near 1e-300 underflowed them."""
+    largest = float(np.max(np.abs(F)))
+    return F / largest if largest > 0 else F
+
+
 def _class_index(target_labels, n: int, against: str, min_classes: int = 2):
     """Validate ``target_labels`` against ``n`` rows; return (class index per sample, number of classes)."""
     if hasattr(target_labels, "__len__") and not isinstance(target_labels, (str, bytes)):
@@ -52,16 +59,20 @@ def leep(source_probs, target_labels) -> float:
     ``source_probs`` is ``(n, Z)``, each row the source model's distribution over
     its own classes; ``target_labels`` the ``n`` target labels.
     """
-    theta = np.asarray(source_probs, dtype=np.float64)
+    theta = np.asarray(source_probs)
     if theta.ndim != 2 or len(theta) == 0:
         raise ValueError(f"source_probs must be a non-empty (n, Z) array, got shape {theta.shape}")
+    if not (np.issubdtype(theta.dtype, np.floating) or np.issubdtype(theta.dtype, np.integer) or theta.dtype == bool):
+        raise TypeError(f"source_probs must hold real numbers, got dtype {theta.dtype}")
+    theta = theta.astype(np.float64)
     if not np.all(np.isfinite(theta)) or np.any(theta < 0):
         raise ValueError("source_probs must be finite and non-negative")
-    if np.any(theta.sum(axis=1) <= 0):
+    if np.any(theta.max(axis=1) <= 0):
         raise ValueError("source_probs has a row summing to 0; each row must be a distribution over source classes")
     labels = np.array(as_labels(target_labels, len(theta), "target_labels"), dtype=object)
     classes = list(dict.fromkeys(labels.tolist()))
     index = np.array([classes.index(v) for v in labels])
+    theta = theta / theta.max(axis=1, keepdims=True)  # first, so that rows of 1e308 do not sum to inf
     theta = theta / theta.sum(axis=1, keepdims=True)
     joint = np.zeros((len(classes), theta.shape[1]))  # empirical P(y, z)
     np.add.at(joint, index, theta)
@@ -130,6 +141,10 @@ def logme(features, target_labels) -> float:
     F = _features(features)
     y, n_classes = _class_index(target_labels, len(F), "features")
     N, D = F.shape
+    largest = float(np.max(np.abs(F)))
+    if largest > np.sqrt(np.finfo(np.float64).max / (16 * N * D)):  # LogME depends on the scale: no rescaling
+        raise ValueError(f"features of magnitude up to {largest:.3g} overflow LogME's float64 Gram matrix; "
+                         "rescale them first")
     if N > D:  # eigen-decomposition of the small d x d Gram matrix
         sigma, V = np.linalg.eigh(F.T @ F)
         keep = sigma > max(sigma.max(), 0.0) * max(N, D) * np.finfo(np.float64).eps
@@ -184,7 +199,7 @@ def h_score(features, target_labels) -> float:
     features. Directions of zero feature variance are dropped by the
     pseudo-inverse.
     """
-    F = _features(features)
+    F = _unit_scaled(_features(features))  # the score is scale-free
     y, n_classes = _class_index(target_labels, len(F), "features")
     means = np.zeros((n_classes, F.shape[1]))
     np.add.at(means, y, F)
@@ -214,7 +229,7 @@ def nleep(features, target_labels, component_ratio: int = 5, variance_kept: floa
     from sklearn.decomposition import PCA
     from sklearn.mixture import GaussianMixture
 
-    F = _features(features)
+    F = _unit_scaled(_features(features))  # the score rescales the features anyway
     _, n_classes = _class_index(target_labels, len(F), "features")
     ratio = positive_int(component_ratio, "component_ratio")
     kept = positive_float(variance_kept, "variance_kept")
@@ -236,11 +251,9 @@ def neuralrank_silhouette(features, target_labels, n_components: float | int = 0
     from sklearn.decomposition import PCA
     from sklearn.metrics import silhouette_score
 
-    F = np.asarray(features, dtype=np.float64)
-    if F.ndim != 2 or len(F) < 3:
+    F = _unit_scaled(_features(features))  # real numbers, finite; a silhouette is scale-free
+    if len(F) < 3:
         raise ValueError(f"features must be an (n, d) array with n >= 3, got shape {F.shape}")
-    if not np.all(np.isfinite(F)):
-        raise ValueError("features contain NaN or infinite values")
     labels = as_labels(target_labels, len(F), "target_labels")
     if not 2 <= len(set(labels)) <= len(F) - 1:
         raise ValueError(f"a silhouette needs between 2 and n - 1 = {len(F) - 1} target classes, "

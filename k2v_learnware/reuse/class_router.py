@@ -31,7 +31,7 @@ import warnings
 
 import numpy as np
 
-from .._checks import as_data_array, positive_float, positive_int
+from .._checks import positive_float, positive_int
 from .job_selector import LANEJobSelectorReuser
 from .label_shift import DEFAULT_C, DEFAULT_PER_CLASS, draw_mimic, em_class_priors, label_shift_weights
 
@@ -74,10 +74,7 @@ class LANEClassRouterReuser(LANEJobSelectorReuser):
         """Estimate the class shares of ``X`` and train the class-level selector."""
         from sklearn.base import clone
 
-        X = as_data_array(X, "user_data")
-        expected = int(np.prod(self.specs[0].input_shape))
-        if X[0].size != expected:
-            raise ValueError(f"user_data rows have {X[0].size} features; the learnwares take {expected}")
+        X = self._user_rows(X)
         mimic = draw_mimic(self.specs, self.per_class, np.random.default_rng(self.random_state))
         self.owner_ = mimic[2]
         self.shift_ = label_shift_weights(X, self.specs, self.weights, per_class=self.per_class, C=self.C,

@@ -12,11 +12,13 @@ from __future__ import annotations
 import numpy as np
 from learnware.reuse.base import BaseReuser
 
-from .._checks import as_data_array, positive_float, positive_int
+from .._checks import as_data_array, positive_float, positive_int, seed_int
 from ..specification.lane import lane_spec_of
 
 
-def _lane_spec(learnware):
+def _lane_spec(learnware, i: int):
+    if not callable(getattr(learnware, "get_specification", None)):
+        raise TypeError(f"learnware_list[{i}] is a {type(learnware).__name__}, not a learnware (learnware.Learnware)")
     spec = lane_spec_of(learnware)
     if spec is None:
         raise ValueError(f"learnware {learnware.id} has no LANESpecification; it cannot be reused by LANE")
@@ -42,7 +44,7 @@ class LANEJobSelectorReuser(BaseReuser):
         super().__init__(learnware_list=list(learnware_list or []))
         if not self.learnware_list:
             raise ValueError("learnware_list is empty: there is nothing to reuse")
-        self.specs = [_lane_spec(lw) for lw in self.learnware_list]
+        self.specs = [_lane_spec(lw, i) for i, lw in enumerate(self.learnware_list)]
         shapes = {int(np.prod(s.input_shape)) for s in self.specs}
         if len(shapes) > 1:
             raise ValueError(f"the learnwares take inputs of different sizes {sorted(shapes)}; reuse needs one")
@@ -51,20 +53,21 @@ class LANEJobSelectorReuser(BaseReuser):
             if weights.shape != (len(self.learnware_list),):
                 raise ValueError(f"weights has shape {weights.shape}; expected one weight per learnware "
                                  f"({len(self.learnware_list)})")
-            if not np.all(np.isfinite(weights)) or np.any(weights < 0) or weights.sum() <= 0:
+            if not np.all(np.isfinite(weights)) or np.any(weights < 0) or weights.max() <= 0:
                 raise ValueError("weights must be finite, non-negative and not all zero")
         self.weights = weights
         self.num_mimic = None if num_mimic is None else positive_int(num_mimic, "num_mimic")
         self.min_weight = positive_float(min_weight, "min_weight") if min_weight else 0.0
         self.min_per_class = positive_int(min_per_class, "min_per_class")
         self.selector = selector
-        self.random_state = random_state
+        self.random_state = seed_int(random_state, "random_state")
         self.selector_ = None
         self.used_ = None
 
     def _weights_for(self, X) -> np.ndarray:
         if self.weights is not None:
-            return self.weights / self.weights.sum()
+            w = self.weights / self.weights.max()  # weights of 1e308 would sum to inf
+            return w / w.sum()
         from ..search import mixture_weights
 
         return mixture_weights(X, self.specs).learnware_weights
@@ -91,9 +94,17 @@ class LANEJobSelectorReuser(BaseReuser):
             weights = np.eye(len(found))[int(np.argmax(found))]
         return weights / weights.sum()
 
+    def _user_rows(self, X) -> np.ndarray:
+        """``X`` checked: finite rows of the learnwares' feature size."""
+        X = as_data_array(X, "user_data")
+        expected = int(np.prod(self.specs[0].input_shape))
+        if X[0].size != expected:
+            raise ValueError(f"user_data rows have {X[0].size} features; the learnwares take {expected}")
+        return X
+
     def fit(self, X):
         """Choose the learnwares and train the selector for the user data ``X``."""
-        X = as_data_array(X, "user_data")
+        X = self._user_rows(X)
         weights = self.chosen_weights(X)
         self.used_ = np.flatnonzero(weights > 0)
         if len(self.used_) == 1:
@@ -109,7 +120,7 @@ class LANEJobSelectorReuser(BaseReuser):
 
     def job_assignment(self, X) -> np.ndarray:
         """Index (into ``learnware_list``) of the learnware chosen for each row."""
-        X = as_data_array(X, "user_data")
+        X = self._user_rows(X)
         if self.used_ is None:
             self.fit(X)
         if self.selector_ is None:
@@ -122,10 +133,7 @@ class LANEJobSelectorReuser(BaseReuser):
 
     def predict(self, user_data) -> np.ndarray:
         """Predictions for every row of ``user_data``, each by its assigned learnware's model."""
-        X = as_data_array(user_data, "user_data")
-        expected = int(np.prod(self.specs[0].input_shape))
-        if X[0].size != expected:
-            raise ValueError(f"user_data rows have {X[0].size} features; the learnwares take {expected}")
+        X = self._user_rows(user_data)
         self.fit(X)
         assignment = self.job_assignment(X)
         parts = []

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import as_data_array, positive_float, positive_int
+from .._checks import as_data_array, positive_float, positive_int, seed_int
 
 #: Logistic-regression strength for the class posteriors, on rows scaled to unit RMS distance from their
 #: mean; measured on the reuse benchmark's three data sets (README, "Choosing the defaults").
@@ -139,6 +139,24 @@ def _start_from(weights, owner: np.ndarray, specs) -> np.ndarray:
     return 0.5 * start / start.sum() + 0.5 / K
 
 
+def _checked_specs(specs) -> list:
+    """``specs`` as a non-empty list of LANE specifications with content, all of one feature size."""
+    from ..specification.lane import LANESpecification
+
+    if isinstance(specs, LANESpecification) or not hasattr(specs, "__iter__"):
+        raise TypeError(f"specs must be a list of LANESpecifications, got {type(specs).__name__}")
+    specs = list(specs)
+    if not specs:
+        raise ValueError("specs is empty: there is nothing to weigh")
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, LANESpecification):
+            raise TypeError(f"specs[{i}] is a {type(spec).__name__}, not a LANESpecification")
+        if int(np.prod(spec.input_shape)) != int(np.prod(specs[0].input_shape)):  # input_shape: empty is refused
+            raise ValueError(f"specs[{i}] has samples of shape {spec.input_shape}, specs[0] of shape "
+                             f"{specs[0].input_shape}; the feature dimensions differ")
+    return specs
+
+
 def label_shift_weights(X, specs, start=None, *, per_class: int = DEFAULT_PER_CLASS, C: float = DEFAULT_C,
                         random_state: int = 0, mimic=None, prune: bool = True) -> LabelShiftWeights:
     """Weights over ``specs`` (LANESpecifications) that explain the user rows ``X``, by label-shift EM.
@@ -150,15 +168,15 @@ def label_shift_weights(X, specs, start=None, *, per_class: int = DEFAULT_PER_CL
     from sklearn.linear_model import LogisticRegression
 
     X = as_data_array(X, "user_data")
-    specs = list(specs)
-    if not specs:
-        raise ValueError("specs is empty: there is nothing to weigh")
+    specs = _checked_specs(specs)
+    random_state = seed_int(random_state, "random_state")
     per_class = positive_int(per_class, "per_class")
     C = positive_float(C, "C")
     if start is not None:
         start = np.asarray(start, dtype=float)
-        if start.shape != (len(specs),) or not np.all(np.isfinite(start)) or np.any(start < 0) or start.sum() <= 0:
+        if start.shape != (len(specs),) or not np.all(np.isfinite(start)) or np.any(start < 0) or start.max() <= 0:
             raise ValueError(f"start must be {len(specs)} finite non-negative weights, not all zero")
+        start = start / start.max()  # weights of 1e308 would sum to inf
     rows, column, owner = mimic if mimic is not None else draw_mimic(specs, per_class, np.random.default_rng(
         random_state))
     if rows.shape[1] != X[0].size:

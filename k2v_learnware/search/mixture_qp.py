@@ -31,7 +31,7 @@ from functools import cached_property
 import numpy as np
 
 from ..specification.lane import LANESpecification
-from ..specification.networks import RandomEmbedding
+from ..specification.networks import RandomEmbedding, checked_family, finite_embedding
 from .class_mean_index import MAX_CANDIDATE_CLASSES, MAX_ROUNDS, ClassMeanIndex
 from .simplex_qp import DEFAULT_SOLVER, simplex_qp
 
@@ -79,14 +79,22 @@ def embed_requirement_and_classes(user, specs, family: RandomEmbedding | None = 
     reads each spec's stored class means; a format-1 family calibrates
     BatchNorm on the user's points, so the one embedding serves every learnware.
     """
+    user, specs = _check_inputs(user, specs)
+    return _embed(user, specs, family)
+
+
+def _embed(user, specs, family):
+    """:func:`embed_requirement_and_classes` of checked inputs."""
+    shape = user.input_shape if isinstance(user, LANESpecification) else user.shape[1:]
     if family is None:
         family = user.embedding_family() if isinstance(user, LANESpecification) else specs[0].embedding_family()
+    family = checked_family(family, shape)
     if family.fixed:
         if isinstance(user, LANESpecification):
             u = user.mean_embedding(family)
         else:
             (rows,) = family.embed([_as_family_input(user, family)])
-            u = rows.mean(axis=0)
+            u = finite_embedding(rows.mean(axis=0), "the user data's mean embedding")
         return u, [spec.class_mean_embeddings(family) for spec in specs]
     if isinstance(user, LANESpecification):
         reference = user._family_input(family)
@@ -98,7 +106,9 @@ def embed_requirement_and_classes(user, specs, family: RandomEmbedding | None = 
         u = user.class_weights @ user.class_mean_rows(embedded[0])
     else:
         u = embedded[0].mean(axis=0)
-    return u, [spec.class_mean_rows(emb) for spec, emb in zip(specs, embedded[1:])]
+    return finite_embedding(u, "the requirement's mean embedding"), [
+        finite_embedding(spec.class_mean_rows(emb), f"learnware_specs[{i}]'s class-mean embedding")
+        for i, (spec, emb) in enumerate(zip(specs, embedded[1:]))]
 
 
 def _as_family_input(rows, family: RandomEmbedding) -> np.ndarray:
@@ -139,7 +149,7 @@ def mixture_weights(user, learnware_specs, *, solver: str = DEFAULT_SOLVER, top_
     start = time.perf_counter()
     _check_solver(solver)
     user, specs = _check_inputs(user, learnware_specs)
-    u, class_means = embed_requirement_and_classes(user, specs, family)
+    u, class_means = _embed(user, specs, family)
     result = _weights_from_embeddings(u, class_means, specs, solver, top_k)
     result.seconds = time.perf_counter() - start
     return result
@@ -154,7 +164,7 @@ def single_residuals(user, learnware_specs, *, solver: str = DEFAULT_SOLVER,
     """
     _check_solver(solver)
     user, specs = _check_inputs(user, learnware_specs)
-    u, class_means = embed_requirement_and_classes(user, specs, family)
+    u, class_means = _embed(user, specs, family)
     return ClassMeanIndex.from_blocks(class_means).all_single_residuals(u, solver)
 
 

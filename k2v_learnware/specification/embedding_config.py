@@ -48,21 +48,32 @@ class EmbeddingConfig:
             if len(self.input_shape) != 3:
                 raise ValueError(f"a 'convnet' embedding takes images (c, h, w), got input shape {self.input_shape}")
             smallest = min(self.input_shape[1:])
+            if smallest < 2:
+                raise ValueError(
+                    f"a 'convnet' embedding needs images of at least 2x2 pixels, got {self.input_shape[1]}x"
+                    f"{self.input_shape[2]}; use embedding='mlp' (or give the rows as vectors)"
+                )
             if smallest >> self.depth < 1:
                 raise ValueError(
                     f"depth {self.depth} halves a {self.input_shape[1]}x{self.input_shape[2]} image "
                     f"below one pixel; use depth <= {int(math.log2(smallest))}"
                 )
 
+    @staticmethod
+    def default_sizes(input_shape: Sequence[int], width: int | None = None, depth: int | None = None):
+        """``(kind, width, depth)`` LANE uses for data of this shape: ConvNetBN for images, an MLP for vectors."""
+        input_shape = tuple(int(s) for s in input_shape)
+        if len(input_shape) == 3:  # a side of one pixel gets depth 1 here; a convnet over it is refused
+            max_depth = max(1, int(math.log2(max(1, min(input_shape[1:])))))
+            return "convnet", width or 32, depth or min(3, max_depth)
+        return "mlp", width or 256, depth or 2
+
     @classmethod
     def default_for(cls, input_shape: Sequence[int], width: int | None = None, depth: int | None = None,
                     normalization: str = "none"):
         """The family LANE uses for data of this shape: ConvNetBN for images, an MLP for vectors."""
-        input_shape = tuple(int(s) for s in input_shape)
-        if len(input_shape) == 3:
-            max_depth = int(math.log2(min(input_shape[1:])))
-            return cls("convnet", input_shape, width or 32, depth or min(3, max_depth), normalization)
-        return cls("mlp", input_shape, width or 256, depth or 2, normalization)
+        kind, width, depth = cls.default_sizes(input_shape, width, depth)
+        return cls(kind, tuple(input_shape), width, depth, normalization)
 
     @property
     def fixed(self) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .networks import RandomEmbedding
+from .networks import RandomEmbedding, checked_family, finite_embedding
 
 
 #: Rows embedded at a time when the developer's class means are computed (bounds the memory to ~CHUNK x D floats).
@@ -48,14 +48,15 @@ class KeptClassMeans:
         the learnware is added, so a search never embeds the points again.
         """
         self._require_content()
-        family = self._family if family is None else family
+        family = self._family if family is None else checked_family(family, self.input_shape)
         cache = self.__dict__.setdefault("_class_mean_cache", {})
         key = family.key
         if key not in cache and self.data_class_means is not None and key == self._family.key:
             cache[key] = self.data_class_means
         if key not in cache:
             rows = [self._rows_of(c) for c in self.classes]
-            cache[key] = family.class_means(self._family_input(family), rows)
+            cache[key] = finite_embedding(family.class_means(self._family_input(family), rows),
+                                          "the class-mean embedding of this specification's points")
         if callable(cache[key]):
             return self._checked_means(cache[key]())
         return cache[key]
@@ -85,8 +86,14 @@ class KeptClassMeans:
 
     def _checked_means(self, means) -> np.ndarray:
         means = np.asarray(means)
+        expected = f"stored class-mean embeddings must be a finite ({len(self.classes)}, D) array"
+        if not (np.issubdtype(means.dtype, np.floating) or np.issubdtype(means.dtype, np.integer)):
+            raise TypeError(f"{expected} of real numbers, got dtype {means.dtype}")
         if means.ndim != 2 or len(means) != len(self.classes) or not np.all(np.isfinite(means)):
-            raise ValueError(f"stored class-mean embeddings must be a finite ({len(self.classes)}, D) array, "
-                             f"got shape {means.shape}")
-        return means.astype(np.float32, copy=False)
+            raise ValueError(f"{expected}, got shape {means.shape}")
+        with np.errstate(over="ignore"):
+            converted = means.astype(np.float32, copy=False)
+        if not np.all(np.isfinite(converted)):
+            raise ValueError(f"{expected}, got values beyond the float32 range")
+        return converted
 

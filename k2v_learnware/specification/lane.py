@@ -25,7 +25,7 @@ from .class_gaussians import ClassGaussians
 from .class_mixtures import DEFAULT_COMPONENTS, DEFAULT_RANK, fit_class_mixture
 from .formats import read_json, write_json
 from .lane_file import FORMAT_VERSION, LIMITS, READABLE_VERSIONS, lane_fields_from_dict, lane_to_dict  # noqa: F401
-from .networks import EmbeddingConfig, RandomEmbedding
+from .networks import EmbeddingConfig, RandomEmbedding, checked_family, finite_embedding
 from .kept_class_means import KeptClassMeans, data_class_means
 from .lane_build import (  # noqa: F401  (the defaults are part of this module's interface)
     DATA_MEANS_MIN_ROWS, DEFAULT_BATCH_REAL, DEFAULT_INIT, DEFAULT_ITERATIONS, DEFAULT_LR, DEFAULT_NUM_NETS,
@@ -121,7 +121,6 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
             family_seed=family_seed, mixture_components=mixture_components, mixture_rank=mixture_rank,
             data_means=data_means, data_means_min_rows=data_means_min_rows,
         )
-        self.num_nets = plan.num_nets
         X, classes, class_index = plan.X, plan.classes, plan.class_index
         start = time.perf_counter()
         result = condense(
@@ -134,6 +133,7 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
             raise ValueError(f"the condensation diverged (non-finite points) with lr={plan.lr} on data of magnitude "
                              f"up to {float(np.max(np.abs(X))):.3g}; lower lr or rescale X")
 
+        self.num_nets = plan.num_nets  # only now: a failed build leaves the spec as it was
         self.z = result.z.reshape((len(result.z),) + X.shape[1:])
         self.labels = [classes[k] for k in result.z_class]
         self.classes = classes
@@ -220,10 +220,11 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
         ``reference`` calibrates a format-1 family; a fixed family ignores it.
         """
         self._require_content()
+        family = checked_family(family, self.input_shape)
         if family.fixed:
             return self.class_weights @ self.class_mean_embeddings(family).astype(np.float64)
         (emb,) = family.embed([self._family_input(family)], reference)
-        return self.class_weights @ self.class_mean_rows(emb)
+        return finite_embedding(self.class_weights @ self.class_mean_rows(emb), "this specification's mean embedding")
 
     def _family_input(self, family: RandomEmbedding) -> np.ndarray:
         """The points shaped as ``family`` takes them (flat vectors for an 'mlp' over images)."""

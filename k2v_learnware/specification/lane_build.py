@@ -125,10 +125,11 @@ def plan_build(X, y, num_per_class, *, iterations, batch_real, lr, optimizer, in
             POINTS_ITERATIONS
     if batch_real is None:
         batch_real = REQUIREMENT_BATCH_REAL if y is None and not keeps_means else DEFAULT_BATCH_REAL
-    config = EmbeddingConfig.default_for(X.shape[1:], width, depth, normalization)
-    if embedding is not None and embedding != config.kind:
-        shape = (int(np.prod(X.shape[1:])),) if embedding == "mlp" else X.shape[1:]
-        config = EmbeddingConfig(embedding, shape, width or config.width, depth or config.depth, normalization)
+    # the default kind's sizes serve an overriding kind too (so an 'mlp' over images never builds the convnet)
+    kind, width, depth = EmbeddingConfig.default_sizes(X.shape[1:], width, depth)
+    kind = embedding or kind
+    shape = (int(np.prod(X.shape[1:])),) if kind == "mlp" else X.shape[1:]
+    config = EmbeddingConfig(kind, shape, width, depth, normalization)
     # a row of data_class_means is the family's whole output; a file holds rows of at most LIMITS["family_output"]
     keeps_means = keeps_means and family_output_width(
         {**config.to_dict(), "num_nets": num_nets}) <= LIMITS["family_output"]

@@ -211,6 +211,25 @@ class RandomEmbedding:
         return means_of_rows(self.embed_fixed(points), class_rows)
 
 
+def checked_family(family, input_shape, name: str = "family") -> RandomEmbedding:
+    """``family`` when it is a :class:`RandomEmbedding` taking samples of ``input_shape``'s size, else a
+    TypeError / ValueError naming ``name``."""
+    if not isinstance(family, RandomEmbedding):
+        raise TypeError(f"{name} must be a RandomEmbedding (e.g. spec.embedding_family()), got {type(family).__name__}")
+    if math.prod(family.config.input_shape) != math.prod(input_shape):
+        raise ValueError(f"{name} takes samples of shape {family.config.input_shape}, not of shape "
+                         f"{tuple(input_shape)}; the feature dimensions differ")
+    return family
+
+
+def finite_embedding(values: np.ndarray, what: str) -> np.ndarray:
+    """``values`` if finite, else a ValueError: inputs within float32 may still overflow the networks."""
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{what} is not finite: its values overflow the random networks' float32 arithmetic; "
+                         "rescale the data (e.g. to unit scale)")
+    return values
+
+
 def means_of_rows(embedded: np.ndarray, class_rows: Sequence[np.ndarray]) -> np.ndarray:
     """``(K, D)`` float32 mean of each group of rows of ``embedded`` (accumulated in float64)."""
     return np.stack([embedded[rows].mean(axis=0, dtype=np.float64) for rows in class_rows]).astype(np.float32)
