@@ -9,6 +9,8 @@ torch or a QP solver.
 from __future__ import annotations
 
 import numbers
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -144,3 +146,13 @@ def one_of(value, name: str, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
+
+
+def as_path(value, name: str = "path") -> Path:
+    """Return ``value`` as a Path, raising (naming ``name``) unless it is a str or an ``os.PathLike`` of one."""
+    if not isinstance(value, (str, os.PathLike)) or isinstance(os.fspath(value), bytes):
+        raise TypeError(f"{name} must be a file path (str or pathlib.Path), got {type(value).__name__} ({value!r:.60})")
+    if not os.fspath(value):
+        raise ValueError(f"{name} is empty; give a file path")
+    return Path(value)
+

@@ -61,14 +61,30 @@ def load_optdigits(images: bool = False) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_idx(path) -> np.ndarray:
-    """Read an MNIST-style IDX file (optionally gzipped) into a numpy array."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    """Read an MNIST-style IDX file of unsigned bytes (optionally gzipped) into a numpy array.
+
+    A missing file, a ``.gz`` that is not gzip, a header of no dimensions and a body shorter or longer than
+    the header's shape are refused with the file named: a damaged download must not load as other data."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"IDX file not found: {path}")
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{path} cannot be read as a{' gzipped' if opener is gzip.open else 'n'} IDX file: "
+                         f"{err}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file")
     ndim = raw[3]
+    if ndim == 0 or len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"{path} has an IDX header of {ndim} dimensions and {len(raw)} bytes: not a data file")
     shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    body = len(raw) - 4 - 4 * ndim
+    if body != int(np.prod(shape, dtype=object)):
+        raise ValueError(f"{path} holds {body} bytes of data but its header says shape {tuple(shape)}: "
+                         "the file is truncated or damaged")
     return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -90,10 +106,16 @@ def load_fashion_mnist(split: str = "train", images: bool = True, root=FASHION_M
 
 def stratified_subset(X, y, per_class: int, seed: int = 0):
     """``per_class`` random samples of every class (all of a class if it has fewer)."""
-    from ._checks import positive_int
+    from ._checks import positive_int, seed_int
 
     per_class = positive_int(per_class, "per_class")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed_int(seed))
+    if not hasattr(X, "__len__") or not hasattr(y, "__len__") or isinstance(y, (str, bytes)):
+        raise TypeError(f"X and y must be arrays, got {type(X).__name__} and {type(y).__name__}")
+    X, y = np.asarray(X), np.asarray(y)
+    if y.ndim != 1 or len(X) != len(y) or not len(y):
+        raise ValueError(f"X and y must hold the same number of rows (at least one), y one label each; got "
+                         f"X of shape {X.shape} and y of shape {y.shape}")
     idx = np.concatenate([
         rng.choice(np.flatnonzero(y == c), size=min(per_class, int(np.sum(y == c))), replace=False)
         for c in np.unique(y)
@@ -104,11 +126,11 @@ def stratified_subset(X, y, per_class: int, seed: int = 0):
 
 def pool_images(X, factor: int = 2) -> np.ndarray:
     """Average-pool ``(n, c, h, w)`` images by ``factor`` (e.g. Fashion-MNIST 28x28 -> 14x14)."""
-    from ._checks import positive_int
+    from ._checks import as_data_array, positive_int
 
     factor = positive_int(factor, "factor")
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 4 or X.shape[2] % factor or X.shape[3] % factor:
+    X = as_data_array(X, "X", allowed_ndim=(4,))
+    if X.shape[2] % factor or X.shape[3] % factor:
         raise ValueError(f"expected (n, c, h, w) images with h and w divisible by {factor}, got shape {X.shape}")
     n, c, h, w = X.shape
     return X.reshape(n, c, h // factor, factor, w // factor, factor).mean(axis=(3, 5))

@@ -280,6 +280,11 @@ bad("class_mean_embeddings: family a string", TypeError, "family must be a Rando
     lambda t: gen().class_mean_embeddings("family"))
 bad("mean_embedding: family of another size", ValueError, "the feature dimensions differ")(
     lambda t: gen().mean_embedding(gen(X=digits()[0][:, :32]).embedding_family()))
+bad("lane: covariance of a list label", ValueError, "label [0] is not a class")(lambda t: lane().class_covariance([0]))
+bad("lane: a trillion mimic samples", ValueError, "n must be <=")(lambda t: lane().sample_class(0, 10**12))
+bad("lane: save to no path", TypeError, "path must be a file path")(lambda t: lane().save(None))
+bad("lane: load from an int", TypeError, "path must be a file path")(lambda t: LANESpecification().load(3))
+bad("lane: save to a bytes path", TypeError, "path must be a file path")(lambda t: lane().save(bytes(t / "s.json")))
 
 
 # ------------------------------------------------------------------ LANE spec files
@@ -630,6 +635,8 @@ bad("reuser: weights of the wrong length", ValueError, "one weight per learnware
     lambda t: _reuser([learnware()], [0.5, 0.5]))
 bad("reuser: negative weights", ValueError, "non-negative")(lambda t: _reuser([learnware(), learnware()], [1.0, -1.0]))
 bad("reuser: NaN weights", ValueError, "finite")(lambda t: _reuser([learnware(), learnware()], [np.nan, 1.0]))
+bad("reuser: weights as strings", TypeError, "weights must hold numbers")(
+    lambda t: _reuser([learnware(), learnware()], ["0.5", "0.5"]))
 bad("reuser: num_mimic 0", ValueError, "num_mimic must be >= 1")(lambda t: _reuser([learnware()], num_mimic=0))
 bad("reuser: a spec in place of a learnware", TypeError, "learnware_list[0] is a LANESpecification, not a learnware")(
     lambda t: _reuser([lane()]))
@@ -896,6 +903,14 @@ bad("logme: features overflowing its Gram matrix", ValueError, "overflow LogME's
     lambda t: _transfer("logme", np.arange(12.0).reshape(4, 3) * 1e160, [0, 1, 0, 1]))
 bad("silhouette: complex features", TypeError, "features must hold real numbers")(
     lambda t: _transfer("neuralrank_silhouette", np.ones((4, 2)) + 1j, [0, 1, 0, 1]))
+bad("silhouette: n_components 0", ValueError, "n_components must be >= 1")(
+    lambda t: _transfer("neuralrank_silhouette", np.eye(4), [0, 1, 0, 1], 0))
+bad("silhouette: n_components a share over 1", ValueError, "n_components must be a finite number in [0, 1]")(
+    lambda t: _transfer("neuralrank_silhouette", np.eye(4), [0, 1, 0, 1], 1.5))
+bad("silhouette: random_state negative", ValueError, "random_state must be >= 0")(
+    lambda t: _transfer("neuralrank_silhouette", np.eye(4), [0, 1, 0, 1], 0.9, -1))
+bad("nleep: random_state a string", TypeError, "random_state must be an integer")(
+    lambda t: _transfer("nleep", np.eye(4), [0, 1, 0, 1], 5, 0.8, "x"))
 
 
 def _fidelity(*args, **options):
@@ -906,6 +921,15 @@ def _fidelity(*args, **options):
 
 bad("fidelity: data of another size", ValueError, "features")(lambda t: _fidelity(lane(), digits()[0][:, :10]))
 bad("fidelity: not a spec", TypeError, "cannot compare a str")(lambda t: _fidelity("spec", digits()[0]))
+bad("fidelity: rows that overflow the random networks", ValueError, "the embedding of X is not finite")(
+    lambda t: _fidelity(lane(), np.full((5, 64), -3e38, np.float32)))
+bad("fidelity: random_state negative", ValueError, "random_state must be >= 0")(
+    lambda t: _fidelity(lane(), digits()[0], random_state=-1))
+bad("privacy_gap: random_state a float", TypeError, "random_state must be an integer")(
+    lambda t: __import__("k2v_learnware.compare.fidelity", fromlist=["x"]).privacy_gap(
+        digits()[0][:5], digits()[0][:20], digits()[0][20:40], random_state=0.5))
+bad("compare_many: labels not a sequence", TypeError, "labels must be a sequence")(
+    lambda t: __import__("k2v_learnware.compare", fromlist=["compare_many"]).compare_many([lane(), lane()], labels=3))
 
 
 # ------------------------------------------------------------------ market objects, data sets, plots
@@ -958,6 +982,22 @@ bad("datasets: per_class 0", ValueError, "per_class must be >= 1")(
     lambda t: _datasets().stratified_subset(np.zeros((4, 2)), np.array([0, 0, 1, 1]), 0))
 bad("datasets: pooling factor 0", ValueError, "factor must be >= 1")(
     lambda t: _datasets().pool_images(np.zeros((2, 1, 4, 4)), 0))
+bad("datasets: pooling NaN images", ValueError, "NaN or infinite")(
+    lambda t: _datasets().pool_images(np.full((1, 1, 2, 2), np.nan)))
+bad("datasets: pooling complex images", TypeError, "must hold real numbers")(
+    lambda t: _datasets().pool_images(np.ones((1, 1, 2, 2)) * 1j))
+bad("datasets: subset of X and y of two lengths", ValueError, "the same number of rows")(
+    lambda t: _datasets().stratified_subset(np.zeros((4, 2)), np.array([0, 1, 0]), 1))
+bad("datasets: subset with a negative seed", ValueError, "seed must be >= 0")(
+    lambda t: _datasets().stratified_subset(np.zeros((4, 2)), np.array([0, 1, 0, 1]), 1, -1))
+bad("datasets: IDX file missing", FileNotFoundError, "IDX file not found")(
+    lambda t: _datasets().read_idx(t / "none-idx1-ubyte.gz"))
+bad("datasets: IDX .gz that is not gzip", ValueError, "cannot be read as a gzipped IDX file")(
+    lambda t: (t / "a.gz").write_bytes(b"plain") and _datasets().read_idx(t / "a.gz"))
+bad("datasets: IDX header of no dimensions", ValueError, "IDX header of 0 dimensions")(
+    lambda t: (t / "b").write_bytes(bytes([0, 0, 8, 0])) and _datasets().read_idx(t / "b"))
+bad("datasets: IDX file truncated", ValueError, "truncated or damaged")(
+    lambda t: (t / "c").write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 5, 1, 2])) and _datasets().read_idx(t / "c"))
 bad("datasets: unknown Fashion-MNIST split", ValueError, "split must be")(
     lambda t: _datasets().load_fashion_mnist("dev"))
 bad("plots: heatmap not square", ValueError, "must be square")(

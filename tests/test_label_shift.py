@@ -124,8 +124,10 @@ def test_router_and_weights_refuse_bad_input(digits, digit_specs):
         label_shift_weights(X[:, :10], digit_specs)
     with pytest.raises(ValueError, match="start must be 5"):
         label_shift_weights(X, digit_specs, start=[1.0, 0.0])
-    with pytest.raises(ValueError, match="start must be 5"):
+    with pytest.raises(ValueError, match="start contains 1 NaN or infinite value"):
         label_shift_weights(X, digit_specs, start=[np.nan, 0, 0, 0, 1])
+    with pytest.raises(TypeError, match="start must hold numbers"):
+        label_shift_weights(X, digit_specs, start=["0.2"] * 5)
     with pytest.raises(ValueError, match="empty"):
         label_shift_weights(X, [])
     with pytest.raises(ValueError, match="per_class"):

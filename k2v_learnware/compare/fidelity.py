@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from learnware.specification import RKMETableSpecification
 
-from .._checks import as_data_array, as_labels
+from .._checks import as_data_array, as_labels, seed_int
 from ..specification.formats import saved_size
 from ..specification.lane import LANESpecification
+from ..specification.networks import finite_embedding
 from .pairs import MAX_KERNEL_ROWS, _as_family_input, _check_same_features, _kind, _rkme_points, _sample_shape
 
 
@@ -64,6 +65,7 @@ def _lane_mmds(spec: LANESpecification, X, labels):
     family = spec.embedding_family()
     data = _as_family_input(X, family)
     emb_z, emb_x = family.embed([_as_family_input(spec.get_z(), family), data], reference=data)
+    finite_embedding(emb_x, "the embedding of X")
     mmd = float(np.linalg.norm(spec.class_weights @ spec.class_mean_rows(emb_z) - emb_x.mean(axis=0)))
     per_class = None
     if labels is not None and spec.classes != [None]:
@@ -112,7 +114,7 @@ def privacy_gap(points, X_train, X_holdout, random_state=0) -> tuple[float, str 
     the size of the smaller: pass sets of equal size (say a 50/50 split) to keep
     every training row in play. Returns the gap and a note if it subsampled.
     """
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed_int(random_state, "random_state"))
     points, train, hold = (as_data_array(a, name).astype(np.float64).reshape(len(a), -1) for a, name in
                            ((points, "points"), (X_train, "X_train"), (X_holdout, "X_holdout")))
     if not (points.shape[1] == train.shape[1] == hold.shape[1]):
@@ -143,7 +145,7 @@ def class_means_privacy_gap(spec, X_train, y_train, X_holdout, y_holdout, random
     if not isinstance(spec, LANESpecification) or spec.data_class_means is None:
         raise ValueError("class_means_privacy_gap needs a LANE specification that carries data_class_means "
                          "(format 4, a fixed family)")
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed_int(random_state, "random_state"))
     family = spec.embedding_family()
     sets = []
     for X, y, name in ((X_train, y_train, "X_train"), (X_holdout, y_holdout, "X_holdout")):
@@ -192,7 +194,7 @@ def fidelity(spec, X, y=None, *, X_holdout=None, y_holdout=None, classifier=None
     labels = None if y is None else as_labels(y, len(X))
     if X_holdout is not None:
         X_holdout = _data_for(shape, X_holdout, "X_holdout")
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed_int(random_state, "random_state"))
     notes: list[str] = []
 
     if kind == "LANE":

@@ -252,6 +252,8 @@ def compare_many(specs, labels=None, **options) -> ComparisonMatrix:
     kinds = [_kind(s) for s in specs]
     if labels is None:
         labels = [f"{i}: {k}" for i, k in enumerate(kinds)]
+    elif isinstance(labels, (str, bytes)) or not hasattr(labels, "__iter__"):
+        raise TypeError(f"labels must be a sequence of one name per specification, got {type(labels).__name__}")
     labels = [str(v) for v in labels]
     if len(labels) != len(specs):
         raise ValueError(f"{len(labels)} labels for {len(specs)} specifications; give one per specification")

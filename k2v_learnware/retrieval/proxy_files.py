@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-from pathlib import Path
 
 import torch
 
+from .._checks import as_path
 from ..specification.formats import SpecificationFileNotFound, SpecificationFormatError, finite_float32, json_text, \
     read_json, replace_atomically, validator_for, write_json
 
@@ -86,7 +86,7 @@ def _finite(value) -> bool:
 
 def save_proxy(proxy, folder) -> None:
     """Check the settings, write the weights under their hash's name, swap in ``proxy.json``, drop old weights."""
-    folder = Path(folder)
+    folder = as_path(folder, "folder")
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{folder} is not a folder; a proxy is saved as a folder of {META_FILE} and its weights")
     buffer = io.BytesIO()
@@ -106,7 +106,7 @@ def save_proxy(proxy, folder) -> None:
 
 def load_proxy(cls, folder, verbose: bool = False):
     """The proxy ``save_proxy`` wrote in ``folder``, as a ``cls``; refuses weights of another save."""
-    folder = Path(folder)
+    folder = as_path(folder, "folder")
     meta = read_json(folder / META_FILE, "Know2VecProxy", supported_versions=(FORMAT_VERSION,))
     try:
         proxy = cls(hidden=meta["hidden"], embedding_dim=meta["embedding_dim"], margin=meta["margin"],

@@ -90,10 +90,9 @@ class Know2VecQuery:
 
     def save(self, path) -> None:
         """JSON, as the stock ``LearnwareClient`` saves a user's specification before a search."""
-        import json
+        from ..specification.formats import write_json
 
-        with open(path, "w") as f:
-            json.dump(self.to_dict(), f)
+        write_json(path, self.to_dict())
 
 
 class TaskSampler:

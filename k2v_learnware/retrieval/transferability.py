@@ -20,9 +20,11 @@ data is predicted to transfer better to the target task.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-from .._checks import as_data_array, as_labels, positive_float, positive_int
+from .._checks import as_data_array, as_labels, positive_float, positive_int, real_in, seed_int
 
 _EPS = 1e-5  # LogME's guard in the alpha / beta updates (thuml/LogME)
 
@@ -231,6 +233,7 @@ def nleep(features, target_labels, component_ratio: int = 5, variance_kept: floa
 
     F = _unit_scaled(_features(features))  # the score rescales the features anyway
     _, n_classes = _class_index(target_labels, len(F), "features")
+    random_state = seed_int(random_state, "random_state")
     ratio = positive_int(component_ratio, "component_ratio")
     kept = positive_float(variance_kept, "variance_kept")
     if kept > 1:
@@ -255,6 +258,12 @@ def neuralrank_silhouette(features, target_labels, n_components: float | int = 0
     if len(F) < 3:
         raise ValueError(f"features must be an (n, d) array with n >= 3, got shape {F.shape}")
     labels = as_labels(target_labels, len(F), "target_labels")
+    random_state = seed_int(random_state, "random_state")
+    if isinstance(n_components, numbers.Integral) and not isinstance(n_components, bool):
+        n_components = positive_int(n_components, "n_components", maximum=min(F.shape))
+    elif not 0 < real_in(n_components, "n_components", 0.0, 1.0) < 1:
+        raise ValueError(f"n_components must be a share of the variance in (0, 1) or a number of components, "
+                         f"got {n_components}")
     if not 2 <= len(set(labels)) <= len(F) - 1:
         raise ValueError(f"a silhouette needs between 2 and n - 1 = {len(F) - 1} target classes, "
                          f"got {len(set(labels))}")

@@ -49,7 +49,7 @@ class LANEJobSelectorReuser(BaseReuser):
         if len(shapes) > 1:
             raise ValueError(f"the learnwares take inputs of different sizes {sorted(shapes)}; reuse needs one")
         if weights is not None:
-            weights = np.asarray(weights, dtype=float)
+            weights = as_data_array(weights, "weights", allowed_ndim=(1,), dtype=np.float64)  # numbers, not "0.5"
             if weights.shape != (len(self.learnware_list),):
                 raise ValueError(f"weights has shape {weights.shape}; expected one weight per learnware "
                                  f"({len(self.learnware_list)})")

@@ -173,7 +173,7 @@ def label_shift_weights(X, specs, start=None, *, per_class: int = DEFAULT_PER_CL
     per_class = positive_int(per_class, "per_class")
     C = positive_float(C, "C")
     if start is not None:
-        start = np.asarray(start, dtype=float)
+        start = as_data_array(start, "start", allowed_ndim=(1,), dtype=np.float64)  # numbers, not "0.5"
         if start.shape != (len(specs),) or not np.all(np.isfinite(start)) or np.any(start < 0) or start.max() <= 0:
             raise ValueError(f"start must be {len(specs)} finite non-negative weights, not all zero")
         start = start / start.max()  # weights of 1e308 would sum to inf

@@ -10,9 +10,14 @@ Gaussians and mimic samples (from its class mixtures when it carries them).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._checks import positive_int, seed_int
+
+#: Most values one ``sample_class`` call draws (2 GiB of float64): more is a mistaken count, not a sample.
+MAX_SAMPLED_VALUES = 1 << 28
 
 
 def shrunk_covariance_factors(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -50,6 +55,7 @@ class ClassGaussians:
         valid (positive definite) even with fewer points than dimensions.
         Computed once per class: mimic sampling calls this in loops.
         """
+        self._class_index(label)  # an unknown label (or an unhashable one, [0]) named before the cache reads it
         cache = self.__dict__.setdefault("_factor_cache", {})
         if label not in cache:
             cache[label] = self._compute_covariance_factors(label)  # raises for an unknown label
@@ -73,7 +79,7 @@ class ClassGaussians:
         default, like every seed of this API, so that the same call gives the
         same samples) or a ``numpy.random.Generator`` to draw from.
         """
-        n = positive_int(n, "n", minimum=0)
+        n = positive_int(n, "n", minimum=0, maximum=MAX_SAMPLED_VALUES // max(1, math.prod(self.input_shape)))
         if not isinstance(random_state, np.random.Generator):
             random_state = seed_int(random_state, "random_state")
         rng = np.random.default_rng(random_state)

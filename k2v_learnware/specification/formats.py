@@ -113,7 +113,9 @@ def read_json(path, type_name: str, supported_versions=(1,)) -> dict:
     """
     import jsonschema
 
-    path = Path(path)
+    from .._checks import as_path  # numpy; this module stays light for the CLI
+
+    path = as_path(path)
     if not path.is_file():
         raise SpecificationFileNotFound(f"specification file not found: {path}")
     size = path.stat().st_size
@@ -152,7 +154,9 @@ def json_text(data: dict, name) -> str:
 def write_json(path, data: dict) -> None:
     """Write ``data`` as JSON; floats keep their exact value (Python's repr round-trips). What would not load
     again (non-finite numbers, over ``MAX_FILE_BYTES``) is refused before anything is written."""
-    path = Path(path)
+    from .._checks import as_path  # numpy; this module stays light for the CLI
+
+    path = as_path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a directory; give the name of the file to write")
     replace_atomically(path, json_text(data, path).encode("utf-8"))
