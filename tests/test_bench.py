@@ -70,6 +70,23 @@ def test_reuse_quick_on_digits(tmp_path):
 
 
 @pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(), reason="needs the Debian package dataset-fashion-mnist")
+def test_reuse_lane_paper_spec_starts_from_real_rows_as_the_paper():
+    """LANE-paper is the paper's spec: Algorithm 1 starts from random real rows, not the package's k-means
+    centres (the bench once inherited that default while the README said real rows)."""
+    from sklearn.datasets import load_digits
+
+    from k2v_learnware.bench.reuse import paper_lane_spec
+
+    X, y = load_digits(return_X_y=True)
+    rows = y < 2
+    spec = paper_lane_spec(X[rows].astype(np.float32), y[rows], iterations=0, seed=0)
+    assert spec.condensation["init"] == "real" and spec.condensation["iterations"] == 0
+    assert spec.class_mixtures is None and spec.data_class_means is None
+    # with no step the points are the starting rows themselves: real rows of the developer's data
+    data = {tuple(r) for r in X[rows].astype(np.float32)}
+    assert all(tuple(p) in data for p in spec.get_z().reshape(len(spec.get_z()), -1))
+
+
 def test_retrieval_quick(tmp_path):
     doc, stdout = _run(["retrieval"], tmp_path)
     check_results(doc)

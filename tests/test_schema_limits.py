@@ -74,3 +74,18 @@ def test_the_package_ships_the_repositorys_schemas(name):
     assert filecmp.cmp(ROOT / "specs" / name, ROOT / "k2v_learnware" / "specs" / name, shallow=False)
     assert sorted(p.name for p in (ROOT / "k2v_learnware" / "specs").iterdir()) == \
         sorted(p.name for p in (ROOT / "specs").iterdir())
+
+
+SCHEMAS = ["lane-specification", "know2vec-specification", "know2vec-proxy", "know2vec-probe-labels"]
+
+
+@pytest.mark.parametrize("name", SCHEMAS)
+def test_specs_readme_documents_every_field_of_every_schema(name):
+    """specs/README.md's table of a schema names each of its top-level fields (a field written but not
+    described there was the proxy's early-stopping settings)."""
+    readme = (ROOT / "specs" / "README.md").read_text(encoding="utf-8")
+    section = readme.split(f"`{name}.schema.json` —")[1].split("\n## ")[0]
+    documented = {cell.strip("`").split(".")[0] for line in section.splitlines() if line.startswith("| `")
+                  for cell in line.split("|")[1].replace(",", " ").split()}
+    fields = set(_schema(f"{name}.schema.json")["properties"])
+    assert not fields - documented, f"{name}: fields without a row in specs/README.md: {sorted(fields - documented)}"

@@ -11,7 +11,7 @@ rows, and predicts every row. Methods:
   label-shift EM and routes by a class-level selector, with mimic data from the
   specs' class mixtures (beyond the paper); ``LANE-k{K}`` the same with K
   synthetic points per class (they only start the weights now).
-- ``LANE-paper``: the paper's spec and route: 200 condensation steps, no class
+- ``LANE-paper``: the paper's spec and route: 200 condensation steps from random real rows, no class
   mixtures, no data class means; Eq. 9 weights on the points' class means,
   mimic data from the points' class Gaussians and
   :class:`~k2v_learnware.reuse.LANEJobSelectorReuser`.
@@ -47,8 +47,21 @@ LANE_DEFAULT_K = 10
 #: Condensation steps of the ``LANE-paper`` spec: the package default before the specs carried their rows' class
 #: means (README, "Choosing the defaults"), so the paper's route gets points condensed to convergence.
 PAPER_ITERATIONS = 200
+#: Where the ``LANE-paper`` spec's points start: random real rows, the paper's Algorithm 1 (step 1), not the
+#: package default (k-means centres), as the retrieval bench's paper spec does too.
+PAPER_INIT = "real"
 RKME_DEFAULT_GAMMA = 0.1
 RKME_DEFAULT_SIZE = 100
+
+
+def paper_lane_spec(X, y, iterations: int, seed: int):
+    """The ``LANE-paper`` spec: ``LANE_DEFAULT_K`` points per class condensed ``iterations`` steps from random real
+    rows (the paper's Algorithm 1), no class mixtures and no rows' class means, so Eq. 9 reads the points' class
+    means and Eq. 10 fits its Gaussians to the points."""
+    from ..specification.lane import generate_lane_spec
+
+    return generate_lane_spec(X, y, num_per_class=LANE_DEFAULT_K, iterations=iterations, init=PAPER_INIT,
+                              mixture_components=0, data_means=False, seed=seed, verbose=False)
 
 
 @dataclass
@@ -169,8 +182,7 @@ def run_reuse(setting: ReuseSetting, options: ReuseOptions, verbose: bool = True
     # the paper's spec: its condensation run to convergence, no class mixtures, the points' own class means
     paper_specs, seconds = [], []
     for X, y in progress(task_data, verbose=verbose, desc="LANE-paper specifications"):
-        spec, s = _timed(generate_lane_spec, X, y, num_per_class=LANE_DEFAULT_K, iterations=options.paper_iterations,
-                         mixture_components=0, data_means=False, seed=options.seed, verbose=False)
+        spec, s = _timed(paper_lane_spec, X, y, options.paper_iterations, options.seed)
         paper_specs.append(spec), seconds.append(s)
     paper = methods.setdefault("LANE-paper", _Method())
     for field_name, value in _spec_summary(paper_specs, seconds).items():

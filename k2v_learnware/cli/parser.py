@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-class", type=_count(1), default=10, metavar="K",
                    help="synthetic points per class (default 10)")
     p.add_argument("--iterations", type=_count(0), metavar="N",
-                   help="condensation iterations (default 20 labelled, 600 unlabelled)")
+                   help="condensation iterations (default 20 when every class has at least 100 rows, "
+                        "else 200 labelled, 600 unlabelled)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--init", choices=("real", "kmeans", "noise"), default="kmeans",
                    help="starting points; kmeans and noise never copy a real row into the spec (default kmeans)")
@@ -189,7 +190,7 @@ def _requirement_options() -> argparse.ArgumentParser:
     group.add_argument("--per-class", type=_count(1), default=50, metavar="K",
                        help="points in the user's condensed requirement (default 50)")
     group.add_argument("--iterations", type=_count(0), metavar="N",
-                       help="condensation iterations (default 600 for a requirement)")
+                       help="condensation iterations (default 20 for a requirement of at least 100 rows, else 600)")
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     group.add_argument("--max", type=_count(1), default=5, metavar="N",
                        help="at most N learnwares returned (default 5)")
