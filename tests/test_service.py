@@ -431,3 +431,20 @@ def test_a_search_reply_never_carries_a_non_finite_number(learnwares):
     assert fine["learnware_list_single"][0]["matching"] == 0.5
     with pytest.raises(ServiceError, match="non-finite score"):
         search_reply(SearchResults(single_results=[SingleSearchItem(learnware, float("nan"))]), 0, 10)
+
+
+def test_a_search_without_a_page_size_lists_every_learnware(tmp_path, learnwares):
+    """``search_learnware(user_info, page_size=None)`` (the stock client's own way to list a whole market) sends
+    no ``limit``; like Beimingwu the service then answers every result, not a page of 10."""
+    from learnware.client import LearnwareClient
+    from learnware.market import BaseUserInfo
+
+    token = issue_token(tmp_path, "svc", "erin@example.org")
+    with running_server(tmp_path, "svc") as url:
+        client = LearnwareClient(host=url)
+        client.login("erin@example.org", token)
+        ids = [client.upload_learnware(str(learnwares[0][0]), learnwares[0][1]) for _ in range(11)]
+        everything = client.search_learnware(BaseUserInfo(), page_size=None)
+        assert sorted(everything["single"]["learnware_ids"]) == sorted(ids)
+        pages = [client.search_learnware(BaseUserInfo(), page_size=10, page_index=k) for k in (0, 1)]
+        assert [len(p["single"]["learnware_ids"]) for p in pages] == [10, 1]
