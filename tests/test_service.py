@@ -174,7 +174,13 @@ def test_bad_requests_get_a_clear_4xx_never_a_5xx(tmp_path, learnwares):
             with pytest.raises(Exception, match="not a readable zip"):
                 client.upload_learnware(str(tmp_path / name), learnwares[0][1])
         assert client.list_learnware() == []
+        narrow = json.loads(json.dumps(learnwares[0][1]))
+        narrow["Input"]["Dimension"] = 10  # the model and its LANE spec take 64 features; the stock checker's rule
+        with pytest.raises(Exception, match="Input.Dimension 10 does not match the LANE specification's 64"):
+            client.upload_learnware(str(learnwares[0][0]), narrow)
         learnware_id = client.upload_learnware(str(learnwares[0][0]), learnwares[0][1])
+        with pytest.raises(Exception, match="Input.Dimension 10 does not match"):
+            client.update_learnware(learnware_id, narrow)
 
         def search(semantic: str):
             return requests.post(f"{url}/engine/search_learnware", data={"semantic_specification": semantic},
