@@ -21,10 +21,9 @@ class K2VStatChecker(BaseChecker):
     the schema), its self-distance is finite (0), its input shape matches the
     model's and, for table data, the semantic specification's input
     ``Dimension`` (the stock checker refuses a stock learnware whose model and
-    semantic ``Input`` disagree; a LANE one must not slip through, else a
-    semantic search by dimension finds it under a size it cannot take), and the
-    model predicts one output per sample on a few samples drawn from the
-    spec's class Gaussians. A learnware that also carries a stock
+    semantic ``Input`` disagree; a LANE one must not state a size its model
+    cannot take either), and the model predicts one output per sample on a few
+    samples drawn from the spec's class Gaussians. A learnware that also carries a stock
     specification must pass the stock checker as well.
     """
 
@@ -74,7 +73,8 @@ def semantic_input_problem(semantic_spec, input_shape) -> str | None:
     semantic_spec = semantic_spec or {}
     if (semantic_spec.get("Data") or {}).get("Values") != ["Table"] or "Input" not in semantic_spec:
         return None
-    dimension = (semantic_spec["Input"] or {}).get("Dimension")
+    given = semantic_spec["Input"]
+    dimension = given.get("Dimension") if isinstance(given, dict) else given
     features = int(np.prod(input_shape))
     try:
         same = int(dimension) == features
