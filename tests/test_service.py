@@ -174,7 +174,13 @@ def test_bad_requests_get_a_clear_4xx_never_a_5xx(tmp_path, learnwares):
             with pytest.raises(Exception, match="not a readable zip"):
                 client.upload_learnware(str(tmp_path / name), learnwares[0][1])
         assert client.list_learnware() == []
+        narrow = json.loads(json.dumps(learnwares[0][1]))
+        narrow["Input"]["Dimension"] = 10  # the model and its LANE spec take 64 features; the stock checker's rule
+        with pytest.raises(Exception, match="Input.Dimension 10 does not match the LANE specification's 64"):
+            client.upload_learnware(str(learnwares[0][0]), narrow)
         learnware_id = client.upload_learnware(str(learnwares[0][0]), learnwares[0][1])
+        with pytest.raises(Exception, match="Input.Dimension 10 does not match"):
+            client.update_learnware(learnware_id, narrow)
 
         def search(semantic: str):
             return requests.post(f"{url}/engine/search_learnware", data={"semantic_specification": semantic},
@@ -431,3 +437,20 @@ def test_a_search_reply_never_carries_a_non_finite_number(learnwares):
     assert fine["learnware_list_single"][0]["matching"] == 0.5
     with pytest.raises(ServiceError, match="non-finite score"):
         search_reply(SearchResults(single_results=[SingleSearchItem(learnware, float("nan"))]), 0, 10)
+
+
+def test_a_search_without_a_page_size_lists_every_learnware(tmp_path, learnwares):
+    """``search_learnware(user_info, page_size=None)`` (the stock client's own way to list a whole market) sends
+    no ``limit``; like Beimingwu the service then answers every result, not a page of 10."""
+    from learnware.client import LearnwareClient
+    from learnware.market import BaseUserInfo
+
+    token = issue_token(tmp_path, "svc", "erin@example.org")
+    with running_server(tmp_path, "svc") as url:
+        client = LearnwareClient(host=url)
+        client.login("erin@example.org", token)
+        ids = [client.upload_learnware(str(learnwares[0][0]), learnwares[0][1]) for _ in range(11)]
+        everything = client.search_learnware(BaseUserInfo(), page_size=None)
+        assert sorted(everything["single"]["learnware_ids"]) == sorted(ids)
+        pages = [client.search_learnware(BaseUserInfo(), page_size=10, page_index=k) for k in (0, 1)]
+        assert [len(p["single"]["learnware_ids"]) for p in pages] == [10, 1]

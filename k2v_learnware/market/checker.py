@@ -19,9 +19,12 @@ class K2VStatChecker(BaseChecker):
 
     A LANE learnware is USABLE when its spec validates (it was loaded through
     the schema), its self-distance is finite (0), its input shape matches the
-    model's, and the model predicts one output per sample on a few samples
-    drawn from the spec's class Gaussians. A learnware that also carries a
-    stock specification must pass the stock checker as well.
+    model's and, for table data, the semantic specification's input
+    ``Dimension`` (the stock checker refuses a stock learnware whose model and
+    semantic ``Input`` disagree; a LANE one must not state a size its model
+    cannot take either), and the model predicts one output per sample on a few
+    samples drawn from the spec's class Gaussians. A learnware that also carries a stock
+    specification must pass the stock checker as well.
     """
 
     SAMPLES_PER_CLASS = 2
@@ -43,6 +46,9 @@ class K2VStatChecker(BaseChecker):
             if model_shape and int(np.prod(model_shape)) != int(np.prod(spec.input_shape)):
                 return self.INVALID_LEARNWARE, (f"model input shape {model_shape} does not match the "
                                                 f"LANE specification's {spec.input_shape}")
+            problem = semantic_input_problem(learnware.get_specification().get_semantic_spec(), spec.input_shape)
+            if problem:
+                return self.INVALID_LEARNWARE, problem
             distance = spec.dist(spec)
             if not np.isfinite(distance):
                 return self.INVALID_LEARNWARE, f"LANE specification self-distance is not finite ({distance})"
@@ -60,3 +66,21 @@ class K2VStatChecker(BaseChecker):
             if status == self.INVALID_LEARNWARE:
                 return status, f"stock check of {sorted(others)} failed: {message}"
         return self.USABLE_LEARNWARE, "K2VStatChecker success"
+
+
+def semantic_input_problem(semantic_spec, input_shape) -> str | None:
+    """Why a table learnware's semantic ``Input.Dimension`` disagrees with its LANE input shape, or None."""
+    semantic_spec = semantic_spec or {}
+    if (semantic_spec.get("Data") or {}).get("Values") != ["Table"] or "Input" not in semantic_spec:
+        return None
+    given = semantic_spec["Input"]
+    dimension = given.get("Dimension") if isinstance(given, dict) else given
+    features = int(np.prod(input_shape))
+    try:
+        same = int(dimension) == features
+    except (TypeError, ValueError):
+        same = False
+    if same:
+        return None
+    return (f"the semantic specification's Input.Dimension {str(dimension)[:40]} does not match the LANE "
+            f"specification's {features} input features")

@@ -15,6 +15,12 @@ is read from the file's ``embedding`` field, before any network is built.
 A search that fails on the requirement's numbers (the mixture-weight QP cannot
 solve it, a score comes out NaN) is the request's fault: a 400 saying so,
 never a 500 or a reply JSON cannot carry.
+
+Paging follows Beimingwu: ``limit`` and ``page`` pick one page of the single
+results; a search without ``limit`` answers the whole list. The stock client
+sends no ``limit`` when called with ``page_size=None`` (``requests`` drops a
+``None`` form field), which its own tests use to list every learnware, so a
+default page size there would silently cut the list.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from .user_specs import read_user_spec
 
 logger = module_logger("k2v_learnware.service")
 MAX_SPEC_BYTES = 16 << 20
+#: The most single results one search ranks (a page beyond it is empty; a whole-list search stops there).
+MAX_RESULTS = 1000
 
 
 def describe(family: tuple) -> str:
@@ -90,7 +98,7 @@ def install_search(app, market, lock) -> None:
     @app.post("/engine/search_learnware")
     def search(statistical_specification: UploadFile | None = File(None),
                semantic_specification: str = Form("{}", max_length=MAX_SEMANTIC_CHARS),
-               limit: int = Form(10, ge=1, le=1000), page: int = Form(0, ge=0, le=10**6)):
+               limit: int | None = Form(None, ge=1, le=MAX_RESULTS), page: int = Form(0, ge=0, le=10**6)):
         semantic = semantic_spec(semantic_specification)
         stat_info = {}
         if statistical_specification is not None:
@@ -107,7 +115,8 @@ def install_search(app, market, lock) -> None:
                                                       "Know2VecQuery; its operator trains one with "
                                                       "`k2v-learnware fit-proxy`")
                 result = market.search_learnware(BaseUserInfo(semantic_spec=semantic, stat_info=stat_info),
-                                                 max_search_num=min((page + 1) * limit, 1000))
+                                                 max_search_num=MAX_RESULTS if limit is None
+                                                 else min((page + 1) * limit, MAX_RESULTS))
         except (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError) as err:
             raise ServiceError(BAD_REQUEST, f"the search could not use this request: {type(err).__name__}: "
                                             f"{str(err)[:500]}") from None
@@ -126,13 +135,16 @@ def _finite(value, what: str) -> float:
     return value
 
 
-def search_reply(result, page: int, limit: int) -> dict:
-    """The reply's ``data``: single results of the page, the mixture and its weights, all finite."""
+def search_reply(result, page: int, limit: int | None) -> dict:
+    """The reply's ``data``: single results of the page (all of them when ``limit`` is None), the mixture and
+    its weights, all finite."""
     def entry(learnware, score, **extra):  # a semantic-only search has no score
         return {"learnware_id": learnware.id, "semantic_specification": learnware.get_specification()
                 .get_semantic_spec(), "matching": None if score is None else _finite(score, "score"), **extra}
 
-    singles = result.get_single_results()[page * limit:(page + 1) * limit]
+    singles = result.get_single_results()
+    if limit is not None:
+        singles = singles[page * limit:(page + 1) * limit]
     multiple, weights = [], {}
     mixes = result.get_multiple_results()
     if mixes:
