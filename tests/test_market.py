@@ -117,6 +117,24 @@ def test_mixture_weights_rejects_bad_input(developers):
 
 
 # ------------------------------------------------------------------ search + reuse
+def test_a_users_default_semantics_find_learnwares_of_any_library_license_and_scenario(tmp_path, developers):
+    """user_info's semantic spec asks for a classifier of the user's kind of input and nothing more."""
+    from k2v_learnware.market import instantiate_market, user_info
+
+    market_ = instantiate_market("any-semantics", rebuild=True, root=tmp_path)
+    model, spec = developers[0]
+    semantic = read_semantic_spec(pack_learnware(model, spec, tmp_path / "default.zip"))
+    for key, values in {"Library": ["PyTorch"], "License": ["Apache-2.0"], "Scenario": ["Business"]}.items():
+        semantic[key]["Values"] = values
+    path = pack_learnware(model, spec, tmp_path / "torch.zip", semantic_spec=semantic)
+    learnware_id, status = market_.add_learnware(str(path), semantic)
+    assert learnware_id is not None and status == 1, market_.rejection_message
+    X = developers[0][1].get_z().reshape(-1, 64)
+    found = market_.search_learnware(user_info(generate_lane_spec(X, None, num_per_class=5, iterations=3,
+                                                                  verbose=False)))
+    assert [item.learnware.id for item in found.get_single_results()] == [learnware_id]
+
+
 def test_market_search_finds_the_mixture(split, market):
     from k2v_learnware.market import user_info
 

@@ -236,10 +236,13 @@ def user_info(spec, semantic_spec: dict | None = None, **extra_stat_info) -> Bas
 
 
 def user_semantic_spec(input_shape=()) -> dict:
-    """A user's semantic specification: the fields pack_learnware's default gives, without a name to match, so
-    the stock semantic search keeps every classifier on this kind of input (images for a (c, h, w) shape)."""
+    """A user's semantic specification that asks for what the user's data says and nothing else: a classifier
+    of this kind of input (images for a (c, h, w) shape). Library, license, scenario, model and name are left
+    empty, which the stock semantic searchers read as "any": a user who filled them with pack_learnware's
+    defaults (Scikit-learn, MIT, Others) would never find a PyTorch, Apache-2.0 or Business learnware."""
     from learnware.specification import generate_semantic_spec
 
-    return generate_semantic_spec(data_type="Image" if len(tuple(input_shape)) == 3 else "Table",
-                                  task_type="Classification", library_type="Scikit-learn", scenarios=["Others"],
-                                  license="MIT")
+    spec = generate_semantic_spec(data_type="Image" if len(tuple(input_shape)) == 3 else "Table",
+                                  task_type="Classification")
+    spec["Model"]["Values"] = []  # generate_semantic_spec's ["Others"] keeps only models of no named kind
+    return spec
