@@ -77,3 +77,65 @@ def test_two_processes_saving_the_proxy_at_once_leave_one_that_loads(tmp_path):
     finally:
         if child.poll() is None:
             child.kill()
+
+
+# One process of two opening a market with a new probe set at once: B with labels, again and again, each round
+# until the time the file GO-<round> holds (the other process stops then too), then says so in DONE-<round>.
+_PROBE_OPENER = """
+import sys, time
+from pathlib import Path
+import numpy as np
+from tests.test_market_crashes import probe_of
+from k2v_learnware.market import instantiate_market
+root, signals, rounds = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+probe, labels = probe_of(1), [i % 3 for i in range(4000)]
+organizer = instantiate_market("probe-race", root=root, probe_X=probe, probe_y=labels).learnware_organizer
+(signals / "ready").touch()
+for r in range(rounds):
+    while not (signals / f"go-{r}").exists():
+        time.sleep(0.001)
+    stop = float((signals / f"go-{r}").read_text())
+    while time.time() < stop:
+        organizer.reload_market(probe_X=probe, probe_y=labels)
+    (signals / f"done-{r}").touch()
+"""
+
+
+def probe_of(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(4000, 64)).astype(np.float32)
+
+
+def test_a_probe_set_given_with_labels_keeps_them_whatever_another_process_opens_at_once(tmp_path):
+    """Opening a market with a new probe set and no labels removes labels of another probe set. Done while another
+    process stored its probe set and labels, it removed the labels that belonged to the probe set left stored:
+    the market lost its labelled regime. Probe set and labels are now written in turns."""
+    from k2v_learnware.market import instantiate_market
+
+    signals, rounds, mine = tmp_path / "signals", 10, probe_of(0)
+    signals.mkdir()
+    organizer = instantiate_market("probe-race", root=tmp_path, probe_X=mine).learnware_organizer
+    child = subprocess.Popen([sys.executable, "-c", _PROBE_OPENER, str(tmp_path), str(signals), str(rounds)],
+                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while not (signals / "ready").exists():
+            assert child.poll() is None, child.communicate()[1][-3000:]
+            time.sleep(0.01)
+        for r in range(rounds):
+            stop = time.time() + 0.1
+            (signals / f"go-{r}.tmp").write_text(repr(stop))
+            (signals / f"go-{r}.tmp").rename(signals / f"go-{r}")
+            while time.time() < stop:
+                organizer.reload_market(probe_X=mine)
+            while not (signals / f"done-{r}").exists():
+                assert child.poll() is None, child.communicate()[1][-3000:]
+                time.sleep(0.001)
+            stored = instantiate_market("probe-race", root=tmp_path).learnware_organizer
+            if np.array_equal(stored.probe_X, probe_of(1)):  # the child's probe set is the one stored
+                assert stored.probe_y == [i % 3 for i in range(4000)], f"round {r}: its labels were removed"
+            else:
+                assert stored.probe_y is None
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err[-3000:]
+    finally:
+        if child.poll() is None:
+            child.kill()

@@ -7,7 +7,7 @@ refuses, a NaN final loss: nothing is written), then writes the weights under
 a name of their own, ``proxy-<sha256>.pt``, and only then swaps ``proxy.json``
 (written under a fresh name and moved into place), which names that hash;
 the previous save's weights are removed after the swap, and saves by
-several processes take turns (:func:`_save_lock`). Until the swap the
+several processes take turns (a lock beside the folder). Until the swap the
 folder holds the previous pair, whole: a failed save never leaves a proxy that
 no longer loads, a reader never sees half a file, and never pairs the settings
 of one save with the weights of another (it gets a
@@ -19,16 +19,14 @@ tensors (``weights_only=True``).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import io
 from pathlib import Path
 
 import torch
 
-from ..specification.formats import SpecificationFileNotFound, SpecificationFormatError, finite_float32, json_text, \
-    read_json, replace_atomically, validator_for, write_json
+from ..specification.formats import SpecificationFileNotFound, SpecificationFormatError, file_lock, finite_float32, \
+    json_text, read_json, replace_atomically, validator_for, write_json
 
 FORMAT_VERSION = 1
 #: Where proxies saved before their weights were named by hash keep them (still read).
@@ -97,7 +95,10 @@ def save_proxy(proxy, folder) -> None:
     weights = buffer.getvalue()
     sha256 = hashlib.sha256(weights).hexdigest()
     meta = _metadata(proxy, sha256, folder / META_FILE)
-    with _save_lock(folder):
+    # Saves take turns: two at once interleaved so that one's clean-up deleted the weights the other's proxy.json
+    # (the one left) names, and the market had no proxy until trained again. The lock file sits beside the
+    # folder, which holds only the proxy's pair (a rebuild removes the folder, not the lock).
+    with file_lock(folder.parent / f".{folder.name}.lock"):
         replace_atomically(folder / weights_name(sha256), weights)
         write_json(folder / META_FILE, meta)  # the swap: until here the previous pair is whole
         for old in [folder / WEIGHTS_FILE, *folder.glob("proxy-*.pt")]:
@@ -106,27 +107,6 @@ def save_proxy(proxy, folder) -> None:
                     old.unlink(missing_ok=True)
                 except OSError:  # a stale file does no harm: proxy.json names the weights it belongs to
                     pass
-
-
-@contextlib.contextmanager
-def _save_lock(folder: Path):
-    """Hold an exclusive lock while one save writes and swaps its pair and drops every other weights file.
-
-    Without it two processes saving at once (``fit-proxy`` beside a service
-    retraining) interleave: A swaps in its proxy.json, B writes its weights
-    and proxy.json, then A's clean-up deletes B's weights, and the proxy.json
-    left names weights that are gone, so the market has no proxy until it is
-    trained again. The lock file sits beside the folder (``.<name>.lock``), so
-    the folder holds only the proxy's pair and a rebuild that removes the
-    folder leaves the lock in place; ``flock`` is released when a holder dies.
-    """
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f".{folder.name}.lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def load_proxy(cls, folder, verbose: bool = False):
