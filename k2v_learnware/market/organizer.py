@@ -37,7 +37,7 @@ from .._checks import as_data_array
 from .._logging import module_logger
 from learnware.market import EasyOrganizer
 
-from ..specification.formats import SpecificationFormatError
+from ..specification.formats import SpecificationFormatError, file_lock
 from ..specification.know2vec import Know2VecSpecification, probe_fingerprint
 from .lane_means import attach_lane_means
 from .learnware_files import LearnwareFiles, file_stamp
@@ -98,10 +98,16 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
         self._remove_abandoned_adds()
         self.know2vec_path = self.files.know2vec
         self.know2vec_options = know2vec_options
-        self.probe_X = probe_set(probe_file, probe_X) if replaced else probe_X
-        self.probe_sha256 = None if probe_X is None else probe_fingerprint(probe_X)  # hashed once per probe set
-        self.probe_y = probe_labels(self.files.know2vec / "probe_labels.json", self.probe_X, self.probe_sha256,
-                                    labels, replaced=replaced)
+        # The probe set and its labels are written (or stale labels removed) in turns with other processes:
+        # interleaved, one opening with a new probe set removed the labels another had just stored with its own.
+        with file_lock(self.files.know2vec / ".probe.lock"):
+            if labels is not None and not replaced:  # as stored now: another process may have replaced it
+                probe_X = probe_set(probe_file)
+                labels = checked_probe_labels(labels, probe_X)
+            self.probe_X = probe_set(probe_file, probe_X) if replaced else probe_X
+            self.probe_sha256 = None if probe_X is None else probe_fingerprint(probe_X)  # hashed once per set
+            self.probe_y = probe_labels(self.files.know2vec / "probe_labels.json", self.probe_X,
+                                        self.probe_sha256, labels, replaced=replaced)
         self._probe_stamp = probe_stamp
         self.last_error: str | None = None
         self.learnware_list, self.learnware_zip_list, self.learnware_folder_list, self.use_flags = {}, {}, {}, {}

@@ -6,7 +6,8 @@ save first builds and checks ``proxy.json``'s content (a setting the schema
 refuses, a NaN final loss: nothing is written), then writes the weights under
 a name of their own, ``proxy-<sha256>.pt``, and only then swaps ``proxy.json``
 (written under a fresh name and moved into place), which names that hash;
-the previous save's weights are removed after the swap. Until the swap the
+the previous save's weights are removed after the swap, and saves by
+several processes take turns (a lock beside the folder). Until the swap the
 folder holds the previous pair, whole: a failed save never leaves a proxy that
 no longer loads, a reader never sees half a file, and never pairs the settings
 of one save with the weights of another (it gets a
@@ -24,8 +25,8 @@ import io
 import torch
 
 from .._checks import as_path
-from ..specification.formats import SpecificationFileNotFound, SpecificationFormatError, finite_float32, json_text, \
-    read_json, replace_atomically, validator_for, write_json
+from ..specification.formats import SpecificationFileNotFound, SpecificationFormatError, file_lock, finite_float32, \
+    json_text, read_json, replace_atomically, validator_for, write_json
 
 FORMAT_VERSION = 1
 #: Where proxies saved before their weights were named by hash keep them (still read).
@@ -94,14 +95,18 @@ def save_proxy(proxy, folder) -> None:
     weights = buffer.getvalue()
     sha256 = hashlib.sha256(weights).hexdigest()
     meta = _metadata(proxy, sha256, folder / META_FILE)
-    replace_atomically(folder / weights_name(sha256), weights)
-    write_json(folder / META_FILE, meta)  # the swap: until here the previous pair is whole
-    for old in [folder / WEIGHTS_FILE, *folder.glob("proxy-*.pt")]:
-        if old.name != weights_name(sha256):
-            try:
-                old.unlink(missing_ok=True)
-            except OSError:  # a stale file does no harm: proxy.json names the weights it belongs to
-                pass
+    # Saves take turns: two at once interleaved so that one's clean-up deleted the weights the other's proxy.json
+    # (the one left) names, and the market had no proxy until trained again. The lock file sits beside the
+    # folder, which holds only the proxy's pair (a rebuild removes the folder, not the lock).
+    with file_lock(folder.parent / f".{folder.name}.lock"):
+        replace_atomically(folder / weights_name(sha256), weights)
+        write_json(folder / META_FILE, meta)  # the swap: until here the previous pair is whole
+        for old in [folder / WEIGHTS_FILE, *folder.glob("proxy-*.pt")]:
+            if old.name != weights_name(sha256):
+                try:
+                    old.unlink(missing_ok=True)
+                except OSError:  # a stale file does no harm: proxy.json names the weights it belongs to
+                    pass
 
 
 def load_proxy(cls, folder, verbose: bool = False):

@@ -7,6 +7,7 @@ Schema shipped in ``specs/`` and against the format version we can read.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -175,6 +176,22 @@ def replace_atomically(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def file_lock(path: Path):
+    """Hold an exclusive ``flock`` on ``path`` (created when missing) for the block: writers of files that
+    belong together (a proxy's pair, the probe set and its labels) take turns across processes, so one
+    never deletes or overwrites what another has just written. The lock goes when its holder dies."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def saved_size(spec) -> int:
