@@ -141,16 +141,10 @@ def _start_from(weights, owner: np.ndarray, specs) -> np.ndarray:
 
 def _checked_specs(specs) -> list:
     """``specs`` as a non-empty list of LANE specifications with content, all of one feature size."""
-    from ..specification.lane import LANESpecification
+    from ..search.mixture_qp import lane_spec_list
 
-    if isinstance(specs, LANESpecification) or not hasattr(specs, "__iter__"):
-        raise TypeError(f"specs must be a list of LANESpecifications, got {type(specs).__name__}")
-    specs = list(specs)
-    if not specs:
-        raise ValueError("specs is empty: there is nothing to weigh")
+    specs = lane_spec_list(specs, "specs")
     for i, spec in enumerate(specs):
-        if not isinstance(spec, LANESpecification):
-            raise TypeError(f"specs[{i}] is a {type(spec).__name__}, not a LANESpecification")
         if int(np.prod(spec.input_shape)) != int(np.prod(specs[0].input_shape)):  # input_shape: empty is refused
             raise ValueError(f"specs[{i}] has samples of shape {spec.input_shape}, specs[0] of shape "
                              f"{specs[0].input_shape}; the feature dimensions differ")

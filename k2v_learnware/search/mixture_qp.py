@@ -116,17 +116,25 @@ def _as_family_input(rows, family: RandomEmbedding) -> np.ndarray:
     return rows.reshape((len(rows),) + family.config.input_shape)
 
 
+def lane_spec_list(specs, name: str) -> list:
+    """``specs`` as a non-empty list of LANESpecifications, else a TypeError / ValueError naming ``name``."""
+    if isinstance(specs, LANESpecification) or not hasattr(specs, "__iter__"):
+        raise TypeError(f"{name} must be a list of LANESpecifications, got {type(specs).__name__}")
+    specs = list(specs)
+    if not specs:
+        raise ValueError(f"{name} is empty: there is nothing to weigh")
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, LANESpecification):
+            raise TypeError(f"{name}[{i}] is a {type(spec).__name__}, not a LANESpecification")
+    return specs
+
+
 def _check_inputs(user, learnware_specs):
     if not isinstance(user, LANESpecification):
         from .._checks import as_data_array
 
         user = as_data_array(user, "user data")
-    specs = list(learnware_specs)
-    if not specs:
-        raise ValueError("learnware_specs is empty: there is nothing to weigh")
-    for i, s in enumerate(specs):
-        if not isinstance(s, LANESpecification):
-            raise TypeError(f"learnware_specs[{i}] is a {type(s).__name__}, not a LANESpecification")
+    specs = lane_spec_list(learnware_specs, "learnware_specs")
     shape = user.input_shape if isinstance(user, LANESpecification) else tuple(user.shape[1:])
     for i, s in enumerate(specs):
         if s.input_shape != shape and int(np.prod(s.input_shape)) != int(np.prod(shape)):
