@@ -47,6 +47,31 @@ def small_proxy(seed: int) -> Know2VecProxy:
         .fit(specs, models, probe_X=X[1::20])
 
 
+def race_with(child, signals: Path, rounds: int, write, check) -> None:
+    """Drive ``child`` (a script above) through ``rounds``: each round both processes write at once for 0.1 s
+    (this one calls ``write`` over and over), then ``check(round)`` reads what is left. Kills the child if a
+    check fails."""
+    try:
+        while not (signals / "ready").exists():
+            assert child.poll() is None, child.communicate()[1][-3000:]
+            time.sleep(0.01)
+        for r in range(rounds):
+            stop = time.time() + 0.1
+            (signals / f"go-{r}.tmp").write_text(repr(stop))
+            (signals / f"go-{r}.tmp").rename(signals / f"go-{r}")
+            while time.time() < stop:
+                write()
+            while not (signals / f"done-{r}").exists():
+                assert child.poll() is None, child.communicate()[1][-3000:]
+                time.sleep(0.001)
+            check(r)
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err[-3000:]
+    finally:
+        if child.poll() is None:
+            child.kill()
+
+
 def test_two_processes_saving_the_proxy_at_once_leave_one_that_loads(tmp_path):
     """Each save drops every weights file but its own after swapping proxy.json in. Two saves at once used to
     interleave so that one deleted the weights the other's proxy.json (the one left) names: the market's proxy
@@ -57,26 +82,12 @@ def test_two_processes_saving_the_proxy_at_once_leave_one_that_loads(tmp_path):
     theirs.save(tmp_path / "theirs")
     child = subprocess.Popen([sys.executable, "-c", _SAVER, str(tmp_path / "theirs"), str(folder), str(signals),
                               str(rounds)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        while not (signals / "ready").exists():
-            assert child.poll() is None, child.communicate()[1][-3000:]
-            time.sleep(0.01)
-        for r in range(rounds):
-            stop = time.time() + 0.1
-            (signals / f"go-{r}.tmp").write_text(repr(stop))
-            (signals / f"go-{r}.tmp").rename(signals / f"go-{r}")
-            while time.time() < stop:
-                mine.save(folder)
-            while not (signals / f"done-{r}").exists():
-                assert child.poll() is None, child.communicate()[1][-3000:]
-                time.sleep(0.001)
-            Know2VecProxy.load(folder)  # raised SpecificationFileNotFound: its weights were deleted
-            assert len(list(folder.glob("proxy-*.pt"))) == 1  # and no other save's weights are left
-        _, err = child.communicate(timeout=60)
-        assert child.returncode == 0, err[-3000:]
-    finally:
-        if child.poll() is None:
-            child.kill()
+
+    def check(r):
+        Know2VecProxy.load(folder)  # raised SpecificationFileNotFound: its weights were deleted
+        assert len(list(folder.glob("proxy-*.pt"))) == 1  # and no other save's weights are left
+
+    race_with(child, signals, rounds, lambda: mine.save(folder), check)
 
 
 # One process of two opening a market with a new probe set at once: B with labels, again and again, each round
@@ -116,26 +127,12 @@ def test_a_probe_set_given_with_labels_keeps_them_whatever_another_process_opens
     organizer = instantiate_market("probe-race", root=tmp_path, probe_X=mine).learnware_organizer
     child = subprocess.Popen([sys.executable, "-c", _PROBE_OPENER, str(tmp_path), str(signals), str(rounds)],
                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        while not (signals / "ready").exists():
-            assert child.poll() is None, child.communicate()[1][-3000:]
-            time.sleep(0.01)
-        for r in range(rounds):
-            stop = time.time() + 0.1
-            (signals / f"go-{r}.tmp").write_text(repr(stop))
-            (signals / f"go-{r}.tmp").rename(signals / f"go-{r}")
-            while time.time() < stop:
-                organizer.reload_market(probe_X=mine)
-            while not (signals / f"done-{r}").exists():
-                assert child.poll() is None, child.communicate()[1][-3000:]
-                time.sleep(0.001)
-            stored = instantiate_market("probe-race", root=tmp_path).learnware_organizer
-            if np.array_equal(stored.probe_X, probe_of(1)):  # the child's probe set is the one stored
-                assert stored.probe_y == [i % 3 for i in range(4000)], f"round {r}: its labels were removed"
-            else:
-                assert stored.probe_y is None
-        _, err = child.communicate(timeout=60)
-        assert child.returncode == 0, err[-3000:]
-    finally:
-        if child.poll() is None:
-            child.kill()
+
+    def check(r):
+        stored = instantiate_market("probe-race", root=tmp_path).learnware_organizer
+        if np.array_equal(stored.probe_X, probe_of(1)):  # the child's probe set is the one stored
+            assert stored.probe_y == [i % 3 for i in range(4000)], f"round {r}: its labels were removed"
+        else:
+            assert stored.probe_y is None
+
+    race_with(child, signals, rounds, lambda: organizer.reload_market(probe_X=mine), check)
