@@ -18,24 +18,28 @@ from k2v_learnware.specification.know2vec import generate_know2vec_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
-# One process of two saving a proxy at once: it loads the proxy in SOURCE and, each round, saves it into FOLDER
-# again and again until the time the file GO-<round> holds (the other process stops then too), then says so
-# in DONE-<round>.
-_SAVER = """
+# The other process of a race: it sets itself up (SETUP), says "ready", then each round waits for the file
+# GO-<round>, does WRITE again and again until the time that file holds (this process stops then too), and
+# says so in DONE-<round>. Its arguments: the signals folder, the rounds, then the race's own.
+_RACER = """
 import sys, time
 from pathlib import Path
-from k2v_learnware.retrieval.proxy import Know2VecProxy
-source, folder, signals, rounds = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
-proxy = Know2VecProxy.load(source)
+signals, rounds, args = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+{setup}
 (signals / "ready").touch()
 for r in range(rounds):
-    while not (signals / f"go-{r}").exists():
+    while not (signals / f"go-{{r}}").exists():
         time.sleep(0.001)
-    stop = float((signals / f"go-{r}").read_text())
+    stop = float((signals / f"go-{{r}}").read_text())
     while time.time() < stop:
-        proxy.save(folder)
-    (signals / f"done-{r}").touch()
+        {write}
+    (signals / f"done-{{r}}").touch()
 """
+
+# Saving a proxy: the proxy in SOURCE, saved into FOLDER.
+_SAVER = _RACER.format(setup="""from k2v_learnware.retrieval.proxy import Know2VecProxy
+source, folder = Path(args[0]), Path(args[1])
+proxy = Know2VecProxy.load(source)""", write="proxy.save(folder)")
 
 
 def small_proxy(seed: int) -> Know2VecProxy:
@@ -80,8 +84,8 @@ def test_two_processes_saving_the_proxy_at_once_leave_one_that_loads(tmp_path):
     signals.mkdir()
     mine, theirs = small_proxy(0), small_proxy(1)
     theirs.save(tmp_path / "theirs")
-    child = subprocess.Popen([sys.executable, "-c", _SAVER, str(tmp_path / "theirs"), str(folder), str(signals),
-                              str(rounds)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", _SAVER, str(signals), str(rounds), str(tmp_path / "theirs"),
+                              str(folder)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def check(r):
         Know2VecProxy.load(folder)  # raised SpecificationFileNotFound: its weights were deleted
@@ -90,26 +94,12 @@ def test_two_processes_saving_the_proxy_at_once_leave_one_that_loads(tmp_path):
     race_with(child, signals, rounds, lambda: mine.save(folder), check)
 
 
-# One process of two opening a market with a new probe set at once: B with labels, again and again, each round
-# until the time the file GO-<round> holds (the other process stops then too), then says so in DONE-<round>.
-_PROBE_OPENER = """
-import sys, time
-from pathlib import Path
-import numpy as np
-from tests.test_market_crashes import probe_of
+# Opening the market in ROOT with another probe set, and its labels.
+_PROBE_OPENER = _RACER.format(setup="""from tests.test_market_crashes import probe_of
 from k2v_learnware.market import instantiate_market
-root, signals, rounds = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 probe, labels = probe_of(1), [i % 3 for i in range(4000)]
-organizer = instantiate_market("probe-race", root=root, probe_X=probe, probe_y=labels).learnware_organizer
-(signals / "ready").touch()
-for r in range(rounds):
-    while not (signals / f"go-{r}").exists():
-        time.sleep(0.001)
-    stop = float((signals / f"go-{r}").read_text())
-    while time.time() < stop:
-        organizer.reload_market(probe_X=probe, probe_y=labels)
-    (signals / f"done-{r}").touch()
-"""
+organizer = instantiate_market("probe-race", root=args[0], probe_X=probe, probe_y=labels).learnware_organizer""",
+                              write="organizer.reload_market(probe_X=probe, probe_y=labels)")
 
 
 def probe_of(seed: int) -> np.ndarray:
@@ -125,7 +115,7 @@ def test_a_probe_set_given_with_labels_keeps_them_whatever_another_process_opens
     signals, rounds, mine = tmp_path / "signals", 10, probe_of(0)
     signals.mkdir()
     organizer = instantiate_market("probe-race", root=tmp_path, probe_X=mine).learnware_organizer
-    child = subprocess.Popen([sys.executable, "-c", _PROBE_OPENER, str(tmp_path), str(signals), str(rounds)],
+    child = subprocess.Popen([sys.executable, "-c", _PROBE_OPENER, str(signals), str(rounds), str(tmp_path)],
                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def check(r):
