@@ -53,7 +53,7 @@ def _same_input_size(learnware_list, spec_of, size: int, requirement: str):
     return kept, specs
 
 
-def _same_objects(known: list, current) -> bool:
+def same_objects(known: list, current) -> bool:
     """Whether ``current`` holds exactly the objects of ``known``, in order (what the kept answers rest on)."""
     return len(known) == len(current) and all(a is b for a, b in zip(known, current))
 
@@ -72,7 +72,7 @@ class _InputSizeFilter:
     def __call__(self, learnware_list, size: int, requirement: str):
         if self._last is not None:
             known, known_size, kept, specs = self._last
-            if known_size == size and _same_objects(known, learnware_list):
+            if known_size == size and same_objects(known, learnware_list):
                 return kept, specs
         kept, specs = _same_input_size(learnware_list, self.spec_of, size, requirement)
         self._last = (list(learnware_list), size, kept, specs)
@@ -139,7 +139,7 @@ class LANEStatSearcher(AtomicSearcher):
         """
         if self._index is not None:
             key, known, index = self._index
-            if key == family.key and _same_objects(known, specs):
+            if key == family.key and same_objects(known, specs):
                 return index
         if (not any(spec.has_class_mean_embeddings(family.key) for spec in specs)
                 and any(spec.kept_class_mean_families() for spec in specs)):
@@ -251,7 +251,7 @@ class Know2VecSearcher(AtomicSearcher):
         """``(M, d)`` embeddings of these models under the current proxy, computed only for models not seen."""
         if self._matrix is not None:
             proxy, known, matrix = self._matrix
-            if proxy is self.proxy and _same_objects(known, specs):
+            if proxy is self.proxy and same_objects(known, specs):
                 return matrix
             if proxy is not self.proxy:
                 self._embedded = {}

@@ -31,6 +31,7 @@ from fastapi import File, Form, UploadFile
 
 from .._logging import module_logger
 from ..market.lane_means import stored_family_settings
+from ..market.searchers import same_objects
 from .replies import BAD_REQUEST, NOT_FOUND, ServiceError, ok
 from .request_checks import MAX_SEMANTIC_CHARS, semantic_spec
 from .uploads import read_bounded
@@ -59,8 +60,7 @@ class MarketFamilies:
         from ..specification.lane import lane_spec_of
 
         learnwares = self.organizer.get_learnwares()
-        if self._known is not None and len(self._known[0]) == len(learnwares) \
-                and all(a is b for a, b in zip(self._known[0], learnwares)):
+        if self._known is not None and same_objects(self._known[0], learnwares):
             return self._known[1]
         families: dict[int, set] = {}
         for learnware in learnwares:
