@@ -18,15 +18,15 @@ their specifications afterwards as new versions of themselves
 
 from __future__ import annotations
 
-import os
-import threading
+import io
 from pathlib import Path
 
 import numpy as np
 from .._logging import module_logger
 
 from .._checks import as_data_array, as_labels
-from ..specification.formats import SpecificationFormatError, classes_problem, read_json, write_json
+from ..specification.formats import SpecificationFormatError, classes_problem, read_json, replace_atomically, \
+    write_json
 from ..specification.know2vec import BOUNDARY_QUERIES, Know2VecSpecification, generate_know2vec_spec
 
 logger = module_logger("k2v_learnware.market")
@@ -44,9 +44,9 @@ def probe_set(probe_file: Path, probe_X=None):
             raise SpecificationFormatError(f"{probe_file} is not a probe set: {type(err).__name__}: "
                                            f"{err or 'the file ends early'}") from None
     probe_X = as_data_array(probe_X, "probe_X")
-    partial = probe_file.with_name(f".probe-{os.getpid()}-{threading.get_ident()}.npy")
-    np.save(partial, probe_X, allow_pickle=False)
-    os.replace(partial, probe_file)
+    buffer = io.BytesIO()
+    np.save(buffer, probe_X, allow_pickle=False)
+    replace_atomically(probe_file, buffer.getvalue())
     return probe_X
 
 
