@@ -93,6 +93,10 @@ def test_the_stock_client_uploads_searches_downloads_reuses_and_deletes(tmp_path
         requirement = generate_lane_spec(Xte[rows], None, num_per_class=30, iterations=200, verbose=False)
         found = client.search_learnware(user_info(requirement))
         assert set(found["multiple"]["learnware_ids"]) == {ids[0], ids[1]}
+        # as on Beimingwu the mixture comes with page 0 alone, and a page of one does not cut it to one
+        pages = [client.search_learnware(user_info(requirement), page_size=1, page_index=k) for k in (0, 1)]
+        assert set(pages[0]["multiple"]["learnware_ids"]) == {ids[0], ids[1]}
+        assert pages[1]["multiple"]["learnware_ids"] == [] and len(pages[1]["single"]["learnware_ids"]) == 1
         raw = _search_raw(url, requirement)
         weights = raw["mixture_weights"]
         assert weights[ids[0]] > weights[ids[1]] > 0.2 and sum(weights.values()) == pytest.approx(1.0)

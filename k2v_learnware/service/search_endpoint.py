@@ -17,7 +17,13 @@ solve it, a score comes out NaN) is the request's fault: a 400 saying so,
 never a 500 or a reply JSON cannot carry.
 
 Paging follows Beimingwu: ``limit`` and ``page`` pick one page of the single
-results; a search without ``limit`` answers the whole list. The stock client
+results, the mixture comes with page 0 only (a client reading every page meets
+it once), and a paged reply says its ``page`` and ``limit``; a search without
+``limit`` answers the whole list. A page of ``limit`` results needs only the
+first ``(page + 1) * limit`` ranked (the market's searcher ranks by branch and
+bound, so ranking all 1000 would solve a QP per learnware); but the searcher
+also caps the mixture at that number, so at least ``MIN_RANKED`` are ranked,
+lest a page of one cut the mixture to one learnware. The stock client
 sends no ``limit`` when called with ``page_size=None`` (``requests`` drops a
 ``None`` form field), which its own tests use to list every learnware, so a
 default page size there would silently cut the list.
@@ -41,6 +47,8 @@ logger = module_logger("k2v_learnware.service")
 MAX_SPEC_BYTES = 16 << 20
 #: The most single results one search ranks (a page beyond it is empty; a whole-list search stops there).
 MAX_RESULTS = 1000
+#: The fewest results a search ranks (the stock client's default page size): the mixture's largest size.
+MIN_RANKED = 10
 
 
 def describe(family: tuple) -> str:
@@ -116,7 +124,7 @@ def install_search(app, market, lock) -> None:
                                                       "`k2v-learnware fit-proxy`")
                 result = market.search_learnware(BaseUserInfo(semantic_spec=semantic, stat_info=stat_info),
                                                  max_search_num=MAX_RESULTS if limit is None
-                                                 else min((page + 1) * limit, MAX_RESULTS))
+                                                 else min(max((page + 1) * limit, MIN_RANKED), MAX_RESULTS))
         except (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError) as err:
             raise ServiceError(BAD_REQUEST, f"the search could not use this request: {type(err).__name__}: "
                                             f"{str(err)[:500]}") from None
@@ -137,21 +145,20 @@ def _finite(value, what: str) -> float:
 
 def search_reply(result, page: int, limit: int | None) -> dict:
     """The reply's ``data``: single results of the page (all of them when ``limit`` is None), the mixture and
-    its weights, all finite."""
+    its weights on page 0 (or with the whole list), all finite."""
     def entry(learnware, score, **extra):  # a semantic-only search has no score
         return {"learnware_id": learnware.id, "semantic_specification": learnware.get_specification()
                 .get_semantic_spec(), "matching": None if score is None else _finite(score, "score"), **extra}
 
-    singles = result.get_single_results()
-    if limit is not None:
-        singles = singles[page * limit:(page + 1) * limit]
+    all_singles = result.get_single_results()
+    singles = all_singles if limit is None else all_singles[page * limit:(page + 1) * limit]
     multiple, weights = [], {}
-    mixes = result.get_multiple_results()
+    mixes = result.get_multiple_results() if limit is None or page == 0 else []
     if mixes:
         mix = mixes[0]
         mix_weights = getattr(mix, "weights", None) or [1.0 / len(mix.learnwares)] * len(mix.learnwares)
         weights = {lw.id: _finite(w, "mixture weight") for lw, w in zip(mix.learnwares, mix_weights)}
         multiple = [entry(lw, mix.score, weight=weights[lw.id]) for lw in mix.learnwares]
+    paging = {} if limit is None else {"page": page, "limit": limit}
     return {"learnware_list_single": [entry(item.learnware, item.score) for item in singles],
-            "learnware_list_multi": multiple, "mixture_weights": weights,
-            "total_single": len(result.get_single_results())}
+            "learnware_list_multi": multiple, "mixture_weights": weights, **paging}
