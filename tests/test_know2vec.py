@@ -94,6 +94,17 @@ def test_unreached_classes_are_missing_and_third_classes_handled():
     assert abs(nodes[0, 1][0] + 1) <= 1e-3 and abs(nodes[1, 2][0] - 1) <= 1e-3
 
 
+def test_a_class_the_probe_set_reaches_once_still_gets_its_boundaries(probe):
+    """A class reached by a single probe row has no endpoint beside its centroid: the search must bisect
+    towards that row (it failed with numpy's 'cannot reshape array of size 0')."""
+    labels = LinearLabeller().predict(probe)
+    single = np.concatenate([probe[labels == "neg"], probe[labels == "pos"][:1]])
+    spec = generate_know2vec_spec(LinearLabeller(), single, tol=1e-4)
+    nodes, mask = spec.graph()
+    assert spec.classes == ["neg", "pos"] and spec.present == [True, True] and mask.all()
+    assert max(_distance_to_boundary(nodes[0, 1]), _distance_to_boundary(nodes[1, 0])) <= 1e-4
+
+
 def test_round_trip_exact_and_bad_files_rejected(tmp_path):
     X, y = load_digits()
     model = LogisticRegression(max_iter=500).fit(X[y < 4], y[y < 4])

@@ -125,7 +125,9 @@ class Know2VecSpecification(SystemStatSpecification):
         candidates = {}
         for i, j in pairs:
             others = members[j][members[j] != centroids[j]]
-            d = ((X[others].astype(np.float64) - X[centroids[i]]) ** 2).reshape(len(others), -1).sum(axis=1)
+            # summed over the sample axes, not reshape(len(others), -1): a class of one probe row has no others,
+            # and numpy cannot infer -1 for an empty array
+            d = ((X[others].astype(np.float64) - X[centroids[i]]) ** 2).sum(axis=tuple(range(1, X.ndim)))
             order = others[np.argsort(d + 1e-12 * rng.random(len(d)), kind="stable")]
             candidates[(i, j)] = [centroids[j]] + order[: max_retries - 1].tolist()
 
