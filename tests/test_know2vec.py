@@ -71,6 +71,29 @@ def test_query_budget_is_never_exceeded_and_shortfall_recorded(probe):
     assert not spec.graph()[1].all()
 
 
+class _LeftRight:
+    """Label 1 right of x = 3.3, else 0; counts every row it is asked."""
+
+    classes_ = np.array([0, 1])
+
+    def __init__(self):
+        self.calls = 0
+
+    def predict(self, X):
+        self.calls += len(X)
+        return (np.asarray(X)[:, 0] > 3.3).astype(int)
+
+
+def test_query_budget_holds_when_a_segment_is_a_power_of_two_tolerances_long():
+    """A segment of 8 at tol 1 takes 4 halvings (8, 4, 2, 1 are all >= tol), not ceil(log2(8)) = 3: the budget
+    check counted 3 and let both pairs run, 12 calls against max_queries=10."""
+    probe = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 0.5], [8.0, 0.5]], dtype=np.float32)
+    for budget, missing in ((10, 1), (11, 1), (12, 0)):
+        model = _LeftRight()
+        spec = generate_know2vec_spec(model, probe, tol=1.0, max_queries=budget, max_retries=1)
+        assert model.calls == spec.queries <= budget and spec.settings["missing_pairs"] == missing
+
+
 class ThreeBands:
     """Classes by the first coordinate: a < -1 < b < 1 < c; knows a fourth class it never predicts."""
 

@@ -68,3 +68,17 @@ def bisect_segments(predict, starts: np.ndarray, ends: np.ndarray, start_labels,
     t = ((lo + hi) / 2).reshape((-1,) + shape)
     points = np.where(found.reshape((-1,) + shape), starts + t * (ends - starts), np.nan)
     return BisectionResult(points=points, found=found, third_class=third, queries=queries)
+
+
+def bisection_steps(start, end, *, tol: float, max_steps: int = 60) -> int:
+    """Model calls :func:`bisect_segments` spends on the segment ``start -> end`` unless a third class stops it.
+
+    It runs the loop's own test (bracket length ``>= tol``) on the halving bracket rather than taking
+    ``ceil(log2(length / tol))``, which is one call short whenever ``length / tol`` is a power of two (a
+    segment of 8 at ``tol`` 1 takes 4 calls, not 3): a budget planned that way was overrun."""
+    offset = np.asarray(end, dtype=np.float64) - np.asarray(start, dtype=np.float64)
+    length = float(np.sqrt((offset.reshape(1, -1) ** 2).sum(axis=1))[0])  # as bisect_segments measures it
+    steps, width = 0, 1.0
+    while steps < max_steps and length * width >= tol:
+        steps, width = steps + 1, width / 2
+    return steps

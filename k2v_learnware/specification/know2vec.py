@@ -22,7 +22,7 @@ import numpy as np
 from learnware.specification.system.base import SystemStatSpecification
 
 from .._checks import as_data_array, canonical_label, positive_float, positive_int, seed_int
-from .boundary import bisect_segments
+from .boundary import bisect_segments, bisection_steps
 from .formats import classes_problem, read_json, write_json
 from .know2vec_file import (  # noqa: F401  (the format's constants are part of this module's interface)
     FORMAT_VERSION, MAX_CLASSES, MAX_DIMENSION, MAX_GRID_VALUES, READABLE_VERSIONS, know2vec_fields_from_dict,
@@ -31,6 +31,8 @@ from .know2vec_file import (  # noqa: F401  (the format's constants are part of 
 
 #: Model calls a boundary search may add to the probe set's own: what a market allows each learnware by default.
 BOUNDARY_QUERIES = 20000
+#: The most halvings one boundary search makes of a segment (a bracket of 2**-64 of it is below any tol).
+BISECTION_STEPS = 64
 
 
 class Know2VecSpecification(SystemStatSpecification):
@@ -134,14 +136,13 @@ class Know2VecSpecification(SystemStatSpecification):
         pending = list(pairs)
         third_class_retries = 0
         for attempt in range(max_retries):
-            # Bisection halves the bracket each query, so a segment of length L costs
-            # at most ceil(log2(L / tol)) queries: admit only what the budget covers.
+            # Bisection halves the bracket each query: admit only the segments whose calls the budget covers.
             batch, cost = [], 0
             for i, j in pending:
                 if attempt >= len(candidates[(i, j)]):
                     continue
-                length = float(np.linalg.norm(X[candidates[(i, j)][attempt]].astype(np.float64) - X[centroids[i]]))
-                steps = max(0, int(np.ceil(np.log2(max(length, tol) / tol))))
+                steps = bisection_steps(X[centroids[i]], X[candidates[(i, j)][attempt]], tol=tol,
+                                        max_steps=BISECTION_STEPS)
                 if queries + cost + steps > max_queries:
                     break
                 batch.append((i, j))
@@ -152,7 +153,7 @@ class Know2VecSpecification(SystemStatSpecification):
             ends = np.stack([X[candidates[(i, j)][attempt]] for i, j in batch])
             result = bisect_segments(
                 predict, starts, ends, [classes[i] for i, _ in batch], [classes[j] for _, j in batch],
-                tol=tol, max_steps=64,
+                tol=tol, max_steps=BISECTION_STEPS,
             )
             queries += result.queries
             third_class_retries += int(result.third_class.sum())
