@@ -292,6 +292,9 @@ def test_proxy_training_lowers_the_loss_and_round_trips(tmp_path):
     proxy.save(tmp_path / "proxy")
     again = Know2VecProxy.load(tmp_path / "proxy")
     assert np.allclose(again.scores(query, specs), scores)
+    again.save(tmp_path / "again")  # a loaded proxy saved again keeps its training record (was 0 steps, no loss)
+    saved, resaved = (json.loads((tmp_path / f / "proxy.json").read_text()) for f in ("proxy", "again"))
+    assert resaved == saved and saved["steps_run"] == 40 and saved["final_loss"] == proxy.losses_[-1]
     same = Know2VecProxy(hidden=16, embedding_dim=32, epochs=40, batch_size=16, verbose=False)
     same.fit(specs, models, probe_X=X[1::5])
     assert np.allclose(same.scores(query, specs), scores)

@@ -61,9 +61,9 @@ def _metadata(proxy, sha256: str, name) -> dict:
         "embedding_dim": proxy.embedding_dim, "margin": proxy.margin, "alpha": proxy.alpha, "lr": proxy.lr,
         "epochs": proxy.epochs, "samples_per_class": list(proxy.samples_per_class), "batch_size": proxy.batch_size,
         "seed": proxy.seed, "validation": proxy.validation, "eval_every": proxy.eval_every,
-        "patience": proxy.patience, "validation_tasks": proxy.validation_tasks, "steps_run": len(proxy.losses_),
+        "patience": proxy.patience, "validation_tasks": proxy.validation_tasks, **_training_record(proxy),
         "shift": [float(v) for v in proxy.shift_], "scale": [float(v) for v in proxy.scale_],
-        "final_loss": proxy.losses_[-1] if proxy.losses_ else None, "training": getattr(proxy, "training_", None),
+        "training": getattr(proxy, "training_", None),
         "weights_sha256": sha256,
     }
     bad = [k for k, v in meta.items() if not all(map(_finite, v if isinstance(v, list) else [v]))]
@@ -79,6 +79,14 @@ def _metadata(proxy, sha256: str, name) -> dict:
                          f"{where}: {error.message}; nothing was written")
     json_text(meta, name)  # and not over the size a file may have
     return meta
+
+
+def _training_record(proxy) -> dict:
+    """``steps_run`` and ``final_loss``: from the proxy's own training, else as the file it was loaded from said
+    (a loaded proxy holds no losses; saved again, it was recorded as never trained: 0 steps, no loss)."""
+    if proxy.losses_:
+        return {"steps_run": len(proxy.losses_), "final_loss": proxy.losses_[-1]}
+    return dict(getattr(proxy, "loaded_training_", {"steps_run": 0, "final_loss": None}))
 
 
 def _finite(value) -> bool:
@@ -132,6 +140,7 @@ def load_proxy(cls, folder, verbose: bool = False):
                                        "divided by it)")
     proxy._build(meta["in_features"], meta["num_models"])
     proxy.training_ = meta.get("training")
+    proxy.loaded_training_ = {"steps_run": meta.get("steps_run", 0), "final_loss": meta.get("final_loss")}
     expected = meta.get("weights_sha256")  # absent in proxies saved before it existed
     weights = folder / WEIGHTS_FILE  # a save before the weights were named by their hash
     if expected is not None and (folder / weights_name(expected)).is_file():
