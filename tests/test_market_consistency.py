@@ -86,6 +86,31 @@ def test_an_update_never_reverts_a_change_landing_while_it_reads_the_learnware(t
     assert_holds_exactly(open_market(tmp_path, database_url), {id_a: a})
 
 
+def test_a_search_goes_on_past_a_delete_or_update_landing_while_it_reads_the_class_means(tmp_path, database_url, zips):
+    from k2v_learnware import generate_lane_spec
+    from k2v_learnware.market import user_info
+
+    a, b, c, d = (zips[n] for n in sorted(zips)[:4])
+    mine, theirs = open_market(tmp_path, database_url), open_market(tmp_path, database_url)
+    ids = [add(theirs, a), add(theirs, b)]
+    X, y = load_digits()
+    user = user_info(generate_lane_spec(X[y < 2][:120], None, num_per_class=5, iterations=5, verbose=False))
+    searcher = mine.learnware_searcher.stat_searcher_list[1]
+    index_for = searcher.index_for
+    for change in (lambda: theirs.delete_learnware(ids[0]), lambda: theirs.update_learnware(ids[1], zip_path=str(c))):
+        def theirs_first(*args, change=change):  # lands after my refresh, before my new index reads the files
+            searcher.index_for = index_for
+            assert change() in (True, 1)
+            return index_for(*args)
+
+        searcher.index_for = theirs_first
+        found = [(item.learnware.id, item.score) for item in mine.search_learnware(user).get_single_results()]
+        assert searcher.index_for == index_for  # the race happened
+        fresh = open_market(tmp_path, database_url).search_learnware(user).get_single_results()
+        assert found == [(item.learnware.id, item.score) for item in fresh]
+        add(theirs, d)  # my index is out of date again
+
+
 # ------------------------------------------------------------------ a market written by the stock organizer
 def _legacy_store(tmp_path, database_url, rows):
     """A market store whose database also holds the stock organizer's table with ``rows`` (id, semantic JSON)."""

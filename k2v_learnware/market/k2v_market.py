@@ -21,6 +21,7 @@ from learnware.market.easy import EasyFuzzSemanticSearcher, EasyStatSearcher, Se
 
 from ..retrieval.proxy import Know2VecProxy
 from ..search.simplex_qp import DEFAULT_SOLVER
+from ..specification.formats import SpecificationFormatError
 from ..specification.lane import lane_spec_of
 from .checker import K2VStatChecker
 from .organizer import K2VOrganizer
@@ -35,6 +36,8 @@ logger = module_logger("k2v_learnware.market")
 
 #: What :meth:`K2VMarket.fit_know2vec_proxy` trains the proxy on.
 REGIMES = ("auto", "labelled", "identity")
+#: Most times one search is asked: again only while other processes keep removing files it was reading.
+SEARCH_ATTEMPTS = 5
 
 
 class K2VMarket(LearnwareMarket):
@@ -43,6 +46,27 @@ class K2VMarket(LearnwareMarket):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.last_check: list[tuple[str, int, str]] = []
+
+    def search_learnware(self, user_info, check_status=None, **kwargs):
+        """Search; asked again on the market as it is now when another process removed files it was reading.
+
+        A search reads the files of the learnwares this process loaded at its
+        refresh (their stored class means when an index is built, their points
+        for a requirement in another family); another process's update or
+        delete removes the old version's files right after switching the row.
+        One landing between the refresh and those reads (an index is rebuilt
+        after every change, 5 s at 10,000 learnwares) made the search fail with
+        FileNotFoundError (the service answered 500). When the market changed
+        meanwhile the search is asked again, which refreshes first.
+        """
+        organizer = self.learnware_organizer
+        for attempt in range(1, SEARCH_ATTEMPTS + 1):
+            try:
+                return super().search_learnware(user_info, check_status, **kwargs)
+            except (OSError, SpecificationFormatError):  # points read back: a format error naming the OSError
+                if attempt == SEARCH_ATTEMPTS or not organizer.changed_since_refresh():
+                    raise
+                logger.info(f"market {self.market_id!r} changed while a search read its files: searched again")
 
     def check_learnware(self, zip_path, semantic_spec, checker_names=None, **kwargs):
         self.last_check = []

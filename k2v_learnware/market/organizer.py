@@ -180,6 +180,10 @@ class K2VOrganizer(OrganizerWrites, EasyOrganizer):
                     raise MarketReloadError(message + "; open it with strict=False to delete them")
                 logger.warning(message)
 
+    def changed_since_refresh(self) -> bool:
+        """Whether any process changed the market since this one last brought its view up to date (one query)."""
+        return self.store.revision() != self._revision
+
     def _refresh_after_write(self) -> None:
         """Refresh after a committed change; a failure to load others must not undo or hide it."""
         try:
