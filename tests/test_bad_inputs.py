@@ -909,6 +909,8 @@ bad("silhouette: n_components a share over 1", ValueError, "n_components must be
     lambda t: _transfer("neuralrank_silhouette", np.eye(4), [0, 1, 0, 1], 1.5))
 bad("silhouette: random_state negative", ValueError, "random_state must be >= 0")(
     lambda t: _transfer("neuralrank_silhouette", np.eye(4), [0, 1, 0, 1], 0.9, -1))
+bad("silhouette: unknown metric", ValueError, "metric must be one of")(
+    lambda t: _transfer("neuralrank_silhouette", np.eye(4), [0, 1, 0, 1], 10, 0, "manhattan"))
 bad("nleep: random_state a string", TypeError, "random_state must be an integer")(
     lambda t: _transfer("nleep", np.eye(4), [0, 1, 0, 1], 5, 0.8, "x"))
 

@@ -403,15 +403,6 @@ def test_leep_hand_computed_cases():
         leep([[-1.0, 2.0]], ["a"])
 
 
-def test_silhouette_hand_computed_case():
-    from k2v_learnware.retrieval.transferability import neuralrank_silhouette
-
-    expected = np.mean([1 - 1 / 10.5, 1 - 1 / 9.5, 1 - 1 / 9.5, 1 - 1 / 10.5])
-    assert neuralrank_silhouette([[0.0], [1.0], [10.0], [11.0]], ["a", "a", "b", "b"]) == pytest.approx(expected)
-    with pytest.raises(ValueError, match="between 2 and n - 1"):
-        neuralrank_silhouette(np.random.default_rng(0).random((5, 2)), [1] * 5)
-
-
 # ------------------------------------------------------------------ in the market
 def test_market_builds_know2vec_specs_keeps_them_and_searches(tmp_path):
     from k2v_learnware import generate_lane_spec, pack_learnware

@@ -59,9 +59,33 @@ def test_leep_hand_computed_cases():
 
 
 def test_silhouette_hand_computed_case():
-    # 1-d features skip the PCA; s = 1 - a/b per point with a = 1 and b the mean distance to the other class
-    s = [1 - 1 / 10.5, 1 - 1 / 9.5, 1 - 1 / 9.5, 1 - 1 / 10.5]
-    assert neuralrank_silhouette([[0.0], [1.0], [10.0], [11.0]], ["a", "a", "b", "b"]) == pytest.approx(np.mean(s))
+    # centred points, so PCA only rotates them; cosine distance within a class 1 - 3/5 = 0.4; separation to the
+    # other class's centroid (+-2, 0): 1 + 2/sqrt(5) (Rousseeuw's mean distance to its points would be 1.8)
+    F, y = [[2.0, 1.0], [2.0, -1.0], [-2.0, 1.0], [-2.0, -1.0]], ["a", "a", "b", "b"]
+    b = 1 + 2 / np.sqrt(5)
+    assert neuralrank_silhouette(F, y) == pytest.approx(1 - 0.4 / b)
+    # euclidean: a = 2, b = sqrt(17)
+    assert neuralrank_silhouette(F, y, metric="euclidean") == pytest.approx(1 - 2 / np.sqrt(17))
+
+
+def test_silhouette_is_the_papers_on_random_features():
+    """Against a loop written from neuralRank's Eqs. 2-4: PCA to D = 10, cosine, b to the nearest centroid."""
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(3)
+    F, y = rng.normal(size=(40, 25)) + np.repeat(rng.normal(size=(4, 25)), 10, axis=0), np.repeat(np.arange(4), 10)
+    L = PCA(n_components=10, random_state=0).fit_transform(F / np.abs(F).max())
+
+    def cos(u, v):
+        return 1 - u @ v / np.linalg.norm(u) / np.linalg.norm(v)
+
+    centroids = [L[y == k].mean(axis=0) for k in range(4)]
+    s = []
+    for i in range(len(L)):
+        a = np.mean([cos(L[i], L[j]) for j in range(len(L)) if y[j] == y[i] and j != i])
+        b = min(cos(L[i], centroids[k]) for k in range(4) if k != y[i])
+        s.append((b - a) / max(a, b))
+    assert neuralrank_silhouette(F, y) == pytest.approx(np.mean(s), abs=1e-9)
 
 
 def test_h_score_one_dimensional_is_between_over_total_variance():
