@@ -72,6 +72,36 @@ def test_the_search_uses_them_and_a_requirement_of_real_rows_is_found_exactly(ta
         found.learnware_weights - [2 / 3, 0, 1 / 3]).sum()
 
 
+def test_an_index_built_first_reads_the_rows_means_and_leaves_them_in_place(tasks, specs):
+    """An index of specs never asked for their class means read the points' means and kept them in the specs
+    (the searcher's first search did, so its weights and every later ``mixture_weights`` left the rows' means)."""
+    from k2v_learnware.bench.reuse_parties import in_memory_learnware
+    from k2v_learnware.market import user_info
+    from k2v_learnware.market.searchers import LANEStatSearcher
+    from k2v_learnware.search.class_mean_index import ClassMeanIndex
+
+    data, _ = tasks
+    user = np.concatenate([data[0][0], data[0][0], data[2][0]])
+    fresh = [copy.copy(s) for s in specs]
+    for spec in fresh:
+        spec._forget_derived()  # as built or loaded: nothing asked of them yet
+    family = fresh[0].embedding_family()
+    index = ClassMeanIndex.from_specs(fresh, family)
+    assert np.array_equal(index.matrix, np.concatenate([s.data_class_means for s in specs]))
+    assert all(spec.has_class_mean_embeddings(family.key) for spec in fresh)
+    assert all(np.array_equal(s.class_mean_embeddings(), s.data_class_means) for s in fresh)
+
+    fresh = [copy.copy(s) for s in specs]
+    for spec in fresh:
+        spec._forget_derived()
+    learnwares = [in_memory_learnware(f"lw{i}", None, 64, {"LANESpecification": s}) for i, s in enumerate(fresh)]
+    requirement = generate_lane_spec(user, None, num_per_class=2, iterations=0, verbose=False)
+    mixture = LANEStatSearcher(None)(learnwares, user_info(requirement)).get_multiple_results()[0].mixture
+    expected = mixture_weights(requirement, specs).learnware_weights
+    assert np.allclose(mixture.learnware_weights, expected, atol=1e-6)
+    assert np.abs(mixture.learnware_weights - [2 / 3, 0, 1 / 3]).sum() < 1e-3
+
+
 def test_they_round_trip_and_the_summary_says_so(tmp_path, specs):
     spec = specs[0]
     spec.save(tmp_path / "s.json")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .networks import RandomEmbedding, checked_family, finite_embedding
+from .networks import EmbeddingConfig, RandomEmbedding, checked_family, family_key as key_of_family, finite_embedding
 
 
 #: Rows embedded at a time when the developer's class means are computed (bounds the memory to ~CHUNK x D floats).
@@ -36,8 +36,8 @@ def data_class_means(family: RandomEmbedding, X: np.ndarray, class_index: np.nda
 
 
 class KeptClassMeans:
-    """Class-mean embeddings per family key; needs ``classes``, ``_family``, ``_rows_of``, ``_family_input``
-    and ``data_class_means`` (the developer rows' class means in ``_family``, or None)."""
+    """Class-mean embeddings per family key; needs ``classes``, ``embedding``, ``_family``, ``_rows_of``,
+    ``_family_input`` and ``data_class_means`` (the developer rows' class means in ``_family``, or None)."""
 
     def class_mean_embeddings(self, family: RandomEmbedding | None = None) -> np.ndarray:
         """``(K, D)`` float32 mean embedding of each class's points under a fixed ``family``.
@@ -49,10 +49,8 @@ class KeptClassMeans:
         """
         self._require_content()
         family = self._family if family is None else checked_family(family, self.input_shape)
-        cache = self.__dict__.setdefault("_class_mean_cache", {})
         key = family.key
-        if key not in cache and self.data_class_means is not None and key == self._family.key:
-            cache[key] = self.data_class_means
+        cache = self._class_mean_cache_for(key)
         if key not in cache:
             rows = [self._rows_of(c) for c in self.classes]
             cache[key] = finite_embedding(family.class_means(self._family_input(family), rows),
@@ -62,8 +60,26 @@ class KeptClassMeans:
         return cache[key]
 
     def has_class_mean_embeddings(self, family_key: str) -> bool:
-        """Whether the class means in the family ``family_key`` are kept or stored already (no embedding needed)."""
-        return family_key in self.__dict__.get("_class_mean_cache", {})
+        """Whether the class means in the family ``family_key`` are kept or stored already (no embedding needed).
+
+        The developer rows' means count as kept in the spec's own family: an
+        index that asked this before :meth:`class_mean_embeddings` had adopted
+        them computed the points' means instead, and kept those in their place.
+        """
+        return family_key in self._class_mean_cache_for(family_key)
+
+    def _class_mean_cache_for(self, family_key: str) -> dict:
+        """The cache of class means by family key, holding the developer rows' means first when ``family_key``
+        is the spec's own family and it carries them."""
+        cache = self.__dict__.setdefault("_class_mean_cache", {})
+        # the key first: it needs no network, and a worker's released means are read back only for their family
+        if family_key not in cache and family_key == self._own_family_key() and self.data_class_means is not None:
+            cache[family_key] = self.data_class_means
+        return cache
+
+    def _own_family_key(self) -> str:
+        e = self.embedding
+        return key_of_family(EmbeddingConfig.from_dict(e), e["seed"], e["num_nets"])
 
     def kept_class_mean_families(self) -> tuple[str, ...]:
         """The keys of the families whose class means are kept or stored (a market's: its stored family)."""

@@ -150,9 +150,7 @@ class RandomEmbedding:
     @cached_property
     def key(self) -> str:
         """A string that names this family exactly: stored embeddings are valid for the same key only."""
-        import json
-
-        return json.dumps({**self.config.to_dict(), "seed": self.seed, "num_nets": self.num_nets}, sort_keys=True)
+        return family_key(self.config, self.seed, self.num_nets)
 
     def _as_tensor(self, x, name: str) -> torch.Tensor:
         x = np.asarray(x, dtype=np.float32)
@@ -209,6 +207,14 @@ class RandomEmbedding:
         ``K * out_features`` floats instead of embedding every point again.
         """
         return means_of_rows(self.embed_fixed(points), class_rows)
+
+
+def family_key(config: EmbeddingConfig, seed: int, num_nets: int) -> str:
+    """The :attr:`RandomEmbedding.key` of these settings, known without building a network (a spec asks
+    whether a family is its own for every learnware of a market)."""
+    import json
+
+    return json.dumps({**config.to_dict(), "seed": int(seed), "num_nets": int(num_nets)}, sort_keys=True)
 
 
 def checked_family(family, input_shape, name: str = "family") -> RandomEmbedding:
