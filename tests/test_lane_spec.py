@@ -97,6 +97,18 @@ def test_kmeans_starts_copy_no_row_even_from_one_row_clusters(small):
         generate_lane_spec(X[:30], np.r_[np.zeros(29), 1], num_per_class=1, iterations=0, verbose=False)
 
 
+def test_a_one_row_class_is_refused_by_every_init_that_promises_no_real_row(small):
+    # Eq. 7 matches a one-row class's embedding by moving its point onto that row: from noise, 200 steps stored
+    # this digit within 0.07 of the row (its norm: 56; pixels are integers, so rounding gave the row back).
+    X, _ = small
+    y = np.r_[np.zeros(29, dtype=int), 1]
+    for init in ("noise", "kmeans"):
+        with pytest.raises(ValueError, match=rf"init='{init}' needs at least 2 samples per class.*\(es\) 1 have 1"):
+            generate_lane_spec(X[:30], y, num_per_class=1, init=init, iterations=200, verbose=False)
+    real = generate_lane_spec(X[:30], y, num_per_class=1, init="real", iterations=0, verbose=False)
+    assert np.array_equal(real.class_samples(1)[0], X[29])  # the paper's start keeps the row, and says so
+
+
 def test_mimic_samples_are_reproducible_by_default(vector_spec):
     # sample_class drew from fresh OS entropy unless given a seed; like every seed of the API it defaults to 0
     label = vector_spec.classes[0]

@@ -92,10 +92,11 @@ class LANESpecification(ReleasablePoints, KeptClassMeans, ClassGaussians, Regula
         for labelled data, 600 and 1024 for an unlabelled requirement (see
         README, "Choosing the defaults").
         ``init`` chooses the starting points: ``"kmeans"`` (per-class k-means
-        centres, each an average of at least two rows: the default; a class
-        needs 2 rows), ``"real"`` (random real samples, as in the paper) or
-        ``"noise"`` (Gaussian noise around the data mean); ``"kmeans"`` and
-        ``"noise"`` never copy a real sample into the specification. ``normalization="none"`` (the default)
+        centres, each an average of at least two rows: the default), ``"real"``
+        (random real samples, as in the paper) or ``"noise"`` (Gaussian noise
+        around the data mean); ``"kmeans"`` and ``"noise"`` never copy a real
+        sample into the specification, so they need 2 rows a class (a class of
+        one row is condensed into that row whatever the start). ``normalization="none"`` (the default)
         matches in the market's fixed embedding family; ``"calibrated"`` gives
         the format-1 family whose BatchNorm is calibrated on each batch.
         ``seed`` drives the condensation; ``family_seed`` names the search

@@ -112,10 +112,13 @@ def plan_build(X, y, num_per_class, *, iterations, batch_real, lr, optimizer, in
             f"class(es) {', '.join(f'{c!r} ({n} samples)' for c, n in short)} have fewer than "
             f"num_per_class={num_per_class} samples to initialise from; lower num_per_class or use init='noise'"
         )
-    if init == "kmeans" and int(counts.min()) < 2:  # a k-means centre averages two rows or more, never copies one
+    # 'kmeans' and 'noise' promise no real row in the spec, but Eq. 7 matches a one-row class's embedding by
+    # moving its points onto that row whatever the start (noise, 200 steps: a digit within 0.1 % of its norm).
+    if init in ("kmeans", "noise") and int(counts.min()) < 2:
         lone = [c for c, n in zip(classes, counts) if n < 2]
-        raise ValueError(f"init='kmeans' needs at least 2 samples per class (it starts from averages of 2 or "
-                         f"more); class(es) {', '.join(repr(c) for c in lone)} have 1: use init='noise' or 'real'")
+        raise ValueError(f"init={init!r} needs at least 2 samples per class: it stores no real row, and a class "
+                         f"of one row is condensed into that row whatever the start; class(es) "
+                         f"{', '.join(repr(c) for c in lone)} have 1: use init='real' (which keeps real rows)")
 
     # When the spec keeps its rows' class means the search reads those, and a few steps only shape the
     # points; otherwise the points carry the search, and the condensation runs as long as it did before.
