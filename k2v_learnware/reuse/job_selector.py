@@ -3,7 +3,8 @@
 Mimic data are drawn from each useful learnware's class Gaussians
 N(mean(Z_ij), Sigma_ij) (Eq. 10, Ledoit-Wolf shrunk covariance), in amounts set
 by the learnware's total weight, so no learnware's classes are starved by small
-per-class weights. An SVM learns to tell which learnware each mimic sample
+per-class weights; a learnware's share of the mimic data is its weight (the
+paper's counts make it K_i times the weight, see ``num_mimic``). An SVM learns to tell which learnware each mimic sample
 came from; each user row then goes to the model its predicted learnware holds.
 """
 
@@ -33,7 +34,9 @@ class LANEJobSelectorReuser(BaseReuser):
     learnware_list : the learnwares a search returned.
     weights : their mixture weights (one per learnware, e.g. the ``weights`` of a
         ``LANEMultipleSearchItem``); ``None`` solves Eq. 9 on the user's data at predict time.
-    num_mimic : total mimic samples; by default as many as the user has rows (Eq. 10).
+    num_mimic : total mimic samples N; by default as many as the user has rows (Eq. 10's N-hat). Learnware i
+        gets N * w_i of them, N * w_i / K_i a class (at least ``min_per_class``); Eq. 10 draws N * w_i for
+        each class, which tilts the selector's prior towards learnwares with more classes.
     min_weight : learnwares below this weight are dropped before reuse (weights are renormalised).
     selector : any scikit-learn classifier; by default ``SVC()`` (RBF kernel).
     random_state : seed for the mimic sampling.
