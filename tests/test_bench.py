@@ -291,6 +291,11 @@ def test_scale_quick(tmp_path):
     for name, entry in doc["methods"].items():
         assert all(s > 0 for s in entry["search_seconds_p50"]), name
         assert all(m > 50 for m in entry["peak_rss_mb"]), name
+        # the peak counts from after the data set loaded: at least what the process held then, and no longer
+        # loading's high-water mark, which was the same ~580 MB for every method and size
+        assert all(p >= d > 50 for p, d in zip(entry["peak_rss_mb"], entry["data_rss_mb"])), name
+    lane = doc["methods"]["LANE"]["peak_rss_mb"]
+    assert lane[1] > lane[0] + 30  # its index of 1000 learnwares' class means (~80 MB) against 100's (~8 MB)
     # both searchers find the planted learnwares of this easy market; Know2Vec's specs are copies (no recall)
     for name in ("LANE", "RKME-EasyStatSearcher"):
         assert all(r >= 0.8 for r in doc["methods"][name]["planted_recall"]), (name, doc["methods"][name])

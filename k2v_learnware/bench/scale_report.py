@@ -30,12 +30,15 @@ def scale_markdown(doc: dict) -> str:
     alone = "one process at a time" if shared == 1 else f"{shared} processes at once, sharing the cores"
     lines = [f"Search at scale: {doc.get('description', '')}. One thread per process, {alone}; p50 over "
              "the users searched (`queries`).", ""]
-    head = ["method", "N", "p50 search s", "peak RSS MB", "planted recall", "build s", "users"]
+    head = ["method", "N", "p50 search s", "peak RSS MB", "RSS with the data loaded MB", "planted recall", "build s",
+            "users"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, e in doc["methods"].items():
         for i, n in enumerate(sizes):
             lines.append("| " + " | ".join([name, f"{n:,}", _fmt(e["search_seconds_p50"][i], 4),
-                                             _fmt(e["peak_rss_mb"][i]), _fmt(e["planted_recall"][i]),
+                                             _fmt(e["peak_rss_mb"][i]),
+                                             _fmt((e.get("data_rss_mb") or [None] * len(sizes))[i]),
+                                             _fmt(e["planted_recall"][i]),
                                              _fmt(e["build_seconds"][i]), str(e["queries"][i])]) + " |")
     index = doc["methods"].get("LANE", {}).get("index_seconds")
     if index:
