@@ -119,15 +119,21 @@ def _parse_images(text: str | None):
 
 
 def _checked_features(path: Path, X, images):
-    """X as float32 rows or images; numbers only, finite, reshaped by ``--images`` when given.
+    """X as float32 rows or images; real numbers only, finite in float32, reshaped by ``--images`` when given.
 
     NaN and infinities are refused rather than imputed: condensation and the
-    market's kernels would silently turn them into nonsense.
+    market's kernels would silently turn them into nonsense. Complex numbers and
+    values beyond float32 are refused here too, naming the file: the cast to
+    float32 would drop the imaginary part, or turn a huge value into an infinity
+    that the library then reports as a NaN in ``X`` after the work has begun.
     """
     import numpy as np
 
     if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise CLIError(f"{path}: the data array must hold numbers, it holds dtype {X.dtype}")
+    if np.issubdtype(X.dtype, np.complexfloating):
+        raise CLIError(f"{path}: the data array must hold real numbers, it holds dtype {X.dtype} "
+                       "(the imaginary part would be lost)")
     if X.ndim < 2 or X.shape[0] == 0:
         raise CLIError(f"{path}: the data array has shape {X.shape}; expected rows of features (n, d)")
     image_shape = _parse_images(images)
@@ -143,7 +149,12 @@ def _checked_features(path: Path, X, images):
     bad = int(np.sum(~np.isfinite(X))) if X.dtype != bool else 0
     if bad:
         raise CLIError(f"{path} contains {bad} NaN or infinite value(s); clean or impute them first")
-    return X.astype(np.float32)
+    with np.errstate(over="ignore"):
+        converted = X.astype(np.float32)
+    if not np.all(np.isfinite(converted)):  # float64 values beyond float32 become infinities in the cast
+        raise CLIError(f"{path} holds values beyond the range of float32 (largest magnitude "
+                       f"{float(np.max(np.abs(X))):.3g}); rescale them first")
+    return converted
 
 
 def _checked_labels(path: Path, y, rows: int) -> list:
