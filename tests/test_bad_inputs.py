@@ -809,6 +809,8 @@ bad("cli: list a market that is not there", CLIRefusal, "no market 'absent'")(
     lambda t: _cli("list", "--market", "absent", "--root", str(t)))
 bad("cli: list with a bad market name", CLIRefusal, "market_id must be")(
     lambda t: _cli("list", "--market", "../up", "--root", str(t)))
+bad("cli: token for a --root that is a file", CLIRefusal, "data.npz is not a folder")(
+    lambda t: _cli("token", "add", "a@example.org", "--market", "x", "--root", str(cli_files() / "data.npz")))
 bad("cli: search with a bad database URL", CLIRefusal, "database")(
     lambda t: _cli("search", "data.npz", "--market", "x", "--root", str(t), "--database-url", "mysql://h/db"))
 bad("cli: reuse without -o", CLIRefusal, "-o/--output")(lambda t: _cli("reuse", "data.npz"))

@@ -33,10 +33,17 @@ def open_market(args, must_exist: bool = True):
 
 
 def market_root(args, must_exist: bool = True) -> Path:
-    """--root, or ``learnware``'s market root; with ``must_exist``, refused unless the market's files are there."""
+    """--root, or ``learnware``'s market root; with ``must_exist``, refused unless the market's files are there.
+
+    A root that exists but is not a folder is refused here, naming it: the
+    market would otherwise fail creating its folders under it, reported as an
+    unexpected ``[Errno 17] File exists`` (exit 1) by every command that writes.
+    """
     from ..market.listing import default_market_root
 
     root = Path(args.root).expanduser().resolve() if args.root else default_market_root()
+    if root.exists() and not root.is_dir():
+        raise CLIError(f"--root {root} is not a folder; give the folder that holds (or will hold) the market")
     if must_exist and not (root / args.market / "learnware_pool").is_dir():
         same_database = " --database-url URL" if args.database_url is not None else ""
         raise CLIError(f"no market {args.market!r} under {root}; create it with "
