@@ -813,6 +813,10 @@ bad("cli: token for a --root that is a file", CLIRefusal, "data.npz is not a fol
     lambda t: _cli("token", "add", "a@example.org", "--market", "x", "--root", str(cli_files() / "data.npz")))
 bad("cli: search with a bad database URL", CLIRefusal, "database")(
     lambda t: _cli("search", "data.npz", "--market", "x", "--root", str(t), "--database-url", "mysql://h/db"))
+bad("cli: search an empty --server", CLIRefusal, "--server : give the market service's URL")(
+    lambda t: _cli("search", "data.npz", "--server", "", "--root", str(t)))
+bad("cli: search a --server whose host has a space", CLIRefusal, "give the market service's URL")(
+    lambda t: _cli("-q", "search", "data.npz", "--server", "http://exa mple.org", "--iterations", "1"))
 bad("cli: reuse without -o", CLIRefusal, "-o/--output")(lambda t: _cli("reuse", "data.npz"))
 bad("cli: serve on port 0", CLIRefusal, "--port")(lambda t: _cli("serve", "--port", "0"))
 

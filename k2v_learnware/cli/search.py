@@ -97,7 +97,7 @@ def cmd_search(args) -> Outcome:
     With --know2vec the labelled rows are sent as per-class means only, and the
     market's Know2Vec proxy ranks its learnwares (see `fit-proxy`).
     """
-    if args.server:
+    if args.server is not None:  # an empty --server (an unset variable) is refused, not a local search
         from .service import check_server_url
 
         check_server_url(args.server)  # before the data is read and condensed

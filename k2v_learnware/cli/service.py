@@ -48,13 +48,21 @@ def cmd_token(args) -> Outcome:
 
 
 def check_server_url(url: str) -> str:
-    """--server as an http(s) URL with a host, checked before any work (condensing takes a while)."""
+    """--server as an http(s) URL with a host, checked before any work (condensing takes a while).
+
+    The URL is also prepared as ``requests`` will send it: ``urlsplit`` takes a
+    host such as ``exa mple.com`` that ``requests`` refuses, which was found
+    only after the condensation and reported as the server's fault (exit 1).
+    """
     from urllib.parse import urlsplit
+
+    import requests
 
     try:
         parts = urlsplit(url)
         port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
+        requests.Request("POST", url).prepare()
+    except (ValueError, requests.RequestException):
         parts, port_ok = None, False
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
         raise CLIError(f"--server {url}: give the market service's URL with its scheme and host, e.g. "
