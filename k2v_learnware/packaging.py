@@ -55,24 +55,26 @@ def output_dimension(classes) -> int:
     return max(2, len(classes))
 
 
-def default_semantic_spec(input_shape, num_classes: int, name: str = "learnware", description: str = "") -> dict:
-    """A semantic specification the stock semantic checker accepts, for a classifier on this input.
+def default_semantic_spec(input_shape, classes, name: str = "learnware", description: str = "") -> dict:
+    """A semantic specification the stock semantic checker accepts, for a classifier of ``classes`` on this input.
 
-    ``num_classes`` is the output dimension (see :func:`output_dimension`).
+    The output dimension is :func:`output_dimension`'s, which for integer labels
+    is the largest plus one; the default description counts the classes
+    themselves (it said "6-class" of a model predicting labels 4 and 5).
     """
     from learnware.specification import generate_semantic_spec
 
     image = len(input_shape) == 3
     return generate_semantic_spec(
         name=name,
-        description=description or f"{num_classes}-class classifier packed by k2v-learnware",
+        description=description or f"{len(classes)}-class classifier packed by k2v-learnware",
         data_type="Image" if image else "Table",
         task_type="Classification",
         library_type="Scikit-learn",
         scenarios=["Others"],
         license="MIT",
         input_description=None if image else {"Dimension": int(input_shape[0]), "Description": {}},
-        output_description={"Dimension": max(2, int(num_classes)), "Description": {}},
+        output_description={"Dimension": output_dimension(classes), "Description": {}},
     )
 
 
@@ -113,7 +115,7 @@ def pack_learnware(model, specs, path, semantic_spec: dict | None = None, name: 
         raise ValueError("specs must include a LANESpecification")
     input_shape = lane.input_shape
     if semantic_spec is None:
-        semantic_spec = default_semantic_spec(input_shape, output_dimension(lane.classes), name=name or "learnware")
+        semantic_spec = default_semantic_spec(input_shape, lane.classes, name=name or "learnware")
 
     path = Path(path)
     if path.is_dir():

@@ -135,6 +135,16 @@ def test_a_users_default_semantics_find_learnwares_of_any_library_license_and_sc
     assert [item.learnware.id for item in found.get_single_results()] == [learnware_id]
 
 
+def test_the_default_semantic_spec_counts_the_classes_its_output_dimension_covers(tmp_path, developers):
+    """Labels 4 and 5 need an output dimension of 6 (learnware reads labels as indices), but the model has 2
+    classes: the description said "6-class classifier", which a search's results showed to every user."""
+    model, spec = developers[2]
+    assert sorted(spec.classes) == [4, 5]
+    semantic = read_semantic_spec(pack_learnware(model, spec, tmp_path / "lw.zip"))
+    assert semantic["Output"]["Dimension"] == 6
+    assert semantic["Description"]["Values"] == "2-class classifier packed by k2v-learnware"
+
+
 def test_market_search_finds_the_mixture(split, market):
     from k2v_learnware.market import user_info
 

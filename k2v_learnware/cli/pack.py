@@ -45,7 +45,7 @@ def cmd_pack(args) -> Outcome:
 
     specs = [load_spec(p, args.quiet) for p in args.specs]
     from ..specification.lane import LANESpecification
-    from ..packaging import default_semantic_spec, output_dimension, pack_learnware
+    from ..packaging import default_semantic_spec, pack_learnware
 
     lanes = [s for s in specs if isinstance(s, LANESpecification)]
     if len(lanes) != 1:
@@ -79,7 +79,7 @@ def cmd_pack(args) -> Outcome:
         raise CLIError(f"the model returned {len(outputs)} outputs for {len(probe)} inputs")
 
     name = args.name or output.stem
-    semantic = default_semantic_spec(shape, output_dimension(lane.classes), name=name,
+    semantic = default_semantic_spec(shape, lane.classes, name=name,
                                      description=args.description or "")
     pack_learnware(model, specs, output, semantic_spec=semantic, overwrite=args.overwrite)
     payload = {"output": str(output), "name": name, "model": type(model).__name__, "model_source": source,
