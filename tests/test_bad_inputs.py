@@ -765,6 +765,7 @@ def cli_files() -> Path:
     np.savez(work / "nan.npz", X=np.full((5, 64), np.nan), y=np.zeros(5))
     np.savez(work / "complex.npz", X=X[:40] + 1j, y=y[:40])  # the cast to float32 dropped the imaginary part
     np.savez(work / "huge.npz", X=np.full((5, 64), 1e300), y=np.zeros(5))
+    np.savez(work / "objects.npz", X=np.array([{"a": 1}] * 5, dtype=object), y=np.zeros(5))
     lane().save(work / "a.json")
     (work / "nan.json").write_text(json.dumps(lane().to_dict()).replace("[[", "[[NaN, ", 1))
     doc = lane().to_dict()
@@ -789,6 +790,8 @@ bad("cli: generate from complex data", CLIRefusal, "complex.npz: the data array 
     lambda t: _cli("-q", "generate", "complex.npz", "-o", "o.json", "--iterations", "1", "--per-class", "2"))
 bad("cli: generate from data beyond float32", CLIRefusal, "huge.npz holds values beyond the range of float32")(
     lambda t: _cli("generate", "huge.npz", "-o", "o.json"))
+bad("cli: generate from an .npz of objects", CLIRefusal, "cannot read objects.npz: Object arrays")(
+    lambda t: _cli("generate", "objects.npz", "-o", "o.json"))
 bad("cli: generate into a directory", CLIRefusal, "is a directory")(
     lambda t: _cli("-q", "generate", "data.npz", "-o", str(cli_files()), "--iterations", "1", "--per-class", "2"))
 bad("cli: generate into an unwritable place", CLIRefusal, "cannot be written")(

@@ -90,7 +90,10 @@ def _read_npz(path: Path, x_key, y_key):
             y_name = next((k for k in ("y", "Y") if k in keys), None)
         else:  # no named arrays: the first is X, the second (if any) y
             y_name = keys[1] if len(keys) > 1 else None
-        return archive[x_name], (archive[y_name] if y_name is not None else None)
+        try:  # each member is read here, not by np.load: an object array is refused only now
+            return archive[x_name], (archive[y_name] if y_name is not None else None)
+        except ValueError as exc:
+            raise CLIError(f"cannot read {path}: {exc}") from exc
 
 
 def _load_array(path: Path):
