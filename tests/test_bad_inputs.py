@@ -870,6 +870,9 @@ bad("cli: compare with an RKME file of more weights than points", CLIRefusal, "2
 bad("cli: inspect a file nested too deeply", CLIRefusal, "bad.json nests its JSON too deeply")(
     lambda t: _cli("inspect", _rkme_files(t, text="[" * 100000 + "]" * 100000)[1]))
 bad("cli: serve on port 70000", CLIRefusal, "must be <= 65535")(lambda t: _cli("serve", "--port", "70000"))
+# --root is a file so that, were --workers not bounded, the command would be refused there instead of serving
+bad("cli: serve with 100000 workers", CLIRefusal, "--workers: must be <= 64, got 100000")(
+    lambda t: _cli("serve", "--workers", "100000", "--root", str(cli_files() / "data.npz")))
 bad("cli: serve on a host that does not resolve", CLIRefusal, "does not resolve")(
     lambda t: _cli("serve", "--root", str(t), "--host", "999.1.1.1", "--port", "8000"))
 

@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve", cmd_serve, "serve a market over HTTP for the stock learnware client", [market_opts])
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_count(1, maximum=65535), default=8000, help="port, 1-65535 (default 8000)")
-    p.add_argument("--workers", type=_count(1), default=1, metavar="N", help="worker processes (default 1)")
+    p.add_argument("--workers", type=_count(1, maximum=MAX_WORKERS), default=1, metavar="N",
+                   help=f"worker processes, 1-{MAX_WORKERS} (default 1)")
     p.add_argument("--max-upload-mb", type=_count(1), default=200, metavar="MB",
                    help="largest learnware zip accepted (default 200; unpacked at most 5x that)")
     p.add_argument("--submission-timeout", type=_count(1), default=300, metavar="SECONDS",
@@ -195,6 +196,12 @@ def _requirement_options() -> argparse.ArgumentParser:
     group.add_argument("--max", type=_count(1), default=5, metavar="N",
                        help="at most N learnwares returned (default 5)")
     return search_opts
+
+
+#: The most ``serve --workers``: each worker imports torch and ``learnware``, opens the market and starts a
+#: zygote that does the same (~1 GB together), so a typo such as ``--workers 100000`` forked workers until the
+#: machine ran out of memory and the kernel killed the server and its neighbours.
+MAX_WORKERS = 64
 
 
 def _count(minimum: int, maximum: int | None = None):
