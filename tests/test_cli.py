@@ -299,6 +299,18 @@ def test_help_is_fast():
     assert result.returncode == 0 and result.stdout.strip() == "[]", (result.stdout, result.stderr[-2000:])
 
 
+def test_help_descriptions_read_as_plain_text(capsys):
+    """Descriptions are the commands' docstrings: no Sphinx roles or double backticks, and reuse's names the
+    default reuser (it said the job selector assigns every row, though the class router is the default)."""
+    for command in ("generate", "pack", "add", "list", "probe", "fit-proxy", "search", "reuse", "serve", "token",
+                    "compare", "inspect"):
+        assert main([command, "--help"]) == 0
+        text = capsys.readouterr().out
+        assert "``" not in text and ":mod:" not in text, (command, text)
+        if command == "reuse":
+            assert "by default the class router" in " ".join(text.split())
+
+
 def test_module_entry_point_and_usage_errors():
     result = subprocess.run([sys.executable, "-m", "k2v_learnware.cli", "reuse", "--help"],
                             capture_output=True, text=True, timeout=60)

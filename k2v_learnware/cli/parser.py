@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 
 from .common import PROG
 from .know2vec import cmd_fit_proxy, cmd_probe
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name, func, help_text, parents=()):
         """A subcommand whose --help description is its function's docstring."""
-        p = sub.add_parser(name, parents=[common, *parents], help=help_text, description=func.__doc__)
+        p = sub.add_parser(name, parents=[common, *parents], help=help_text, description=_plain(func.__doc__))
         p.set_defaults(func=func)
         return p
 
@@ -196,6 +197,12 @@ def _requirement_options() -> argparse.ArgumentParser:
     group.add_argument("--max", type=_count(1), default=5, metavar="N",
                        help="at most N learnwares returned (default 5)")
     return search_opts
+
+
+def _plain(docstring: str) -> str:
+    """A command's docstring as --help prints it: without Sphinx roles and double backticks, which --help
+    showed to users as is ("(:mod:`k2v_learnware.market.listing`), without importing ``learnware``")."""
+    return re.sub(r":\w+:`~?([^`]*)`", r"\1", docstring).replace("``", "")
 
 
 #: The most ``serve --workers``: each worker imports torch and ``learnware``, opens the market and starts a

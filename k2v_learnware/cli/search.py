@@ -122,7 +122,9 @@ def cmd_search(args) -> Outcome:
 
 
 def cmd_reuse(args) -> Outcome:
-    """Search, then predict every user row with the learnware the job selector assigns it to."""
+    """Search, then predict every user row with the learnwares found: by default the class router (label-shift
+    weights from the rows and a selector over classes), or with --reuser job-selector the LANE paper's selector
+    over learnwares."""
     import time
 
     import numpy as np
