@@ -814,6 +814,10 @@ bad("cli: list with a bad market name", CLIRefusal, "market_id must be")(
     lambda t: _cli("list", "--market", "../up", "--root", str(t)))
 bad("cli: token for a --root that is a file", CLIRefusal, "data.npz is not a folder")(
     lambda t: _cli("token", "add", "a@example.org", "--market", "x", "--root", str(cli_files() / "data.npz")))
+bad("cli: list with an empty --root", CLIRefusal, "--root is empty")(
+    lambda t: _cli("list", "--market", "x", "--root", ""))
+bad("cli: compare with --proxy a file", CLIRefusal, "data.npz is not a folder")(
+    lambda t: _cli("compare", "a.json", "a.json", "--proxy", str(cli_files() / "data.npz")))
 bad("cli: search with a bad database URL", CLIRefusal, "database")(
     lambda t: _cli("search", "data.npz", "--market", "x", "--root", str(t), "--database-url", "mysql://h/db"))
 bad("cli: search an empty --server", CLIRefusal, "--server : give the market service's URL")(

@@ -41,6 +41,8 @@ def market_root(args, must_exist: bool = True) -> Path:
     """
     from ..market.listing import default_market_root
 
+    if args.root is not None and not str(args.root).strip():  # Path("") is the working folder, or fell back
+        raise CLIError("--root is empty; give the folder that holds (or will hold) the market")
     root = Path(args.root).expanduser().resolve() if args.root else default_market_root()
     if root.exists() and not root.is_dir():
         raise CLIError(f"--root {root} is not a folder; give the folder that holds (or will hold) the market")

@@ -176,7 +176,7 @@ def _market_options() -> argparse.ArgumentParser:
     group = market_opts.add_argument_group("market")
     group.add_argument("--market", default=os.environ.get("K2V_MARKET", "k2v"),
                        help="market name (default: $K2V_MARKET or 'k2v')")
-    group.add_argument("--root", default=os.environ.get("K2V_MARKET_ROOT"),
+    group.add_argument("--root", default=os.environ.get("K2V_MARKET_ROOT") or None,  # an empty variable: unset
                        help="folder holding the market's files and SQLite index "
                             "(default: $K2V_MARKET_ROOT, else learnware's ~/.learnware)")
     group.add_argument("--database-url", metavar="URL",

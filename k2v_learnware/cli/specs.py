@@ -58,7 +58,8 @@ def cmd_compare(args) -> Outcome:
 
         folder = Path(args.proxy)
         if not folder.is_dir():
-            raise FileNotFoundError(f"proxy folder not found: {folder}")
+            raise FileNotFoundError(f"--proxy {folder} is not a folder: give the folder a proxy was saved in"
+                                    if folder.exists() else f"proxy folder not found: {folder}")
         proxy = Know2VecProxy.load(folder)
     result = compare_specifications(a, b, proxy=proxy)
     payload = {"a": str(args.a), "b": str(args.b), "type_a": a.type, "type_b": b.type,
