@@ -132,6 +132,9 @@ def test_concurrent_adds_of_one_upload_give_it_to_one(tmp_path, good_zip):
                 assert "already submitted" in message and "Error" not in message and ".part" not in message, message
         listed = requests.post(f"{url}/user/list_learnware", json={}, headers=headers, timeout=60).json()
         assert listed["data"]["total"] == 1
+        for body in ({"page": True}, {"limit": False}):  # not page 1 / a limit of 0
+            refused = requests.post(f"{url}/user/list_learnware", json=body, headers=headers, timeout=60)
+            assert refused.status_code == 400 and refused.json()["code"] != 0, refused.text
 
 
 def test_semantic_specifications_are_checked_with_one_line_reasons(tmp_path, good_zip):

@@ -11,7 +11,7 @@ import json
 import math
 import re
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from .replies import BAD_REQUEST, ServiceError
 
@@ -34,6 +34,14 @@ class LoginBody(BaseModel):
 class ListBody(BaseModel):
     page: int = Field(0, ge=0, le=10**6)
     limit: int = Field(10000, ge=1, le=100000)
+
+    @field_validator("page", "limit", mode="before")
+    @classmethod
+    def _not_a_truth_value(cls, value):
+        """``true`` is not page 1 (pydantic's lax ints take it); numbers as text stay allowed, as on Beimingwu."""
+        if isinstance(value, bool):
+            raise ValueError("must be a whole number, not true or false")
+        return value
 
 
 class LearnwareBody(BaseModel):
