@@ -4,8 +4,9 @@ Mimic data are drawn from each useful learnware's class Gaussians
 N(mean(Z_ij), Sigma_ij) (Eq. 10, Ledoit-Wolf shrunk covariance), in amounts set
 by the learnware's total weight, so no learnware's classes are starved by small
 per-class weights; a learnware's share of the mimic data is its weight (the
-paper's counts make it K_i times the weight, see ``num_mimic``). An SVM learns to tell which learnware each mimic sample
-came from; each user row then goes to the model its predicted learnware holds.
+paper's counts make it K_i times the weight, see ``num_mimic``). An SVM learns
+to tell which learnware each mimic sample came from; each user row then goes to
+the model its predicted learnware holds.
 """
 
 from __future__ import annotations
