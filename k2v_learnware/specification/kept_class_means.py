@@ -73,7 +73,7 @@ class KeptClassMeans:
         is the spec's own family and it carries them."""
         cache = self.__dict__.setdefault("_class_mean_cache", {})
         # the key first: it needs no network, and a worker's released means are read back only for their family
-        if family_key not in cache and self.data_class_means is not None and family_key == self._own_family_key():
+        if family_key not in cache and family_key == self._own_family_key() and self.data_class_means is not None:
             cache[family_key] = self.data_class_means
         return cache
 
