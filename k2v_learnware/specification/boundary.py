@@ -33,6 +33,12 @@ class BisectionResult:
     queries: int
 
 
+def _segment_lengths(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Euclidean length of each segment ``starts[k] -> ends[k]`` (float64 arrays of samples), as the bisection
+    and its budget both measure it."""
+    return np.sqrt(((ends - starts).reshape(len(starts), -1) ** 2).sum(axis=1))
+
+
 def bisect_segments(predict, starts: np.ndarray, ends: np.ndarray, start_labels, end_labels, *,
                     tol: float, max_steps: int = 60) -> BisectionResult:
     """Bisect each segment ``starts[k] -> ends[k]`` down to a bracket shorter than ``tol``.
@@ -44,7 +50,7 @@ def bisect_segments(predict, starts: np.ndarray, ends: np.ndarray, start_labels,
     ends = np.asarray(ends, dtype=np.float64)
     n = len(starts)
     start_labels, end_labels = np.asarray(start_labels), np.asarray(end_labels)
-    lengths = np.sqrt(((ends - starts).reshape(n, -1) ** 2).sum(axis=1))
+    lengths = _segment_lengths(starts, ends)
     lo, hi = np.zeros(n), np.ones(n)
     active = (lengths * (hi - lo)) >= tol
     third = np.zeros(n, dtype=bool)
@@ -76,8 +82,8 @@ def bisection_steps(start, end, *, tol: float, max_steps: int = 60) -> int:
     It runs the loop's own test (bracket length ``>= tol``) on the halving bracket rather than taking
     ``ceil(log2(length / tol))``, which is one call short whenever ``length / tol`` is a power of two (a
     segment of 8 at ``tol`` 1 takes 4 calls, not 3): a budget planned that way was overrun."""
-    offset = np.asarray(end, dtype=np.float64) - np.asarray(start, dtype=np.float64)
-    length = float(np.sqrt((offset.reshape(1, -1) ** 2).sum(axis=1))[0])  # as bisect_segments measures it
+    length = float(_segment_lengths(np.asarray(start, dtype=np.float64)[None],
+                                    np.asarray(end, dtype=np.float64)[None])[0])
     steps, width = 0, 1.0
     while steps < max_steps and length * width >= tol:
         steps, width = steps + 1, width / 2
